@@ -1,0 +1,1 @@
+"""Mail backends: each moves mail between one kind of server and the cache."""

@@ -1,0 +1,706 @@
+"""The cache API: folders, envelopes, bodies, windows for the list, POP3 state, pending actions and outbox.
+
+Every write happens inside one transaction together with the cursor it advances, so a crash at any point leaves
+a cache that opens and a sync that resumes. One SQLite connection per thread (SQLite connections are not for
+sharing across threads); WAL lets the UI read while a worker writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..models import SEEN, Envelope, Folder, MessageRow, OutboxItem, PendingAction, Role
+from .schema import migrate
+
+_ROW_COLUMNS = (
+    "id, folder_id, uid, date, from_name, from_addr, to_addrs, cc_addrs, subject, message_id, in_reply_to, refs, "
+    "flags, size, has_attachments, snippet, body_hash IS NOT NULL, thread_depth"
+)
+_FOLDER_COLUMNS = "id, name, delimiter, role, uidvalidity, uidnext, highestmodseq, last_uid, local_only"
+
+
+def flags_to_text(flags: Iterable[str]) -> str:
+    """Canonical text form of a flag set (sorted, space separated)."""
+    return " ".join(sorted({f for f in flags if f}))
+
+
+def text_to_flags(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+def _row(r: Sequence[object]) -> MessageRow:
+    return MessageRow(
+        id=r[0],  # type: ignore[arg-type]
+        folder_id=r[1],  # type: ignore[arg-type]
+        uid=r[2],  # type: ignore[arg-type]
+        date=r[3],  # type: ignore[arg-type]
+        from_name=r[4],  # type: ignore[arg-type]
+        from_addr=r[5],  # type: ignore[arg-type]
+        to=r[6],  # type: ignore[arg-type]
+        cc=r[7],  # type: ignore[arg-type]
+        subject=r[8],  # type: ignore[arg-type]
+        message_id=r[9],  # type: ignore[arg-type]
+        in_reply_to=r[10],  # type: ignore[arg-type]
+        references=r[11],  # type: ignore[arg-type]
+        flags=text_to_flags(r[12]),  # type: ignore[arg-type]
+        size=r[13],  # type: ignore[arg-type]
+        has_attachments=bool(r[14]),
+        snippet=r[15],  # type: ignore[arg-type]
+        has_body=bool(r[16]),
+        thread_depth=r[17],  # type: ignore[arg-type]
+    )
+
+
+def _folder(r: Sequence[object], total: int = 0, unread: int = 0) -> Folder:
+    try:
+        role = Role(str(r[3]))
+    except ValueError:
+        role = Role.NONE
+    return Folder(
+        id=r[0],  # type: ignore[arg-type]
+        name=r[1],  # type: ignore[arg-type]
+        delimiter=r[2],  # type: ignore[arg-type]
+        role=role,
+        uidvalidity=r[4],  # type: ignore[arg-type]
+        uidnext=r[5],  # type: ignore[arg-type]
+        highestmodseq=r[6],  # type: ignore[arg-type]
+        last_uid=r[7],  # type: ignore[arg-type]
+        total=total,
+        unread=unread,
+        local_only=bool(r[8]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """An envelope plus where it lives on the server (uid/uidvalidity for IMAP, uidl for POP3)."""
+
+    envelope: Envelope
+    uid: int | None = None
+    flags: frozenset[str] = frozenset()
+    raw: bytes | None = None  # the full message, when downloaded together with the envelope
+    pop_uidl: str | None = None
+
+
+def _refs_parent(env: Envelope) -> list[str]:
+    """Candidate parent Message-IDs, nearest first."""
+    out = []
+    if env.in_reply_to:
+        out.append(env.in_reply_to)
+    out.extend(reversed(env.references.split()))
+    return out
+
+
+class Cache:
+    """One account's cache database."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        migrate(self.conn)
+
+    # -- connections -------------------------------------------------------------------------------------------
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (created on first use)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=True)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception (nested use joins the outer one)."""
+        conn = self.conn
+        if conn.in_transaction:
+            yield conn
+            return
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # -- meta --------------------------------------------------------------------------------------------------
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (key, value),
+            )
+
+    # -- folders -----------------------------------------------------------------------------------------------
+
+    def folders(self) -> list[Folder]:
+        """All folders with total and unread counts, role folders first then by name."""
+        counts = {
+            fid: (total, unread)
+            for fid, total, unread in self.conn.execute(
+                "SELECT folder_id, COUNT(*), COUNT(*) - SUM(seen) FROM messages GROUP BY folder_id"
+            )
+        }
+        out = [
+            _folder(r, *counts.get(r[0], (0, 0))) for r in self.conn.execute(f"SELECT {_FOLDER_COLUMNS} FROM folders")
+        ]
+        from ..models import ROLE_ORDER
+
+        out.sort(key=lambda f: (ROLE_ORDER.get(f.role, 9), f.name.lower()))
+        return out
+
+    def folder(self, folder_id: int) -> Folder:
+        r = self.conn.execute(f"SELECT {_FOLDER_COLUMNS} FROM folders WHERE id=?", (folder_id,)).fetchone()
+        if r is None:
+            raise KeyError(folder_id)
+        total, unread = self.conn.execute(
+            "SELECT COUNT(*), COUNT(*) - COALESCE(SUM(seen), 0) FROM messages WHERE folder_id=?", (folder_id,)
+        ).fetchone()
+        return _folder(r, total, unread)
+
+    def folder_by_name(self, name: str) -> Folder | None:
+        r = self.conn.execute("SELECT id FROM folders WHERE name=?", (name,)).fetchone()
+        return self.folder(r[0]) if r else None
+
+    def folder_by_role(self, role: Role) -> Folder | None:
+        r = self.conn.execute("SELECT id FROM folders WHERE role=? ORDER BY id LIMIT 1", (role.value,)).fetchone()
+        return self.folder(r[0]) if r else None
+
+    def ensure_folder(self, name: str, delimiter: str = "/", role: Role = Role.NONE, local_only: bool = False) -> int:
+        """Create the folder if missing (updating delimiter and role if present); returns its id."""
+        with self.transaction() as c:
+            row = c.execute("SELECT id FROM folders WHERE name=?", (name,)).fetchone()
+            if row:
+                c.execute(
+                    "UPDATE folders SET delimiter=?, role=?, local_only=? WHERE id=?",
+                    (delimiter, role.value, int(local_only), row[0]),
+                )
+                return int(row[0])
+            cur = c.execute(
+                "INSERT INTO folders(name, delimiter, role, local_only) VALUES (?, ?, ?, ?)",
+                (name, delimiter, role.value, int(local_only)),
+            )
+            return int(cur.lastrowid or 0)
+
+    def delete_folder(self, folder_id: int) -> None:
+        """Remove a folder that no longer exists on the server, with its messages and orphaned bodies."""
+        with self.transaction() as c:
+            hashes = [
+                r[0]
+                for r in c.execute(
+                    "SELECT DISTINCT body_hash FROM messages WHERE folder_id=? AND body_hash IS NOT NULL",
+                    (folder_id,),
+                )
+            ]
+            c.execute("DELETE FROM messages WHERE folder_id=?", (folder_id,))
+            c.execute("DELETE FROM pending_actions WHERE folder_id=?", (folder_id,))
+            c.execute("DELETE FROM folders WHERE id=?", (folder_id,))
+            self._drop_orphan_bodies(c, hashes)
+
+    def rename_folder(self, folder_id: int, new_name: str) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE folders SET name=? WHERE id=?", (new_name, folder_id))
+
+    def set_folder_state(self, folder_id: int, *, uidnext: int | None = None, highestmodseq: int | None = None) -> None:
+        """Record server counters that are not tied to stored data (UIDNEXT, a HIGHESTMODSEQ already applied)."""
+        with self.transaction() as c:
+            if uidnext is not None:
+                c.execute("UPDATE folders SET uidnext=? WHERE id=?", (uidnext, folder_id))
+            if highestmodseq is not None:
+                c.execute("UPDATE folders SET highestmodseq=? WHERE id=?", (highestmodseq, folder_id))
+
+    def reset_folder(self, folder_id: int, uidvalidity: int) -> int:
+        """UIDVALIDITY changed: drop the folder's cached messages and cursors; returns how many pending actions
+        referred to old UIDs (they are dropped, and the caller reports them)."""
+        with self.transaction() as c:
+            hashes = [
+                r[0]
+                for r in c.execute(
+                    "SELECT DISTINCT body_hash FROM messages WHERE folder_id=? AND body_hash IS NOT NULL",
+                    (folder_id,),
+                )
+            ]
+            c.execute("DELETE FROM messages WHERE folder_id=?", (folder_id,))
+            dropped = c.execute(
+                "DELETE FROM pending_actions WHERE folder_id=? AND uid IS NOT NULL", (folder_id,)
+            ).rowcount
+            c.execute(
+                "UPDATE folders SET uidvalidity=?, uidnext=NULL, highestmodseq=NULL, last_uid=0 WHERE id=?",
+                (uidvalidity, folder_id),
+            )
+            self._drop_orphan_bodies(c, hashes)
+            return int(dropped)
+
+    # -- storing mail ------------------------------------------------------------------------------------------
+
+    def store_messages(
+        self,
+        folder_id: int,
+        messages: Sequence[NewMessage],
+        *,
+        uidvalidity: int | None = None,
+        last_uid: int | None = None,
+        highestmodseq: int | None = None,
+    ) -> list[int]:
+        """Insert a chunk of messages and advance the folder's cursors, all in one transaction.
+
+        Messages already present (same folder/uidvalidity/uid, or same POP3 UIDL) are left alone.
+        Returns the new rows' ids (an existing row's id for duplicates).
+        """
+        ids: list[int] = []
+        with self.transaction() as c:
+            for m in sorted(messages, key=lambda m: m.envelope.date):
+                ids.append(self._insert(c, folder_id, m, uidvalidity))
+            if uidvalidity is not None:
+                c.execute("UPDATE folders SET uidvalidity=? WHERE id=?", (uidvalidity, folder_id))
+            if last_uid is not None:
+                c.execute("UPDATE folders SET last_uid=MAX(last_uid, ?) WHERE id=?", (last_uid, folder_id))
+            if highestmodseq is not None:
+                c.execute("UPDATE folders SET highestmodseq=? WHERE id=?", (highestmodseq, folder_id))
+        return ids
+
+    def _insert(self, c: sqlite3.Connection, folder_id: int, m: NewMessage, uidvalidity: int | None) -> int:
+        env = m.envelope
+        if m.uid is not None:
+            row = c.execute(
+                "SELECT id FROM messages WHERE folder_id=? AND uidvalidity IS ? AND uid=?",
+                (folder_id, uidvalidity, m.uid),
+            ).fetchone()
+            if row:
+                return int(row[0])
+        if m.pop_uidl is not None:
+            row = c.execute("SELECT id FROM messages WHERE pop_uidl=?", (m.pop_uidl,)).fetchone()
+            if row:
+                return int(row[0])
+        body_hash = self._put_body(c, m.raw) if m.raw is not None else None
+        parent = None
+        for ref in _refs_parent(env):
+            parent = c.execute(
+                "SELECT thread_id, thread_depth, thread_date FROM messages WHERE folder_id=? AND message_id=? LIMIT 1",
+                (folder_id, ref),
+            ).fetchone()
+            if parent:
+                break
+        cur = c.execute(
+            "INSERT INTO messages(folder_id, uid, uidvalidity, pop_uidl, message_id, in_reply_to, refs, date, "
+            "from_name, from_addr, to_addrs, cc_addrs, subject, flags, seen, size, has_attachments, snippet, "
+            "body_hash, thread_depth, thread_date) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                folder_id,
+                m.uid,
+                uidvalidity if m.uid is not None else None,
+                m.pop_uidl,
+                env.message_id,
+                env.in_reply_to,
+                env.references,
+                env.date,
+                env.from_name,
+                env.from_addr,
+                env.to,
+                env.cc,
+                env.subject,
+                flags_to_text(m.flags),
+                int(SEEN in m.flags),
+                env.size,
+                int(env.has_attachments),
+                env.snippet,
+                body_hash,
+                (parent[1] + 1) if parent else 0,
+                env.date,
+            ),
+        )
+        new_id = int(cur.lastrowid or 0)
+        if parent:
+            thread_id = parent[0]
+            c.execute("UPDATE messages SET thread_id=? WHERE id=?", (thread_id, new_id))
+            if env.date > parent[2]:
+                c.execute(
+                    "UPDATE messages SET thread_date=? WHERE folder_id=? AND thread_id=?",
+                    (env.date, folder_id, thread_id),
+                )
+            else:
+                c.execute("UPDATE messages SET thread_date=? WHERE id=?", (parent[2], new_id))
+        else:
+            c.execute("UPDATE messages SET thread_id=? WHERE id=?", (new_id, new_id))
+        if m.pop_uidl is not None:
+            c.execute(
+                "INSERT OR IGNORE INTO pop_uidls(uidl, downloaded) VALUES (?, ?)",
+                (m.pop_uidl, int(time.time())),
+            )
+        return new_id
+
+    @staticmethod
+    def _put_body(c: sqlite3.Connection, raw: bytes) -> str:
+        digest = hashlib.sha256(raw).hexdigest()
+        c.execute("INSERT OR IGNORE INTO bodies(hash, raw) VALUES (?, ?)", (digest, raw))
+        return digest
+
+    @staticmethod
+    def _drop_orphan_bodies(c: sqlite3.Connection, hashes: Iterable[str]) -> None:
+        for h in hashes:
+            c.execute(
+                "DELETE FROM bodies WHERE hash=? AND NOT EXISTS (SELECT 1 FROM messages WHERE body_hash=?)",
+                (h, h),
+            )
+
+    def store_bodies(self, bodies: Sequence[tuple[int, bytes, Envelope | None]]) -> None:
+        """Attach downloaded bodies to rows (id, raw, optional refined envelope) in one transaction."""
+        with self.transaction() as c:
+            for msg_id, raw, env in bodies:
+                h = self._put_body(c, raw)
+                if env is not None:
+                    c.execute(
+                        "UPDATE messages SET body_hash=?, has_attachments=?, snippet=? WHERE id=?",
+                        (h, int(env.has_attachments), env.snippet, msg_id),
+                    )
+                else:
+                    c.execute("UPDATE messages SET body_hash=? WHERE id=?", (h, msg_id))
+
+    def body(self, message_id: int) -> bytes | None:
+        """The raw message, or None when only the envelope is cached."""
+        row = self.conn.execute(
+            "SELECT b.raw FROM messages m JOIN bodies b ON b.hash = m.body_hash WHERE m.id=?", (message_id,)
+        ).fetchone()
+        return bytes(row[0]) if row else None
+
+    def ids_without_body(self, folder_id: int, limit: int = 1000) -> list[tuple[int, int]]:
+        """(row id, uid) of messages in the folder whose body is not downloaded yet, newest first."""
+        return [
+            (r[0], r[1])
+            for r in self.conn.execute(
+                "SELECT id, uid FROM messages WHERE folder_id=? AND body_hash IS NULL AND uid IS NOT NULL "
+                "ORDER BY date DESC LIMIT ?",
+                (folder_id, limit),
+            )
+        ]
+
+    # -- server-side changes -------------------------------------------------------------------------------------
+
+    def uid_map(self, folder_id: int) -> dict[int, int]:
+        """uid -> row id for the folder's messages under its current UIDVALIDITY."""
+        return {
+            uid: mid
+            for uid, mid in self.conn.execute(
+                "SELECT m.uid, m.id FROM messages m JOIN folders f ON f.id = m.folder_id "
+                "WHERE m.folder_id=? AND m.uid IS NOT NULL AND m.uidvalidity IS f.uidvalidity",
+                (folder_id,),
+            )
+        }
+
+    def uid_flags(self, folder_id: int) -> dict[int, frozenset[str]]:
+        return {
+            uid: text_to_flags(fl)
+            for uid, fl in self.conn.execute(
+                "SELECT uid, flags FROM messages WHERE folder_id=? AND uid IS NOT NULL", (folder_id,)
+            )
+        }
+
+    def apply_server_flags(
+        self, folder_id: int, flags: dict[int, frozenset[str]], highestmodseq: int | None = None
+    ) -> int:
+        """Set flags from the server for the given UIDs, except where a local change is still pending.
+        Returns the number of rows changed."""
+        changed = 0
+        with self.transaction() as c:
+            pending = {
+                r[0]
+                for r in c.execute(
+                    "SELECT uid FROM pending_actions WHERE folder_id=? AND kind='flags' AND uid IS NOT NULL",
+                    (folder_id,),
+                )
+            }
+            for uid, fl in flags.items():
+                if uid in pending:
+                    continue
+                text = flags_to_text(fl)
+                changed += c.execute(
+                    "UPDATE messages SET flags=?, seen=? WHERE folder_id=? AND uid=? AND flags<>?",
+                    (text, int(SEEN in fl), folder_id, uid, text),
+                ).rowcount
+            if highestmodseq is not None:
+                c.execute("UPDATE folders SET highestmodseq=? WHERE id=?", (highestmodseq, folder_id))
+        return changed
+
+    def remove_uids(self, folder_id: int, uids: Iterable[int]) -> int:
+        """Drop messages expunged on the server; returns how many rows went."""
+        removed = 0
+        with self.transaction() as c:
+            for uid in uids:
+                row = c.execute(
+                    "SELECT id, body_hash FROM messages WHERE folder_id=? AND uid=?", (folder_id, uid)
+                ).fetchone()
+                if row is None:
+                    continue
+                c.execute("DELETE FROM messages WHERE id=?", (row[0],))
+                removed += 1
+                if row[1]:
+                    self._drop_orphan_bodies(c, [row[1]])
+        return removed
+
+    # -- reading for the UI ------------------------------------------------------------------------------------
+
+    def count(self, folder_id: int, query: str = "") -> int:
+        where, params = self._filter(folder_id, query)
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM messages WHERE {where}", params).fetchone()[0])
+
+    @staticmethod
+    def _filter(folder_id: int, query: str) -> tuple[str, tuple[object, ...]]:
+        if not query:
+            return "folder_id=?", (folder_id,)
+        like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return (
+            "folder_id=? AND (subject LIKE ? ESCAPE '\\' OR from_name LIKE ? ESCAPE '\\' "
+            "OR from_addr LIKE ? ESCAPE '\\')",
+            (folder_id, like, like, like),
+        )
+
+    def window(
+        self, folder_id: int, offset: int, limit: int, *, threaded: bool = False, query: str = ""
+    ) -> list[MessageRow]:
+        """Rows offset..offset+limit of the folder's list, newest first (threads grouped when threaded).
+        Costs the same for a 100-message folder as for a 1,000,000-message one, apart from the index walk."""
+        where, params = self._filter(folder_id, query)
+        order = "thread_date DESC, thread_id DESC, date, id" if threaded else "date DESC, id DESC"
+        ids = [
+            r[0]
+            for r in self.conn.execute(
+                f"SELECT id FROM messages WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                (*params, limit, offset),
+            )
+        ]
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        by_id = {
+            r[0]: _row(r) for r in self.conn.execute(f"SELECT {_ROW_COLUMNS} FROM messages WHERE id IN ({marks})", ids)
+        }
+        rows = [by_id[i] for i in ids if i in by_id]
+        if not threaded:
+            return [r if r.thread_depth == 0 else _without_depth(r) for r in rows]
+        return rows
+
+    def position(self, folder_id: int, message_id: int, *, threaded: bool = False, query: str = "") -> int | None:
+        """Index of a message in the folder's list order (to keep the cursor on it after new mail)."""
+        where, params = self._filter(folder_id, query)
+        order = "thread_date DESC, thread_id DESC, date, id" if threaded else "date DESC, id DESC"
+        row = self.conn.execute(
+            f"SELECT pos FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY {order}) - 1 AS pos FROM messages "
+            f"WHERE {where}) WHERE id=?",
+            (*params, message_id),
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def message(self, message_id: int) -> MessageRow | None:
+        r = self.conn.execute(f"SELECT {_ROW_COLUMNS} FROM messages WHERE id=?", (message_id,)).fetchone()
+        return _row(r) if r else None
+
+    def message_location(self, message_id: int) -> tuple[int, int | None, int | None]:
+        """(folder_id, uid, uidvalidity) of a row."""
+        r = self.conn.execute("SELECT folder_id, uid, uidvalidity FROM messages WHERE id=?", (message_id,)).fetchone()
+        if r is None:
+            raise KeyError(message_id)
+        return int(r[0]), r[1], r[2]
+
+    def addresses(self, prefix: str, limit: int = 10) -> list[str]:
+        """Known addresses starting with prefix (name or address), for compose completion."""
+        like = prefix.replace("%", "").replace("_", "") + "%"
+        rows = self.conn.execute(
+            "SELECT from_name, from_addr, COUNT(*) AS n FROM messages WHERE from_addr LIKE ? OR from_name LIKE ? "
+            "GROUP BY from_addr ORDER BY n DESC LIMIT ?",
+            (like, like, limit),
+        )
+        from email.utils import formataddr
+
+        return [formataddr((name, addr)) if name else addr for name, addr, _ in rows]
+
+    # -- local changes (written first, replayed to the server later) --------------------------------------------
+
+    def _queue(
+        self,
+        c: sqlite3.Connection,
+        kind: str,
+        folder_id: int,
+        uid: int | None,
+        message_id: int | None,
+        args: dict[str, object],
+    ) -> None:
+        local = c.execute("SELECT local_only FROM folders WHERE id=?", (folder_id,)).fetchone()
+        if local and local[0]:
+            return
+        c.execute(
+            "INSERT INTO pending_actions(kind, folder_id, uid, message_id, args, created) VALUES (?,?,?,?,?,?)",
+            (kind, folder_id, uid, message_id, json.dumps(args), int(time.time())),
+        )
+
+    def set_flags(self, message_ids: Iterable[int], add: Iterable[str] = (), remove: Iterable[str] = ()) -> None:
+        """Change flags locally and queue the change for the server, in one transaction."""
+        add_s, remove_s = set(add), set(remove)
+        with self.transaction() as c:
+            for mid in message_ids:
+                row = c.execute("SELECT folder_id, uid, flags FROM messages WHERE id=?", (mid,)).fetchone()
+                if row is None:
+                    continue
+                new = (text_to_flags(row[2]) | add_s) - remove_s
+                c.execute(
+                    "UPDATE messages SET flags=?, seen=? WHERE id=?",
+                    (flags_to_text(new), int(SEEN in new), mid),
+                )
+                if row[1] is not None:
+                    self._queue(c, "flags", row[0], row[1], mid, {"add": sorted(add_s), "remove": sorted(remove_s)})
+
+    def move(self, message_ids: Iterable[int], dest_folder_id: int) -> None:
+        """Move messages locally (the row changes folder, uid unknown until the server says) and queue it."""
+        with self.transaction() as c:
+            dest = c.execute("SELECT name FROM folders WHERE id=?", (dest_folder_id,)).fetchone()
+            if dest is None:
+                raise KeyError(dest_folder_id)
+            for mid in message_ids:
+                row = c.execute("SELECT folder_id, uid FROM messages WHERE id=?", (mid,)).fetchone()
+                if row is None or row[0] == dest_folder_id:
+                    continue
+                c.execute(
+                    "UPDATE messages SET folder_id=?, uid=NULL, uidvalidity=NULL WHERE id=?",
+                    (dest_folder_id, mid),
+                )
+                c.execute("UPDATE pending_actions SET message_id=NULL WHERE message_id=?", (mid,))
+                if row[1] is not None:
+                    self._queue(c, "move", row[0], row[1], mid, {"dest": dest[0], "dest_id": dest_folder_id})
+
+    def delete(self, message_ids: Iterable[int]) -> None:
+        """Delete for good (the caller moves to Trash instead when the message is not in Trash already)."""
+        with self.transaction() as c:
+            for mid in message_ids:
+                row = c.execute("SELECT folder_id, uid, body_hash FROM messages WHERE id=?", (mid,)).fetchone()
+                if row is None:
+                    continue
+                c.execute("DELETE FROM messages WHERE id=?", (mid,))
+                c.execute("UPDATE pending_actions SET message_id=NULL WHERE message_id=?", (mid,))
+                if row[2]:
+                    self._drop_orphan_bodies(c, [row[2]])
+                if row[1] is not None:
+                    self._queue(c, "delete", row[0], row[1], None, {})
+
+    def pending_actions(self) -> list[PendingAction]:
+        return [
+            PendingAction(
+                id=r[0],
+                kind=r[1],
+                folder_id=r[2],
+                uid=r[3],
+                message_id=r[4],
+                args=json.loads(r[5]),
+                attempts=r[6],
+                last_error=r[7],
+            )
+            for r in self.conn.execute(
+                "SELECT id, kind, folder_id, uid, message_id, args, attempts, last_error "
+                "FROM pending_actions ORDER BY id"
+            )
+        ]
+
+    def pending_count(self) -> int:
+        n = self.conn.execute("SELECT (SELECT COUNT(*) FROM pending_actions) + (SELECT COUNT(*) FROM outbox)")
+        return int(n.fetchone()[0])
+
+    def complete_action(self, action_id: int) -> None:
+        with self.transaction() as c:
+            c.execute("DELETE FROM pending_actions WHERE id=?", (action_id,))
+
+    def fail_action(self, action_id: int, error: str) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE pending_actions SET attempts=attempts+1, last_error=? WHERE id=?", (error, action_id))
+
+    # -- POP3 state ------------------------------------------------------------------------------------------------
+
+    def known_uidls(self) -> set[str]:
+        """UIDLs already downloaded (committed) — never RETR these again."""
+        return {r[0] for r in self.conn.execute("SELECT uidl FROM pop_uidls")}
+
+    def uidls_to_delete(self, older_than: int | None) -> set[str]:
+        """Downloaded UIDLs still on the server; all of them, or those downloaded before older_than (unix time)."""
+        if older_than is None:
+            rows = self.conn.execute("SELECT uidl FROM pop_uidls WHERE deleted_on_server=0")
+        else:
+            rows = self.conn.execute(
+                "SELECT uidl FROM pop_uidls WHERE deleted_on_server=0 AND downloaded < ?", (older_than,)
+            )
+        return {r[0] for r in rows}
+
+    def mark_uidls_deleted(self, uidls: Iterable[str]) -> None:
+        with self.transaction() as c:
+            c.executemany("UPDATE pop_uidls SET deleted_on_server=1 WHERE uidl=?", [(u,) for u in uidls])
+
+    def forget_uidls_not_on_server(self, on_server: set[str]) -> None:
+        """UIDLs gone from the server need no remembering for deletion (the mail itself stays in the cache)."""
+        with self.transaction() as c:
+            for (u,) in list(c.execute("SELECT uidl FROM pop_uidls WHERE deleted_on_server=0")):
+                if u not in on_server:
+                    c.execute("UPDATE pop_uidls SET deleted_on_server=1 WHERE uidl=?", (u,))
+
+    # -- outbox ------------------------------------------------------------------------------------------------------
+
+    def add_outbox(self, raw: bytes, recipients: Sequence[str]) -> int:
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO outbox(raw, recipients, created) VALUES (?, ?, ?)",
+                (raw, json.dumps(list(recipients)), int(time.time())),
+            )
+            return int(cur.lastrowid or 0)
+
+    def outbox(self) -> list[OutboxItem]:
+        return [
+            OutboxItem(
+                id=r[0],
+                raw=bytes(r[1]),
+                recipients=tuple(json.loads(r[2])),
+                created=r[3],
+                attempts=r[4],
+                last_error=r[5],
+            )
+            for r in self.conn.execute(
+                "SELECT id, raw, recipients, created, attempts, last_error FROM outbox ORDER BY id"
+            )
+        ]
+
+    def remove_outbox(self, item_id: int) -> None:
+        with self.transaction() as c:
+            c.execute("DELETE FROM outbox WHERE id=?", (item_id,))
+
+    def fail_outbox(self, item_id: int, error: str) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE outbox SET attempts=attempts+1, last_error=? WHERE id=?", (error, item_id))
+
+
+def _without_depth(r: MessageRow) -> MessageRow:
+    from dataclasses import replace
+
+    return replace(r, thread_depth=0)

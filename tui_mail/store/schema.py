@@ -1,0 +1,115 @@
+"""Cache DDL and ordered migrations keyed by PRAGMA user_version; never drops user data."""
+
+from __future__ import annotations
+
+import sqlite3
+
+# Each entry upgrades from version i to i+1. Append only; never edit a released step.
+MIGRATIONS: list[str] = [
+    # 0 -> 1: the first schema.
+    """
+    CREATE TABLE folders (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        delimiter TEXT NOT NULL DEFAULT '/',
+        role TEXT NOT NULL DEFAULT '',
+        uidvalidity INTEGER,
+        uidnext INTEGER,
+        highestmodseq INTEGER,
+        last_uid INTEGER NOT NULL DEFAULT 0,
+        local_only INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE bodies (
+        hash TEXT PRIMARY KEY,
+        raw BLOB NOT NULL
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        uid INTEGER,
+        uidvalidity INTEGER,
+        pop_uidl TEXT,
+        message_id TEXT NOT NULL DEFAULT '',
+        in_reply_to TEXT NOT NULL DEFAULT '',
+        refs TEXT NOT NULL DEFAULT '',
+        date INTEGER NOT NULL DEFAULT 0,
+        from_name TEXT NOT NULL DEFAULT '',
+        from_addr TEXT NOT NULL DEFAULT '',
+        to_addrs TEXT NOT NULL DEFAULT '',
+        cc_addrs TEXT NOT NULL DEFAULT '',
+        subject TEXT NOT NULL DEFAULT '',
+        flags TEXT NOT NULL DEFAULT '',
+        seen INTEGER NOT NULL DEFAULT 0,
+        size INTEGER NOT NULL DEFAULT 0,
+        has_attachments INTEGER NOT NULL DEFAULT 0,
+        snippet TEXT NOT NULL DEFAULT '',
+        body_hash TEXT REFERENCES bodies(hash),
+        thread_id INTEGER,
+        thread_depth INTEGER NOT NULL DEFAULT 0,
+        thread_date INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (folder_id, uidvalidity, uid)
+    );
+    CREATE INDEX messages_by_date ON messages(folder_id, date DESC, id DESC);
+    CREATE INDEX messages_by_thread ON messages(folder_id, thread_date DESC, thread_id DESC, date, id);
+    CREATE INDEX messages_unseen ON messages(folder_id, seen);
+    CREATE INDEX messages_msgid ON messages(folder_id, message_id);
+    CREATE INDEX messages_body ON messages(body_hash);
+    CREATE UNIQUE INDEX messages_pop ON messages(pop_uidl) WHERE pop_uidl IS NOT NULL;
+    CREATE TABLE pop_uidls (
+        uidl TEXT PRIMARY KEY,
+        downloaded INTEGER NOT NULL,
+        deleted_on_server INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE pending_actions (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        folder_id INTEGER,
+        uid INTEGER,
+        message_id INTEGER,
+        args TEXT NOT NULL DEFAULT '{}',
+        created INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        raw BLOB NOT NULL,
+        recipients TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to SCHEMA_VERSION, each step in its own transaction; returns the version."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        from ..errors import MailError
+
+        raise MailError(
+            f"The cache was written by a newer tui-mail (schema {version}, this one knows {SCHEMA_VERSION})."
+        )
+    for step in range(version, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _split(MIGRATIONS[step]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {step + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return SCHEMA_VERSION
+
+
+def _split(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
