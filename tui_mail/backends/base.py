@@ -51,6 +51,10 @@ class Backend(Protocol):
         """Keep a copy of a message that was just sent (IMAP: APPEND to Sent with \\Seen; POP3: local Sent)."""
         ...
 
+    def save_draft(self, raw: bytes) -> None:
+        """Keep a draft (IMAP: APPEND to Drafts with \\Draft \\Seen; POP3: local Drafts)."""
+        ...
+
     def close(self) -> None:
         """Log out and close the connection; safe to call twice."""
         ...

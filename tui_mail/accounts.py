@@ -1,0 +1,311 @@
+"""AccountManager: owns each account's cache, backend connections and locks; a blocking API for workers and the CLI.
+
+Local changes (read, flag, move, delete, send) are written to the cache first and replayed to the server later,
+so they work offline. Two connections per account: one for sync, one for interactive work (opening a message,
+pushing a change), so opening a message never waits behind a long sync.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import getaddresses
+from pathlib import Path
+
+from . import paths
+from .backends.base import Backend, Capabilities, ProgressCallback, SyncResult
+from .config import AccountConfig, Config, ServerConfig
+from .credentials import get_password
+from .errors import AuthError, ConfigError, ConnectError, MailError, SendError
+from .models import DRAFT, SEEN, Role
+from .store.cache import Cache, NewMessage
+
+log = logging.getLogger(__name__)
+
+PasswordSource = Callable[[AccountConfig, ServerConfig], str]
+
+IMAP_CAPS = Capabilities(server_folders=True, move=True, server_flags=True, idle=True, server_search=True)
+POP3_CAPS = Capabilities(server_folders=False, move=True, server_flags=False)
+
+
+def _default_password(account: AccountConfig, server: ServerConfig) -> str:
+    return get_password(account, server)
+
+
+@dataclass
+class _Account:
+    config: AccountConfig
+    cache: Cache
+    sync_lock: threading.Lock = field(default_factory=threading.Lock)
+    io_lock: threading.Lock = field(default_factory=threading.Lock)
+    sync_backend: Backend | None = None
+    io_backend: Backend | None = None
+    last_sync: float | None = None
+
+
+class AccountManager:
+    """All configured accounts. Every method may block on the network: call it from a worker thread."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        data_dir: Path | None = None,
+        offline: bool = False,
+        password_source: PasswordSource | None = None,
+    ) -> None:
+        self.config = config
+        self.offline = offline
+        self._password_source = password_source or _default_password
+        self._data_dir = data_dir
+        self._accounts: dict[str, _Account] = {}
+        self._guard = threading.Lock()
+
+    # -- accounts and caches -------------------------------------------------------------------------------------
+
+    @property
+    def accounts(self) -> list[AccountConfig]:
+        return list(self.config.accounts)
+
+    def _get(self, name: str) -> _Account:
+        with self._guard:
+            acc = self._accounts.get(name)
+            if acc is None:
+                cfg = self.config.account(name)
+                path = (
+                    self._data_dir / paths.cache_path(name).name
+                    if self._data_dir is not None
+                    else paths.cache_path(name)
+                )
+                cache = Cache(path)
+                if cfg.protocol == "pop3":
+                    for folder, role in (("INBOX", Role.INBOX), ("Sent", Role.SENT), ("Drafts", Role.DRAFTS)):
+                        if cache.folder_by_name(folder) is None:
+                            cache.ensure_folder(folder, "/", role, local_only=True)
+                    if cache.folder_by_name("Trash") is None:
+                        cache.ensure_folder("Trash", "/", Role.TRASH, local_only=True)
+                acc = _Account(cfg, cache)
+                self._accounts[name] = acc
+            return acc
+
+    def cache(self, name: str) -> Cache:
+        """The account's cache (thread-safe: each thread gets its own SQLite connection)."""
+        return self._get(name).cache
+
+    def capabilities(self, name: str) -> Capabilities:
+        return IMAP_CAPS if self.config.account(name).protocol == "imap" else POP3_CAPS
+
+    def last_sync(self, name: str) -> float | None:
+        """Unix time of the last successful sync (persisted in the cache)."""
+        value = self.cache(name).get_meta("last_sync")
+        return float(value) if value else None
+
+    def _new_backend(self, acc: _Account) -> Backend:
+        if self.offline:
+            raise ConnectError(f"Account {acc.config.name} is offline (no network in this mode).")
+        password = self._password_source(acc.config, acc.config.incoming)
+        if acc.config.protocol == "imap":
+            from .backends.imap import ImapBackend
+
+            return ImapBackend(acc.config, password, acc.cache)
+        from .backends.pop3 import Pop3Backend
+
+        return Pop3Backend(acc.config, password, acc.cache)
+
+    @staticmethod
+    def _drop(backend: Backend | None) -> None:
+        if backend is not None:
+            try:
+                backend.close()
+            except Exception:  # closing a dead connection must never mask the real error
+                log.debug("close failed", exc_info=True)
+
+    # -- sync ------------------------------------------------------------------------------------------------------
+
+    def sync(self, name: str, progress: ProgressCallback | None = None) -> SyncResult:
+        """Replay local changes, fetch what is new, then send what waits in the outbox."""
+        acc = self._get(name)
+        with acc.sync_lock:
+            if acc.sync_backend is None:
+                acc.sync_backend = self._new_backend(acc)
+            try:
+                result = acc.sync_backend.sync(progress)
+            except (ConnectError, AuthError, OSError):
+                self._drop(acc.sync_backend)
+                acc.sync_backend = None
+                raise
+            acc.last_sync = time.time()
+            acc.cache.set_meta("last_sync", str(int(acc.last_sync)))
+        if acc.cache.outbox():
+            try:
+                self.flush_outbox(name)
+            except MailError as e:
+                result.warnings.append(str(e))
+        return result
+
+    def push_changes(self, name: str) -> int:
+        """Replay pending local changes now (a sync does this too); returns how many remain."""
+        acc = self._get(name)
+        if self.capabilities(name).server_flags and acc.cache.pending_actions():
+            # The sync backend replays pending actions first thing; a short sync is the simplest correct push.
+            self.sync(name)
+        return len(acc.cache.pending_actions())
+
+    def fetch_body(self, name: str, message_id: int) -> bytes:
+        """The full message, from the cache when there, else downloaded (without marking it read) and cached."""
+        acc = self._get(name)
+        raw = acc.cache.body(message_id)
+        if raw is not None:
+            return raw
+        with acc.io_lock:
+            if acc.io_backend is None:
+                acc.io_backend = self._new_backend(acc)
+            try:
+                return acc.io_backend.fetch_body(message_id)
+            except (ConnectError, AuthError, OSError):
+                self._drop(acc.io_backend)
+                acc.io_backend = None
+                raise
+
+    # -- local changes ---------------------------------------------------------------------------------------------
+
+    def mark_read(self, name: str, ids: Iterable[int], read: bool = True) -> None:
+        cache = self.cache(name)
+        if read:
+            cache.set_flags(ids, add=[SEEN])
+        else:
+            cache.set_flags(ids, remove=[SEEN])
+
+    def flag(self, name: str, ids: Iterable[int], flagged: bool = True) -> None:
+        from .models import FLAGGED
+
+        cache = self.cache(name)
+        if flagged:
+            cache.set_flags(ids, add=[FLAGGED])
+        else:
+            cache.set_flags(ids, remove=[FLAGGED])
+
+    def move(self, name: str, ids: Iterable[int], folder_id: int) -> None:
+        self.cache(name).move(ids, folder_id)
+
+    def delete(self, name: str, ids: Iterable[int]) -> None:
+        """Move to Trash; messages already in Trash (or with no Trash folder) are deleted for good."""
+        cache = self.cache(name)
+        trash = cache.folder_by_role(Role.TRASH)
+        to_trash: list[int] = []
+        for_good: list[int] = []
+        for mid in ids:
+            row = cache.message(mid)
+            if row is None:
+                continue
+            (for_good if trash is None or row.folder_id == trash.id else to_trash).append(mid)
+        if to_trash and trash is not None:
+            cache.move(to_trash, trash.id)
+        if for_good:
+            cache.delete(for_good)
+
+    # -- sending ---------------------------------------------------------------------------------------------------
+
+    def send(self, name: str, msg: EmailMessage, bcc: Sequence[str] = ()) -> str:
+        """Send a message: into the outbox first (committed), then SMTP, then a copy to Sent.
+
+        Returns "sent" or "queued" (offline: it goes out at the next sync). A permanent failure (recipient
+        refused, login rejected) moves the message to Drafts and raises SendError; nothing is lost.
+        """
+        acc = self._get(name)
+        bcc = [*bcc, *(a for _, a in getaddresses(msg.get_all("Bcc", [])) if a)]
+        if "Bcc" in msg:
+            del msg["Bcc"]
+        recipients = [a for _, a in getaddresses(msg.get_all("To", []) + msg.get_all("Cc", [])) if a]
+        recipients = list(dict.fromkeys([*recipients, *bcc]))
+        if not recipients:
+            raise SendError("The message has no recipients.")
+        raw = msg.as_bytes(policy=SMTP)
+        item_id = acc.cache.add_outbox(raw, recipients)
+        if self.offline:
+            return "queued"
+        self._send_item(acc, item_id, raw, recipients)
+        return "sent"
+
+    def flush_outbox(self, name: str) -> int:
+        """Send everything waiting in the outbox; returns how many went out."""
+        acc = self._get(name)
+        sent = 0
+        for item in acc.cache.outbox():
+            self._send_item(acc, item.id, item.raw, list(item.recipients))
+            sent += 1
+        return sent
+
+    def _send_item(self, acc: _Account, item_id: int, raw: bytes, recipients: list[str]) -> None:
+        from email import message_from_bytes
+        from email.policy import default
+
+        from .smtp import send_message
+
+        cfg = acc.config
+        if cfg.smtp is None:
+            raise ConfigError(f"Account {cfg.name} has no [accounts.smtp] section, so it cannot send.")
+        msg = message_from_bytes(raw, policy=default)
+        assert isinstance(msg, EmailMessage)
+        try:
+            password = self._password_source(cfg, cfg.smtp) if cfg.smtp.auth else None
+            send_message(cfg.smtp, password, msg, recipients, from_addr=cfg.email)
+        except ConnectError as e:
+            acc.cache.fail_outbox(item_id, str(e))
+            raise SendError(f"{e} The message waits in the outbox and is sent at the next sync.") from None
+        except (SendError, AuthError) as e:
+            # Permanent: keep the message as a draft so the user can fix it; it must not be retried blindly.
+            with acc.cache.transaction():
+                self._store_local(acc.cache, Role.DRAFTS, raw, {SEEN, DRAFT})
+                acc.cache.remove_outbox(item_id)
+            raise SendError(f"{e} The message was kept in Drafts.") from None
+        acc.cache.remove_outbox(item_id)
+        try:
+            self._with_io_backend(acc, lambda b: b.save_sent(raw))
+        except MailError as e:
+            log.warning("sent, but the copy to Sent failed: %s", e)
+            self._store_local(acc.cache, Role.SENT, raw, {SEEN})
+
+    def save_draft(self, name: str, msg: EmailMessage) -> str:
+        """Keep a draft: on the server's Drafts folder when reachable, else in the local cache. Returns where."""
+        acc = self._get(name)
+        raw = msg.as_bytes(policy=SMTP)
+        if not self.offline:
+            try:
+                self._with_io_backend(acc, lambda b: b.save_draft(raw))
+                return "server"
+            except (MailError, OSError, AttributeError) as e:
+                log.info("draft kept locally: %s", e)
+        self._store_local(acc.cache, Role.DRAFTS, raw, {SEEN, DRAFT})
+        return "local"
+
+    def _with_io_backend(self, acc: _Account, fn: Callable[[Backend], object]) -> None:
+        with acc.io_lock:
+            if acc.io_backend is None:
+                acc.io_backend = self._new_backend(acc)
+            try:
+                fn(acc.io_backend)
+            except (ConnectError, AuthError, OSError):
+                self._drop(acc.io_backend)
+                acc.io_backend = None
+                raise
+
+    @staticmethod
+    def _store_local(cache: Cache, role: Role, raw: bytes, flags: set[str]) -> int:
+        from .mime import parse_envelope
+
+        folder = cache.folder_by_role(role)
+        folder_id = folder.id if folder else cache.ensure_folder(role.value.capitalize(), "/", role, local_only=True)
+        return cache.store_messages(folder_id, [NewMessage(parse_envelope(raw), flags=frozenset(flags), raw=raw)])[0]
+
+    def close(self) -> None:
+        """Close every connection."""
+        for acc in list(self._accounts.values()):
+            self._drop(acc.sync_backend)
+            self._drop(acc.io_backend)
+            acc.sync_backend = acc.io_backend = None
