@@ -1,0 +1,5 @@
+"""`python -m tui_mail` runs the CLI."""
+
+from .cli import main
+
+raise SystemExit(main())
