@@ -154,6 +154,8 @@ _SERVER_KEYS = {"host", "port", "security", "username", "password_command", "ca_
 
 
 def _server(r: _Reader, t: dict[str, Any], kind: str, fallback_user: str = "") -> ServerConfig:
+    if "password" in t:
+        raise r.fail("password", "is not allowed: store it with 'tui-mail password set' or use password_command")
     r.unknown(t, _SERVER_KEYS)
     host = r.get(t, "host", str)
     if not host.strip():
@@ -163,8 +165,6 @@ def _server(r: _Reader, t: dict[str, Any], kind: str, fallback_user: str = "") -
     if not 0 < port < 65536:
         raise r.fail("port", f"must be between 1 and 65535, not {port}")
     username = r.get(t, "username", str, fallback_user)
-    if "password" in t:
-        raise r.fail("password", "is not allowed: store it with 'tui-mail password set' or use password_command")
     ca_file = r.get(t, "ca_file", str, None)
     if ca_file is not None:
         ca_path = Path(ca_file).expanduser()

@@ -1,0 +1,121 @@
+"""The SQLite cache: transactional writes, windowed reads, threads, local-first changes."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tui_mail.models import FLAGGED, SEEN, Envelope, Role
+from tui_mail.store.cache import Cache, NewMessage
+
+
+def env(n: int, **kw: object) -> Envelope:
+    base: dict[str, object] = {
+        "message_id": f"<m{n}@x>",
+        "date": 1_700_000_000 + n * 60,
+        "from_addr": f"s{n}@x",
+        "subject": f"subject {n}",
+    }
+    base.update(kw)
+    return Envelope(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Cache:
+    return Cache(tmp_path / "a.sqlite3")
+
+
+def test_reopen_keeps_data_and_schema(tmp_path: Path) -> None:
+    c = Cache(tmp_path / "a.sqlite3")
+    f = c.ensure_folder("INBOX", "/", Role.INBOX)
+    c.store_messages(f, [NewMessage(env(1), uid=1)], uidvalidity=7, last_uid=1)
+    c.close()
+    again = Cache(tmp_path / "a.sqlite3")
+    assert again.folder(f).total == 1 and again.folder(f).last_uid == 1
+    assert again.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_failed_chunk_leaves_no_partial_data_and_cursor_unmoved(cache: Cache) -> None:
+    f = cache.ensure_folder("INBOX")
+    cache.store_messages(f, [NewMessage(env(1), uid=1)], uidvalidity=7, last_uid=1)
+    bad = [NewMessage(env(2), uid=2), NewMessage(env(3, subject=None), uid=3)]  # NULL subject violates NOT NULL
+    with pytest.raises(sqlite3.IntegrityError):
+        cache.store_messages(f, bad, uidvalidity=7, last_uid=3)
+    assert cache.count(f) == 1
+    assert cache.folder(f).last_uid == 1  # the cursor moves only with the data it covers
+
+
+def test_duplicates_are_ignored(cache: Cache) -> None:
+    f = cache.ensure_folder("INBOX")
+    cache.store_messages(f, [NewMessage(env(1), uid=1)], uidvalidity=7, last_uid=1)
+    cache.store_messages(f, [NewMessage(env(1), uid=1)], uidvalidity=7, last_uid=1)
+    cache.store_messages(f, [NewMessage(env(5), pop_uidl="abc", raw=b"x")])
+    cache.store_messages(f, [NewMessage(env(5), pop_uidl="abc", raw=b"x")])
+    assert cache.count(f) == 2
+    assert cache.known_uidls() == {"abc"}
+
+
+def test_window_newest_first_and_filter(cache: Cache) -> None:
+    f = cache.ensure_folder("INBOX")
+    cache.store_messages(f, [NewMessage(env(i), uid=i) for i in range(1, 101)], uidvalidity=1, last_uid=100)
+    rows = cache.window(f, 0, 10)
+    assert [r.subject for r in rows[:2]] == ["subject 100", "subject 99"]
+    assert [r.subject for r in cache.window(f, 95, 10)] == [f"subject {i}" for i in range(5, 0, -1)]
+    assert cache.count(f, "subject 1") == 12  # 1, 10-19, 100
+    assert cache.position(f, rows[3].id) == 3
+
+
+def test_threads_grouped_under_latest_activity(cache: Cache) -> None:
+    f = cache.ensure_folder("INBOX")
+    root = env(1, subject="plan")
+    other = env(2, subject="unrelated")
+    reply = env(3, subject="Re: plan", in_reply_to="<m1@x>", references="<m1@x>")
+    cache.store_messages(f, [NewMessage(root, uid=1), NewMessage(other, uid=2), NewMessage(reply, uid=3)])
+    threaded = cache.window(f, 0, 10, threaded=True)
+    assert [(r.subject, r.thread_depth) for r in threaded] == [("plan", 0), ("Re: plan", 1), ("unrelated", 0)]
+    flat = cache.window(f, 0, 10)
+    assert [r.subject for r in flat] == ["Re: plan", "unrelated", "plan"]
+
+
+def test_local_changes_queue_pending_actions(cache: Cache) -> None:
+    inbox = cache.ensure_folder("INBOX", role=Role.INBOX)
+    trash = cache.ensure_folder("Trash", role=Role.TRASH)
+    ids = cache.store_messages(inbox, [NewMessage(env(i), uid=i) for i in (1, 2)], uidvalidity=1)
+    cache.set_flags([ids[0]], add=[SEEN, FLAGGED])
+    cache.move([ids[1]], trash)
+    assert cache.folder(inbox).unread == 0 and cache.folder(trash).total == 1
+    kinds = [(a.kind, a.uid) for a in cache.pending_actions()]
+    assert kinds == [("flags", 1), ("move", 2)]
+    # A server flag update must not overwrite a local change that is still pending.
+    cache.apply_server_flags(inbox, {1: frozenset()})
+    assert cache.message(ids[0]).seen  # type: ignore[union-attr]
+
+
+def test_local_only_folders_queue_nothing(cache: Cache) -> None:
+    inbox = cache.ensure_folder("INBOX", role=Role.INBOX, local_only=True)
+    ids = cache.store_messages(inbox, [NewMessage(env(1), pop_uidl="u1", raw=b"Subject: x\r\n\r\nbody")])
+    cache.set_flags(ids, add=[SEEN])
+    assert cache.pending_actions() == []
+
+
+def test_uidvalidity_reset_touches_only_that_folder(cache: Cache) -> None:
+    a = cache.ensure_folder("A")
+    b = cache.ensure_folder("B")
+    cache.store_messages(a, [NewMessage(env(1), uid=1, raw=b"one")], uidvalidity=1, last_uid=1)
+    cache.store_messages(b, [NewMessage(env(2), uid=1)], uidvalidity=1, last_uid=1)
+    cache.reset_folder(a, 2)
+    assert cache.count(a) == 0 and cache.folder(a).last_uid == 0 and cache.folder(a).uidvalidity == 2
+    assert cache.count(b) == 1
+    assert cache.conn.execute("SELECT COUNT(*) FROM bodies").fetchone()[0] == 0  # orphan body dropped
+
+
+def test_outbox_survives_reopen(tmp_path: Path) -> None:
+    c = Cache(tmp_path / "a.sqlite3")
+    c.add_outbox(b"raw message", ["a@b"])
+    c.close()
+    again = Cache(tmp_path / "a.sqlite3")
+    (item,) = again.outbox()
+    assert item.raw == b"raw message" and item.recipients == ("a@b",)
+    assert again.pending_count() == 1
