@@ -1,0 +1,763 @@
+"""Untrusted mail bytes -> safe displayable parts (envelope, body text, attachments), and reply/forward/new messages."""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email import errors
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import compat32
+from email.utils import getaddresses, mktime_tz, parsedate_tz
+from html import unescape
+from typing import Any
+
+from .models import Envelope
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Terminal safety
+# ---------------------------------------------------------------------------------------------------------------------
+
+# Whole escape sequences (7-bit ESC forms and their 8-bit C1 equivalents). String-type sequences (OSC, DCS, SOS, PM,
+# APC) run to their terminator (BEL or ST); an unterminated one is cut at the end of the line.
+_ESCAPE_SEQ = re.compile(
+    r"""
+    (?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?  # OSC/DCS/SOS/PM/APC ... BEL|ST
+    | (?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?                                         # CSI params intermediates final
+    | \x1b[ -/]*[0-~]?                                                         # nF/Fp/Fe/Fs two-byte escapes
+    """,
+    re.VERBOSE,
+)
+
+# Single characters that must not reach a terminal: C0 (except \t \n), DEL, C1, bidi controls, invisible format
+# characters that can spoof text, BOM, interlinear annotations, and lone surrogates (undecodable bytes).
+_BAD_CHARS = (
+    "\x00-\x08\x0b-\x1f\x7f-\x9f"
+    "\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"
+    "\ufeff\ufff9-\ufffb\ud800-\udfff"
+)
+_BAD_CHAR_RE = re.compile(f"[{_BAD_CHARS}]")
+_NEEDS_WORK = re.compile(f"[\\r\\u2028\\u2029{_BAD_CHARS}]")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def _drop_bad_char(m: re.Match[str]) -> str:
+    return "\ufffd" if "\ud800" <= m.group() <= "\udfff" else ""
+
+
+def sanitize_text(s: str) -> str:
+    """Make untrusted text inert for a terminal; keeps newlines and tabs, never touches markup-like brackets.
+
+    Removes ANSI/OSC/DCS escape sequences whole, all other C0/C1 controls, bidi overrides/isolates and invisible
+    format characters; \\r\\n becomes \\n, a lone \\r is dropped, U+2028/U+2029 become \\n, lone surrogates
+    (undecodable bytes) become U+FFFD.
+    """
+    if not s or not _NEEDS_WORK.search(s):
+        return s
+    if "\x1b" in s or any(c in s for c in "\x90\x98\x9b\x9d\x9e\x9f"):
+        s = _ESCAPE_SEQ.sub("", s)
+    if "\r" in s:
+        s = s.replace("\r\n", "\n").replace("\r", "")
+    if "\u2028" in s or "\u2029" in s:
+        s = s.replace("\u2028", "\n").replace("\u2029", "\n")
+    return _BAD_CHAR_RE.sub(_drop_bad_char, s)
+
+
+def sanitize_line(s: str) -> str:
+    """sanitize_text for one-line fields (headers, snippets): every run of whitespace becomes one space, trimmed."""
+    return " ".join(sanitize_text(s).split())
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Charsets and RFC 2047
+# ---------------------------------------------------------------------------------------------------------------------
+
+_CHARSET_ALIASES = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "ks_c_5601-1987": "cp949",
+    "euc-kr": "cp949",
+    "iso-8859-8-i": "iso-8859-8",
+    "iso-8859-6-i": "iso-8859-6",
+    "windows-874": "cp874",
+    "x-sjis": "shift_jis",
+    "shift-jis": "shift_jis",
+    "x-mac-roman": "mac_roman",
+    "macintosh": "mac_roman",
+    "tis-620": "cp874",
+    "iso-2022-jp-3": "iso2022_jp_3",
+    "utf8": "utf-8",
+    "unicode-1-1-utf-7": "utf-7",
+}
+_LATIN1_NAMES = {"iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "iso_8859-1", "windows-1252", "cp1252"}
+_GUESS_NAMES = {"", "us-ascii", "ascii", "unknown-8bit", "x-unknown", "unknown", "default", "8bit", "x-user-defined"}
+_TEXT_CODECS: dict[str, str | None] = {}
+
+
+def _decode_guess(data: bytes) -> str:
+    """Bytes of unknown charset: UTF-8 if valid, else Windows-1252 (a superset of Latin-1 for printable text)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _codec_for(charset: str) -> str | None:
+    """Python codec name for a MIME charset name, or None when unknown / not a text encoding."""
+    cached = _TEXT_CODECS.get(charset, "?")
+    if cached != "?":
+        return cached
+    name = _CHARSET_ALIASES.get(charset, charset)
+    result: str | None
+    try:
+        info = codecs.lookup(name)
+        result = info.name if getattr(info, "_is_text_encoding", True) else None
+    except (LookupError, ValueError, TypeError):
+        result = None
+    if len(_TEXT_CODECS) < 512:
+        _TEXT_CODECS[charset] = result
+    return result
+
+
+def _norm_charset(charset: str | None) -> str:
+    cs = (charset or "").strip().strip("\"'").lower()
+    if "*" in cs:  # RFC 2231 language suffix: utf-8*en
+        cs = cs.split("*", 1)[0]
+    return cs[:64]
+
+
+def decode_bytes(data: bytes, charset: str | None) -> tuple[str, bool]:
+    """Decode bytes in a (possibly bogus) MIME charset; returns (text, charset_was_known). Never raises."""
+    cs = _norm_charset(charset)
+    if cs in _GUESS_NAMES:
+        return _decode_guess(data), True
+    if cs in _LATIN1_NAMES:
+        if data.isascii():
+            return data.decode("ascii"), True
+        try:
+            return data.decode("utf-8"), True  # mislabelled UTF-8 is very common
+        except UnicodeDecodeError:
+            pass
+        try:
+            return data.decode("cp1252"), True
+        except UnicodeDecodeError:
+            return data.decode("latin-1"), True
+    codec = _codec_for(cs)
+    if codec is None:
+        return data.decode("utf-8", "replace"), False
+    try:
+        return data.decode(codec, "replace"), True
+    except Exception:  # some codecs raise despite errors="replace" (e.g. broken stateful input)
+        return data.decode("utf-8", "replace"), False
+
+
+def _fix_surrogates(s: str) -> str:
+    """A str holding undecodable bytes as surrogate escapes (from email's ASCII decoding) -> best-effort text."""
+    if not _SURROGATE_RE.search(s):
+        return s
+    try:
+        return _decode_guess(s.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:
+        return _SURROGATE_RE.sub("\ufffd", s)
+
+
+_ENCODED_WORD = re.compile(r"=\?([^?\s]{1,80})\?([bBqQ])\?([^?]*)\?=")
+_QP_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
+_B64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
+
+
+def _decode_q(text: str) -> bytes:
+    data = text.encode("utf-8", "surrogateescape").replace(b"_", b" ")
+    return _QP_HEX.sub(lambda m: bytes([int(m.group(1), 16)]), data)
+
+
+def _decode_b(text: str) -> bytes:
+    data = _B64_JUNK.sub(b"", text.encode("ascii", "ignore"))
+    if len(data) % 4 == 1:
+        data = data[:-1]
+    data += b"=" * (-len(data) % 4)
+    try:
+        return binascii.a2b_base64(data)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def decode_header_text(value: str) -> str:
+    """Decode RFC 2047 encoded words in a header value (tolerant of broken words, unknown charsets). Not sanitised."""
+    value = _fix_surrogates(value)
+    if "=?" not in value:
+        return value
+    out: list[str] = []
+    run_cs: str | None = None
+    run: list[bytes] = []
+    pos = 0
+
+    def flush() -> None:
+        nonlocal run_cs
+        if run:
+            out.append(decode_bytes(b"".join(run), run_cs)[0])
+            run.clear()
+        run_cs = None
+
+    for m in _ENCODED_WORD.finditer(value):
+        gap = value[pos : m.start()]
+        if gap and (not run or gap.strip()):
+            flush()
+            out.append(gap)
+        cs = _norm_charset(m.group(1))
+        data = _decode_b(m.group(3)) if m.group(2) in "bB" else _decode_q(m.group(3))
+        if run and cs != run_cs:
+            flush()
+        run_cs = cs
+        run.append(data)  # adjacent words of one charset are joined as bytes: split multibyte chars survive
+        pos = m.end()
+    flush()
+    out.append(value[pos:])
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Fast header splitting (used for envelopes at sync time and for the reader's header block)
+# ---------------------------------------------------------------------------------------------------------------------
+
+_HEADER_VALUE_CAP = 64 * 1024  # bytes kept per header value (a megabyte-long header line is cut)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_WANTED = frozenset(
+    {
+        "from",
+        "to",
+        "cc",
+        "subject",
+        "date",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "reply-to",
+        "content-type",
+        "content-transfer-encoding",
+        "content-disposition",
+        "mime-version",
+    }
+)
+
+
+def _split_message(raw: bytes) -> tuple[bytes, bytes | None]:
+    """Split raw bytes at the first empty line: (header block, body or None when there is no body at all)."""
+    if raw.startswith((b"\n", b"\r\n")):
+        return b"", raw.split(b"\n", 1)[1]
+    m = _HEADER_END.search(raw)
+    if m is None:
+        return raw, None
+    body = raw[m.end() :]
+    return raw[: m.start()], (body if body else None)
+
+
+def _header_fields(block: bytes, wanted: Iterable[str] | None = _WANTED) -> dict[str, str]:
+    """First occurrence of each wanted header, unfolded, 8-bit bytes decoded (UTF-8 then cp1252); not RFC 2047."""
+    keep = frozenset(wanted) if wanted is not None else None
+    fields: dict[str, list[bytes]] = {}
+    current: list[bytes] | None = None
+    size = 0
+    for line in block.split(b"\n"):
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if line[:1] in (b" ", b"\t"):
+            if current is not None and size < _HEADER_VALUE_CAP:
+                current.append(line)
+                size += len(line)
+            continue
+        current = None
+        name, sep, value = line.partition(b":")
+        if not sep:
+            continue  # "From " mbox line or junk
+        key = name.strip().lower().decode("latin-1")
+        if (keep is not None and key not in keep) or key in fields:
+            continue
+        current = [value[:_HEADER_VALUE_CAP]]
+        size = len(current[0])
+        fields[key] = current
+    result: dict[str, str] = {}
+    for key, parts in fields.items():
+        data = b"".join(parts)[:_HEADER_VALUE_CAP].strip()
+        result[key] = data.decode("ascii") if data.isascii() else _decode_guess(data)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Header value helpers
+# ---------------------------------------------------------------------------------------------------------------------
+
+_MSGID_TOKEN = re.compile(r"<[^<>\s\x00-\x1f\x7f]{1,998}>")
+_MAX_REFERENCES = 100
+
+
+def _msgid_tokens(value: str) -> list[str]:
+    tokens = _MSGID_TOKEN.findall(value)
+    if not tokens:
+        bare = [t.strip("<>") for t in value.split()]
+        tokens = [f"<{t}>" for t in bare if t and "@" in t and len(t) < 998]
+    return [sanitize_line(t) for t in tokens]
+
+
+def normalize_msgid(value: str) -> str:
+    """The first Message-ID token of a header value as `<...>`, or ""."""
+    tokens = _msgid_tokens(value)
+    return tokens[0] if tokens else ""
+
+
+def normalize_references(value: str) -> str:
+    """All Message-ID tokens of a References header, `<...>` form, space-separated, duplicates dropped."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for t in _msgid_tokens(value):
+        if t not in seen:
+            seen.add(t)
+            out.append(t)
+    if len(out) > _MAX_REFERENCES:  # keep the thread root and the most recent ancestors
+        out = out[:1] + out[-(_MAX_REFERENCES - 1) :]
+    return " ".join(out)
+
+
+def parse_date(value: str) -> int:
+    """RFC 5322 date -> unix seconds UTC; 0 when missing or unparseable."""
+    if not value:
+        return 0
+    try:
+        parsed = parsedate_tz(value[:200])
+        if parsed is None:
+            return 0
+        ts = int(mktime_tz(parsed))
+    except Exception:
+        return 0
+    return ts if 0 <= ts < 2**40 else 0
+
+
+def parse_addresses(value: str) -> list[tuple[str, str]]:
+    """Address header -> [(display name, address)], names RFC 2047-decoded and sanitised. Never raises."""
+    if not value:
+        return []
+    value = value[:16384]
+    try:
+        pairs = getaddresses([value])
+    except Exception:
+        pairs = [("", value)]
+    out: list[tuple[str, str]] = []
+    for name, addr in pairs:
+        name = sanitize_line(decode_header_text(name))
+        addr = sanitize_line(decode_header_text(addr))
+        if not name and not addr:
+            continue
+        if name == addr:
+            name = ""
+        out.append((name, addr))
+    if not out and value.strip():
+        out.append((sanitize_line(decode_header_text(value)), ""))
+    return out
+
+
+def format_addresses(pairs: Iterable[tuple[str, str]]) -> str:
+    """[(name, addr)] -> display string "Name <addr>, addr" (for humans, not for headers)."""
+    return ", ".join(_display_addr(n, a) for n, a in pairs)
+
+
+def _display_addr(name: str, addr: str) -> str:
+    if name and addr:
+        return f"{name} <{addr}>"
+    return name or addr
+
+
+def _content_type_of(value: str) -> tuple[str, dict[str, str]]:
+    """Parse a Content-Type value cheaply: ("type/subtype" lowercased, params)."""
+    main, _, rest = value.partition(";")
+    ctype = main.strip().lower()
+    params: dict[str, str] = {}
+    for m in re.finditer(r'([A-Za-z0-9*_.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)', rest):
+        params.setdefault(m.group(1).lower(), m.group(2).strip('"'))
+    return ctype, params
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Envelope
+# ---------------------------------------------------------------------------------------------------------------------
+
+SNIPPET_CHARS = 200
+_SNIPPET_PARSE_CAP = 256 * 1024
+
+
+def parse_envelope(raw: bytes, size: int | None = None) -> Envelope:
+    """What the message list needs, from a header-only block or a full message. Never raises; fast."""
+    size_value = size if size is not None else len(raw)
+    try:
+        return _parse_envelope(raw, size_value)
+    except Exception:
+        return Envelope(size=size_value)
+
+
+def _parse_envelope(raw: bytes, size: int) -> Envelope:
+    block, body = _split_message(raw)
+    h = _header_fields(block)
+    from_pairs = parse_addresses(h.get("from", ""))
+    from_name, from_addr = from_pairs[0] if from_pairs else ("", "")
+    subject = sanitize_line(decode_header_text(h.get("subject", "")))[:1000]
+    ctype, _params = _content_type_of(h.get("content-type", ""))
+    has_attachments = False
+    snippet = ""
+    if body is None:
+        has_attachments = ctype == "multipart/mixed"
+    else:
+        try:
+            has_attachments, snippet = _body_summary(raw, body, ctype)
+        except Exception:
+            has_attachments, snippet = ctype == "multipart/mixed", ""
+    return Envelope(
+        message_id=normalize_msgid(h.get("message-id", "")),
+        in_reply_to=normalize_msgid(h.get("in-reply-to", "")),
+        references=normalize_references(h.get("references", "")),
+        date=parse_date(h.get("date", "")),
+        from_name=from_name,
+        from_addr=from_addr,
+        to=format_addresses(parse_addresses(h.get("to", ""))),
+        cc=format_addresses(parse_addresses(h.get("cc", ""))),
+        subject=subject,
+        size=size,
+        has_attachments=has_attachments,
+        snippet=snippet,
+    )
+
+
+_LATE_ATTACHMENT = re.compile(
+    rb"(?im)^content-disposition:[ \t]*attachment|^content-type:[ \t]*(?:application|image|audio|video)/"
+)
+
+
+def _body_summary(raw: bytes, body: bytes, ctype: str) -> tuple[bool, str]:
+    """(has_attachments, snippet) from the body structure, parsing at most the first 256 KiB."""
+    msg = _parse_bytes(raw[:_SNIPPET_PARSE_CAP])
+    walk = _Walk()
+    walk.run(msg)
+    has_attachments = any(not a.is_signature for a in walk.attachments)
+    if not has_attachments and len(raw) > _SNIPPET_PARSE_CAP and ctype.startswith("multipart/"):
+        has_attachments = _LATE_ATTACHMENT.search(raw, _SNIPPET_PARSE_CAP) is not None
+    snippet = ""
+    for part in walk.bodies:
+        text = _part_text(part, walk, for_snippet=True)
+        snippet = sanitize_line(_strip_quoted(text[: SNIPPET_CHARS * 40]))[:SNIPPET_CHARS]
+        if snippet:
+            break
+    return has_attachments, snippet
+
+
+def _strip_quoted(text: str) -> str:
+    lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith(">")]
+    return "\n".join(lines) if any(ln.strip() for ln in lines) else text
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# MIME tree walking (shared by envelope, reader, attachment saving, forwarding)
+# ---------------------------------------------------------------------------------------------------------------------
+
+MAX_DEPTH = 50
+_MAX_PARTS = 1000
+NOTE_DAMAGED = "The message's MIME structure is damaged; showing what could be read."
+NOTE_TOO_DEEP = f"The message is nested more than {MAX_DEPTH} levels deep; deeper parts are not shown."
+NOTE_TOO_MANY = f"The message has more than {_MAX_PARTS} parts; the rest are not shown."
+NOTE_BAD_ENCODING = "Part of the message was badly encoded; showing what could be decoded."
+NOTE_ENCRYPTED = "This message is encrypted; tui-mail cannot decrypt it."
+NOTE_UNPARSEABLE = "The message could not be parsed; showing its raw text."
+_STRUCTURE_DEFECTS = (
+    errors.StartBoundaryNotFoundDefect,
+    errors.CloseBoundaryNotFoundDefect,
+    errors.MultipartInvariantViolationDefect,
+    errors.NoBoundaryInMultipartDefect,
+    errors.FirstHeaderLineIsContinuationDefect,
+    errors.MisplacedEnvelopeHeaderDefect,
+)
+_ENCODING_DEFECTS = (
+    errors.InvalidBase64PaddingDefect,
+    errors.InvalidBase64CharactersDefect,
+    errors.InvalidBase64LengthDefect,
+)
+_BODY_TYPES = frozenset({"text/plain", "text/html"})
+_SIGNATURE_TYPES = frozenset(
+    {"application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature"}
+)
+_BOUNDARY_GUESS = re.compile(r"(?m)^--([^\s]{1,200}?)(?:--)?[ \t]*\r?$")
+
+
+def _parse_bytes(raw: bytes) -> Message:
+    """compat32 parse (tolerant, lazy, no header objects); salvages a multipart whose boundary is missing/wrong."""
+    msg = BytesParser(policy=compat32).parsebytes(raw)
+    if msg.get_content_maintype() == "multipart" and not msg.is_multipart():
+        fixed = _salvage_multipart(raw, msg)
+        if fixed is not None:
+            return fixed
+    return msg
+
+
+def _salvage_multipart(raw: bytes, msg: Message) -> Message | None:
+    payload = msg.get_payload()
+    if not isinstance(payload, str):
+        return None
+    m = _BOUNDARY_GUESS.search(payload)
+    if m is None:
+        return None
+    block, body = _split_message(raw)
+    kept: list[bytes] = []
+    skipping = False
+    for line in block.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            if not skipping:
+                kept.append(line)
+            continue
+        skipping = line.lower().startswith(b"content-type:")
+        if not skipping:
+            kept.append(line)
+    boundary = m.group(1).encode("utf-8", "surrogateescape").replace(b'"', b"")
+    header = b"\n".join(kept).rstrip(b"\r\n") + b'\nContent-Type: multipart/mixed; boundary="' + boundary + b'"\n\n'
+    fixed = BytesParser(policy=compat32).parsebytes(header + (body or b""))
+    if not fixed.is_multipart():
+        return None
+    fixed.defects.append(errors.StartBoundaryNotFoundDefect())
+    return fixed
+
+
+@dataclass(slots=True)
+class _Att:
+    part: Message
+    filename: str  # decoded, not yet made safe
+    content_type: str
+    is_signature: bool = False
+
+
+class _Walk:
+    """One pass over a parsed message: body parts in display order, attachments, and notes."""
+
+    def __init__(self) -> None:
+        self.bodies: list[Message] = []
+        self.attachments: list[_Att] = []
+        self.notes: list[str] = []
+        self._count = 0
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def run(self, msg: Message) -> None:
+        self._visit(msg, 0, False)
+
+    def _visit(self, part: Message, depth: int, in_related: bool) -> None:
+        self._count += 1
+        if self._count > _MAX_PARTS:
+            self.note(NOTE_TOO_MANY)
+            return
+        if any(isinstance(d, _STRUCTURE_DEFECTS) for d in part.defects):
+            self.note(NOTE_DAMAGED)
+        ctype = _safe_content_type(part)
+        maintype, _, subtype = ctype.partition("/")
+        if maintype == "message":
+            name = _part_filename(part) or _embedded_subject(part)
+            self.attachments.append(_Att(part, name, ctype))
+            return
+        payload = part.get_payload()
+        if part.is_multipart() and isinstance(payload, list):
+            if depth >= MAX_DEPTH:
+                self.note(NOTE_TOO_DEEP)
+                return
+            if subtype == "encrypted":
+                self.note(NOTE_ENCRYPTED)
+            children = [c for c in payload if isinstance(c, Message)]
+            if subtype == "alternative":
+                chosen = _choose_alternative(children)
+                children = [chosen] if chosen is not None else []
+            for child in children:
+                self._visit(child, depth + 1, subtype == "related")
+            return
+        if maintype == "multipart":  # boundary never found: show the body as text
+            self.note(NOTE_DAMAGED)
+            self.bodies.append(part)
+            return
+        disposition = _safe_disposition(part)
+        filename = _part_filename(part)
+        if disposition == "attachment":
+            self.attachments.append(_Att(part, filename, ctype, ctype in _SIGNATURE_TYPES))
+        elif ctype in _BODY_TYPES or (maintype == "text" and not filename):
+            self.bodies.append(part)
+        elif in_related and part.get("content-id") and not filename:
+            pass  # an inline resource of an HTML body (logo, spacer): not something the user attached
+        else:
+            self.attachments.append(_Att(part, filename, ctype, ctype in _SIGNATURE_TYPES))
+
+
+def _safe_content_type(part: Message) -> str:
+    try:
+        ctype = part.get_content_type()
+    except Exception:
+        return "text/plain"
+    return ctype if isinstance(ctype, str) and "/" in ctype else "application/octet-stream"
+
+
+def _safe_disposition(part: Message) -> str:
+    try:
+        return part.get_content_disposition() or ""
+    except Exception:
+        return ""
+
+
+def _part_filename(part: Message) -> str:
+    try:
+        name = part.get_filename()
+    except Exception:
+        name = None
+    if not isinstance(name, str) or not name:
+        return ""
+    return sanitize_line(decode_header_text(name[:4096]))
+
+
+def _embedded_subject(part: Message) -> str:
+    try:
+        inner = part.get_payload(0) if part.is_multipart() else None
+        subject = str(inner.get("subject", "")) if isinstance(inner, Message) else ""
+    except Exception:
+        subject = ""
+    subject = sanitize_line(decode_header_text(subject))[:80]
+    return f"{subject}.eml" if subject else ""
+
+
+def _payload_is_blank(part: Message) -> bool:
+    payload = part.get_payload()
+    return isinstance(payload, str) and not payload.strip()
+
+
+def _choose_alternative(children: list[Message]) -> Message | None:
+    """text/plain preferred (when not empty), else the richest (last) HTML or multipart alternative."""
+    for c in children:
+        if _safe_content_type(c) == "text/plain" and _safe_disposition(c) != "attachment" and not _payload_is_blank(c):
+            return c
+    for c in reversed(children):
+        ctype = _safe_content_type(c)
+        if ctype == "text/html" or ctype.startswith("multipart/"):
+            return c
+    return children[-1] if children else None
+
+
+def _decoded_payload(part: Message) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:
+        data = None
+    if isinstance(data, bytes):
+        return data
+    payload = part.get_payload()
+    return payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
+
+
+def _part_text(part: Message, walk: _Walk, *, for_snippet: bool = False) -> str:
+    """Decoded, charset-converted text of a body part (HTML converted to text). Not sanitised."""
+    data = _decoded_payload(part)
+    if any(isinstance(d, _ENCODING_DEFECTS) for d in part.defects):
+        walk.note(NOTE_BAD_ENCODING)
+    if for_snippet:
+        data = data[: 64 * 1024]
+    try:
+        charset = part.get_content_charset()
+    except Exception:
+        charset = None
+    text, known = decode_bytes(data, charset)
+    if not known:
+        walk.note(f"Unknown charset {sanitize_line(str(charset))[:40]}; shown as UTF-8 with replacements.")
+    if _safe_content_type(part) == "text/html":
+        text = html_snippet_text(text) if for_snippet else html_to_text(text)
+    return text
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# HTML -> text (inscriptis; nothing remote is ever fetched: images are never loaded, links only listed)
+# ---------------------------------------------------------------------------------------------------------------------
+
+_HTML_CAP = 4 * 1024 * 1024
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*>", re.IGNORECASE)
+_TAG_RE = re.compile(r"<(script|style|head)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
+_SHOWN_SCHEMES = ("http://", "https://", "mailto:", "ftp://", "tel:")
+
+
+def _html_tree(html: str) -> Any:
+    import lxml.html
+
+    html = _SURROGATE_RE.sub("\ufffd", _XML_DECL.sub("", html[:_HTML_CAP]))
+    if not html.strip():
+        return None
+    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, no_network=True)
+    try:
+        return lxml.html.document_fromstring(html.encode("utf-8"), parser=parser)
+    except Exception:
+        return None
+
+
+def _strip_tags(html: str) -> str:
+    return unescape(_TAG_RE.sub(" ", html))
+
+
+def html_to_text(html: str) -> str:
+    """Readable text for an HTML body; links become numbered footnotes `[1] https://...`, images their alt text."""
+    try:
+        return _html_to_text(html)
+    except Exception:
+        return _strip_tags(html[:_HTML_CAP])
+
+
+def _html_to_text(html: str) -> str:
+    from inscriptis import Inscriptis
+    from inscriptis.model.config import ParserConfig
+
+    tree = _html_tree(html)
+    if tree is None:
+        return ""
+    for bad in tree.xpath("//script|//style|//head|//title|//noscript|//template"):
+        bad.drop_tree()
+    links: list[str] = []
+    numbers: dict[str, int] = {}
+    for a in tree.iter("a"):
+        href = " ".join((a.get("href") or "").split())
+        if not href.lower().startswith(_SHOWN_SCHEMES) or len(href) > 2048:
+            continue
+        if href not in numbers:
+            links.append(href)
+            numbers[href] = len(links)
+        label = a.text_content().strip()
+        marker = f"[{numbers[href]}]"
+        if label and label != href:
+            a.tail = f" {marker}" + (a.tail or "")
+        else:  # a bare URL as its own label: the footnote says it all
+            for child in list(a):
+                a.remove(child)
+            a.text = marker
+    for img in tree.iter("img"):
+        alt = " ".join((img.get("alt") or "").split())
+        img.tail = (f"[image: {alt}]" if alt else "") + (img.tail or "")
+    text = Inscriptis(tree, ParserConfig(display_images=False, display_links=False)).get_text()
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip("\n")
+    if links:
+        text += "\n\n" + "\n".join(f"[{i}] {url}" for i, url in enumerate(links, 1))
+    return text
+
+
+def html_snippet_text(html: str) -> str:
+    """Cheap HTML -> text for list snippets (no layout work)."""
+    tree = _html_tree(html[: 64 * 1024])
+    if tree is None:
+        return ""
+    try:
+        for bad in tree.xpath("//script|//style|//head|//title|//noscript|//template"):
+            bad.drop_tree()
+        return str(tree.text_content())
+    except Exception:
+        return _strip_tags(html[: 64 * 1024])
