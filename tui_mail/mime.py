@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import binascii
 import codecs
+import mimetypes
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from email import errors
-from email.message import Message
+from email.headerregistry import Address
+from email.message import EmailMessage, Message
 from email.parser import BytesParser
-from email.policy import compat32
-from email.utils import getaddresses, mktime_tz, parsedate_tz
+from email.policy import SMTP, compat32
+from email.utils import format_datetime, getaddresses, make_msgid, mktime_tz, parseaddr, parsedate_tz
 from html import unescape
 from typing import Any
 
@@ -342,13 +345,15 @@ def parse_date(value: str) -> int:
 
 def parse_addresses(value: str) -> list[tuple[str, str]]:
     """Address header -> [(display name, address)], names RFC 2047-decoded and sanitised. Never raises."""
+    value = sanitize_line(value[:16384])
     if not value:
         return []
-    value = value[:16384]
     try:
         pairs = getaddresses([value])
     except Exception:
-        pairs = [("", value)]
+        pairs = []
+    if not pairs or (any("@" not in addr for _n, addr in pairs if addr) and "@" in value):
+        pairs = _split_addresses(value)  # e.g. "[bold]Admin[/] <a@b>": brackets confuse the RFC parser
     out: list[tuple[str, str]] = []
     for name, addr in pairs:
         name = sanitize_line(decode_header_text(name))
@@ -358,8 +363,27 @@ def parse_addresses(value: str) -> list[tuple[str, str]]:
         if name == addr:
             name = ""
         out.append((name, addr))
-    if not out and value.strip():
+    if not out:
         out.append((sanitize_line(decode_header_text(value)), ""))
+    return out
+
+
+_ADDR_CHUNK = re.compile(r'(?:"(?:[^"\\]|\\.)*"|<[^<>]*>|[^,"<])+')
+
+
+def _split_addresses(value: str) -> list[tuple[str, str]]:
+    """Lenient fallback: split at commas outside quotes/angle brackets; "name <addr>" or a bare address."""
+    out: list[tuple[str, str]] = []
+    for chunk in _ADDR_CHUNK.findall(value):
+        chunk = chunk.strip()
+        m = re.fullmatch(r"(.*?)\s*<([^<>]*)>\s*", chunk, re.DOTALL)
+        if m:
+            name = m.group(1).strip()
+            if len(name) >= 2 and name[0] == name[-1] == '"':
+                name = re.sub(r"\\(.)", r"\1", name[1:-1])
+            out.append((name, m.group(2).strip()))
+        elif chunk:
+            out.append(("", chunk) if "@" in chunk and " " not in chunk else (chunk, ""))
     return out
 
 
@@ -750,6 +774,11 @@ def _html_to_text(html: str) -> str:
     return text
 
 
+_BLOCK_TAGS = frozenset(
+    "p div br li tr td th h1 h2 h3 h4 h5 h6 table ul ol blockquote pre section article header footer".split()
+)
+
+
 def html_snippet_text(html: str) -> str:
     """Cheap HTML -> text for list snippets (no layout work)."""
     tree = _html_tree(html[: 64 * 1024])
@@ -758,6 +787,347 @@ def html_snippet_text(html: str) -> str:
     try:
         for bad in tree.xpath("//script|//style|//head|//title|//noscript|//template"):
             bad.drop_tree()
+        for el in tree.iter(*_BLOCK_TAGS):
+            el.tail = " " + (el.tail or "")
         return str(tree.text_content())
     except Exception:
         return _strip_tags(html[: 64 * 1024])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Filenames
+# ---------------------------------------------------------------------------------------------------------------------
+
+_RESERVED_NAMES = frozenset(
+    {"con", "prn", "aux", "nul", "clock$", "conin$", "conout$"}
+    | {f"com{i}" for i in range(10)}
+    | {f"lpt{i}" for i in range(10)}
+)
+_FILENAME_BAD = re.compile(r'[<>:"|?*\x00-\x1f\x7f]')
+_MAX_FILENAME_BYTES = 200
+
+
+def safe_filename(name: str) -> str:
+    """A sender-supplied filename -> a plain basename that cannot escape a directory or spoof its extension."""
+    try:
+        name = sanitize_line(_fix_surrogates(str(name)))
+        name = name.replace("\\", "/").rsplit("/", 1)[-1]
+        name = _FILENAME_BAD.sub("_", name).strip(" .")
+        name = name.lstrip(".- ")  # no hidden files, no option-looking names
+        stem, dot, ext = name.rpartition(".")
+        if not dot:
+            stem, ext = name, ""
+        if stem.split(".")[0].strip().lower() in _RESERVED_NAMES:
+            name = "_" + name
+        if len(name.encode("utf-8")) > _MAX_FILENAME_BYTES:
+            ext = ("." + ext)[:16] if dot and len(ext) <= 15 else ""
+            budget = _MAX_FILENAME_BYTES - len(ext.encode("utf-8"))
+            stem_bytes = (stem if ext else name).encode("utf-8")[:budget]
+            name = stem_bytes.decode("utf-8", "ignore").rstrip(" .") + ext
+    except Exception:
+        name = ""
+    return name or "attachment"
+
+
+def _fallback_name(index: int, content_type: str) -> str:
+    ext = ".eml" if content_type in ("message/rfc822", "message/global") else ""
+    if not ext:
+        ext = {"text/plain": ".txt", "application/octet-stream": ".bin"}.get(content_type) or (
+            mimetypes.guess_extension(content_type) or ".bin"
+        )
+    return f"attachment-{index + 1}{ext}"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Reader
+# ---------------------------------------------------------------------------------------------------------------------
+
+_TEXT_CAP = 2 * 1024 * 1024
+_RAW_FALLBACK_CAP = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """One attachment as the reader lists it; `index` is what attachment_bytes() takes."""
+
+    index: int
+    filename: str  # safe_filename() applied, never empty
+    content_type: str
+    size: int  # decoded size (estimated from the encoded length for base64)
+
+
+@dataclass(slots=True)
+class RenderedMessage:
+    """A message ready to display: every string is sanitised plain text (never markup)."""
+
+    headers: dict[str, str]  # From, To, Cc, Date, Subject (always present, may be "")
+    text: str
+    attachments: list[Attachment] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def format_local_date(ts: int) -> str:
+    """Unix seconds -> readable local time ("Mon, 23 Nov 2026 10:05"), "" for 0."""
+    if not ts:
+        return ""
+    try:
+        return datetime.fromtimestamp(ts).astimezone().strftime("%a, %d %b %Y %H:%M")
+    except (OverflowError, OSError, ValueError):
+        return ""
+
+
+def _display_headers(raw: bytes) -> dict[str, str]:
+    h = _header_fields(_split_message(raw)[0])
+    return {
+        "From": format_addresses(parse_addresses(h.get("from", ""))),
+        "To": format_addresses(parse_addresses(h.get("to", ""))),
+        "Cc": format_addresses(parse_addresses(h.get("cc", ""))),
+        "Date": format_local_date(parse_date(h.get("date", ""))) or sanitize_line(h.get("date", ""))[:100],
+        "Subject": sanitize_line(decode_header_text(h.get("subject", "")))[:2000],
+    }
+
+
+def _estimated_size(part: Message) -> int:
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        return sum(_estimated_size(p) for p in payload if isinstance(p, Message))
+    if not isinstance(payload, str):
+        return 0
+    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    if cte == "base64":
+        stripped = len(payload) - payload.count("\n") - payload.count("\r") - payload.count(" ")
+        return max(0, stripped * 3 // 4 - payload.rstrip().count("=", -2))
+    return len(payload)
+
+
+def _walk_message(raw: bytes) -> tuple[Message, _Walk]:
+    msg = _parse_bytes(raw)
+    walk = _Walk()
+    walk.run(msg)
+    return msg, walk
+
+
+def _attachments_of(walk: _Walk) -> list[Attachment]:
+    out: list[Attachment] = []
+    for i, att in enumerate(walk.attachments):
+        name = safe_filename(att.filename) if att.filename else _fallback_name(i, att.content_type)
+        out.append(Attachment(i, name, sanitize_line(att.content_type), _estimated_size(att.part)))
+    return out
+
+
+def _body_text(walk: _Walk) -> str:
+    texts = [t.strip("\n") for t in (_part_text(p, walk) for p in walk.bodies)]
+    text = "\n\n".join(t for t in texts if t.strip())
+    if len(text) > _TEXT_CAP:
+        text = text[:_TEXT_CAP]
+        walk.note("The message text is very long; only its beginning is shown.")
+    return sanitize_text(text)
+
+
+def render_message(raw: bytes) -> RenderedMessage:
+    """Parse a full message for the reader. Never raises: falls back to the raw text with a note."""
+    try:
+        headers = _display_headers(raw)
+    except Exception:
+        headers = dict.fromkeys(("From", "To", "Cc", "Date", "Subject"), "")
+    try:
+        _msg, walk = _walk_message(raw)
+        text = _body_text(walk)
+        return RenderedMessage(headers, text, _attachments_of(walk), list(walk.notes))
+    except Exception:  # RecursionError, parser bugs on pathological input: show what is there
+        text = sanitize_text(_decode_guess(raw[:_RAW_FALLBACK_CAP]))
+        return RenderedMessage(headers, text, [], [NOTE_UNPARSEABLE])
+
+
+def _attachment_payload(att: _Att) -> bytes:
+    if att.content_type.startswith("message/"):
+        payload = att.part.get_payload()
+        if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+            inner = payload[0]
+            try:
+                return inner.as_bytes()
+            except Exception:
+                return inner.as_string().encode("utf-8", "surrogateescape")
+    return _decoded_payload(att.part)
+
+
+def attachment_bytes(raw: bytes, index: int) -> bytes:
+    """Decoded payload of attachment `index` as listed by render_message(); IndexError if there is no such one."""
+    _msg, walk = _walk_message(raw)
+    if not 0 <= index < len(walk.attachments):
+        raise IndexError(f"The message has no attachment number {index + 1}.")
+    return _attachment_payload(walk.attachments[index])
+
+
+_QUOTE_PREFIX = re.compile(r"[ \t]{0,3}(?:>[ \t]?)+")
+
+
+def quote_depth(line: str) -> int:
+    """How many '>' quote markers a line starts with ("> > x" and ">> x" are both 2)."""
+    m = _QUOTE_PREFIX.match(line)
+    return m.group().count(">") if m else 0
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Composing
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Draft:
+    """A message being composed (what reply/forward prefill and the composer edits)."""
+
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    bcc: list[str] = field(default_factory=list)
+    subject: str = ""
+    body: str = ""
+    in_reply_to: str = ""
+    references: str = ""
+    attachments: list[tuple[str, str, bytes]] = field(default_factory=list)  # (filename, content_type, data)
+
+
+def _addr_domain(addr: str) -> str:
+    domain = parseaddr(addr)[1].rpartition("@")[2].strip().strip("[]")
+    return domain if re.fullmatch(r"[A-Za-z0-9.-]{1,253}", domain or "") else ""
+
+
+def build_message(
+    *,
+    from_addr: str,
+    from_name: str = "",
+    to: Sequence[str],
+    cc: Sequence[str] = (),
+    bcc: Sequence[str] = (),
+    subject: str,
+    body: str,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
+    in_reply_to: str = "",
+    references: str = "",
+    domain: str | None = None,
+) -> EmailMessage:
+    """An SMTP-ready message (UTF-8 where needed). Bcc is NOT written into the headers: pass it to recipients()."""
+    del bcc  # envelope-only; see recipients()
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = Address(display_name=sanitize_line(from_name), addr_spec=sanitize_line(from_addr))
+    to_list = [a for a in (sanitize_line(x) for x in to) if a]
+    cc_list = [a for a in (sanitize_line(x) for x in cc) if a]
+    if to_list:
+        msg["To"] = ", ".join(to_list)
+    if cc_list:
+        msg["Cc"] = ", ".join(cc_list)
+    msg["Subject"] = sanitize_line(subject)
+    msg["Date"] = format_datetime(datetime.now().astimezone())
+    msg["Message-ID"] = make_msgid(domain=domain or _addr_domain(from_addr) or "tui-mail.invalid")
+    if in_reply_to.strip():
+        msg["In-Reply-To"] = sanitize_line(in_reply_to)
+    if references.strip():
+        msg["References"] = sanitize_line(references)
+    text = body.replace("\r\n", "\n").replace("\r", "\n")
+    if text and not text.endswith("\n"):
+        text += "\n"
+    msg.set_content(text, charset="utf-8", cte="7bit" if text.isascii() else "quoted-printable")
+    for filename, content_type, data in attachments:
+        name = safe_filename(filename)
+        ctype = (content_type or "").strip().lower()
+        if "/" not in ctype:
+            ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        maintype, _, subtype = ctype.partition("/")
+        if maintype in ("message", "multipart"):  # attach as opaque bytes; generator rules for message/* differ
+            maintype, subtype = "application", "octet-stream"
+        msg.add_attachment(bytes(data), maintype=maintype, subtype=subtype, filename=name)
+    return msg
+
+
+def recipients(msg: EmailMessage | Message, bcc: Sequence[str] = ()) -> list[str]:
+    """All envelope recipients (To, Cc and the given Bcc) as bare addresses, without duplicates."""
+    values = [str(v) for key in ("To", "Cc") for v in (msg.get_all(key) or [])]
+    values.extend(bcc)
+    out: list[str] = []
+    seen: set[str] = set()
+    for _name, addr in getaddresses(values):
+        addr = addr.strip()
+        if addr and "@" in addr and addr.lower() not in seen:
+            seen.add(addr.lower())
+            out.append(addr)
+    return out
+
+
+_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
+_RE_PREFIX = re.compile(r"^\s*(?:(?:re|aw|sv|antw)(?:\[\d+\]|\(\d+\))?\s*:\s*)+", re.IGNORECASE)
+_FWD_PREFIX = re.compile(r"^\s*(?:(?:fwd?|wg|tr)\s*:\s*)+", re.IGNORECASE)
+
+
+def compose_addr(name: str, addr: str) -> str:
+    """(name, addr) -> an editable "Name <addr>" string, quoting the name when it needs it (no RFC 2047)."""
+    if not name:
+        return addr
+    if _SPECIALS.search(name):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{addr}>" if addr else name
+
+
+def _quote(text: str) -> str:
+    lines = text.rstrip("\n").split("\n") if text.strip() else []
+    return "".join((">" + ln if ln.startswith(">") else "> " + ln if ln else ">") + "\n" for ln in lines)
+
+
+def reply_draft(raw: bytes, self_addrs: Sequence[str], reply_all: bool = False) -> Draft:
+    """A reply to `raw`: recipients, "Re:" subject, threading headers and the quoted original."""
+    h = _header_fields(_split_message(raw)[0])
+    mine = {a.strip().lower() for a in self_addrs if a.strip()}
+    sender = parse_addresses(h.get("from", ""))
+    targets = parse_addresses(h.get("reply-to", "")) or sender
+    orig_to = parse_addresses(h.get("to", ""))
+    orig_cc = parse_addresses(h.get("cc", ""))
+    if targets and orig_to and all(a.lower() in mine for _n, a in targets):
+        targets = orig_to  # replying to one's own sent message goes to its recipients again
+    seen: set[str] = set()
+    to_list: list[str] = []
+    for name, addr in targets:
+        if addr and addr.lower() not in seen:
+            seen.add(addr.lower())
+            to_list.append(compose_addr(name, addr))
+    cc_list: list[str] = []
+    if reply_all:
+        for name, addr in orig_to + orig_cc:
+            key = addr.lower()
+            if addr and key not in seen and key not in mine:
+                seen.add(key)
+                cc_list.append(compose_addr(name, addr))
+    subject = "Re: " + _RE_PREFIX.sub("", sanitize_line(decode_header_text(h.get("subject", ""))))
+    message_id = normalize_msgid(h.get("message-id", ""))
+    refs = normalize_references(h.get("references", "")) or normalize_msgid(h.get("in-reply-to", ""))
+    if message_id:
+        refs = normalize_references(f"{refs} {message_id}")
+    when = format_local_date(parse_date(h.get("date", ""))) or "an unknown date"
+    who = _display_addr(*sender[0]) if sender else "someone"
+    return Draft(
+        to=to_list,
+        cc=cc_list,
+        subject=subject.rstrip(),
+        body=f"On {when}, {who} wrote:\n" + _quote(render_message(raw).text),
+        in_reply_to=message_id,
+        references=refs,
+    )
+
+
+def forward_draft(raw: bytes) -> Draft:
+    """A forward of `raw`: "Fwd:" subject, a header block, the original text and the original attachments."""
+    rendered = render_message(raw)
+    h = rendered.headers
+    subject = "Fwd: " + _FWD_PREFIX.sub("", h.get("Subject", ""))
+    block = ["---------- Forwarded message ----------"]
+    block.extend(f"{key}: {h[key]}" for key in ("From", "Date", "Subject", "To", "Cc") if h.get(key))
+    attachments: list[tuple[str, str, bytes]] = []
+    try:
+        _msg, walk = _walk_message(raw)
+        for att, listed in zip(walk.attachments, _attachments_of(walk), strict=True):
+            attachments.append((listed.filename, listed.content_type, _attachment_payload(att)))
+    except Exception:
+        attachments = []
+    return Draft(
+        subject=subject.rstrip(),
+        body="\n".join(block) + "\n\n" + rendered.text.rstrip("\n") + "\n",
+        attachments=attachments,
+    )
