@@ -1,0 +1,926 @@
+"""MailApp: the three-pane main view over the cache, account switching, actions and background sync workers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input
+
+from .. import mime
+from ..config import AccountConfig, Config
+from ..errors import ConnectError, MailError
+from ..models import MessageRow, Role, SyncProgress
+from ..store.cache import Cache
+from .bindings import APP_BINDINGS
+from .messages import ActionDone, BodyFetched, Notice, SyncFinished, SyncProgressed, SyncStarted
+from .screens.folder_picker import DirectoryScreen, FolderPickerScreen, PickerScreen
+from .screens.help import HelpScreen
+from .screens.reader_screen import ReaderScreen
+from .widgets.folder_pane import AccountFolders, FolderPane, folder_title
+from .widgets.message_list import ListSource, MessageList
+from .widgets.reader import AttachmentInfo, ReaderView
+from .widgets.safe_text import clean_line
+from .widgets.status_bar import StatusBar, SyncState
+
+if TYPE_CHECKING:
+    from ..accounts import AccountManager
+
+try:  # owned by another helper; wired in when present
+    from .screens.compose import ComposeScreen
+except ImportError:  # pragma: no cover - transitional
+    ComposeScreen = None  # type: ignore[assignment,misc]
+try:
+    from .screens.setup import SetupScreen
+except ImportError:  # pragma: no cover - transitional
+    SetupScreen = None  # type: ignore[assignment,misc]
+
+log = logging.getLogger(__name__)
+
+MESSAGE_ACTIONS = {"reply", "reply_all", "forward", "delete", "move", "flag", "toggle_read"}
+SEND_ACTIONS = {"compose", "reply", "reply_all", "forward"}
+MAIN_ONLY_ACTIONS = {"account", "next_account", "previous_account", "filter", "toggle_reader"}
+
+
+@dataclass(slots=True)
+class AccountView:
+    """What each account remembers while another one is shown: folder, selection, scroll, filter."""
+
+    folder_id: int | None = None
+    selected: int | None = None
+    cursor: int = 0
+    scroll_y: int = 0
+    query: str = ""
+
+
+class AccountProvider(Provider):
+    """Command-palette entries that switch to an account."""
+
+    def _entries(self) -> list[tuple[int, str, str]]:
+        app = self.app
+        assert isinstance(app, MailApp)
+        return [(i, f"Switch to account {clean_line(a.name)}", clean_line(a.email)) for i, a in enumerate(app.accounts)]
+
+    async def discover(self) -> Hits:
+        app = self.app
+        assert isinstance(app, MailApp)
+        for i, text, help_text in self._entries():
+            yield DiscoveryHit(text, partial(app.switch_account, i), text=text, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        app = self.app
+        assert isinstance(app, MailApp)
+        matcher = self.matcher(query)
+        for i, text, help_text in self._entries():
+            score = max(matcher.match(text), matcher.match(help_text))
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), partial(app.switch_account, i), text=text, help=help_text)
+
+
+def default_opener(path: Path) -> None:
+    """Open a file with the platform's opener (never through a shell)."""
+    if sys.platform.startswith("win"):
+        os.startfile(str(path))  # type: ignore[attr-defined]
+        return
+    opener = "open" if sys.platform == "darwin" else "xdg-open"
+    subprocess.Popen(
+        [opener, str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def unique_path(directory: Path, name: str) -> Path:
+    """directory/name, or name with " (2)", " (3)"... when taken; never outside directory."""
+    safe = mime.safe_filename(name) if hasattr(mime, "safe_filename") else Path(name).name
+    safe = safe or "attachment"
+    stem, dot, ext = safe.rpartition(".")
+    if not stem:
+        stem, dot, ext = safe, "", ""
+    candidate = directory / safe
+    n = 2
+    while candidate.exists():
+        candidate = directory / f"{stem} ({n}){dot}{ext}"
+        n += 1
+    if candidate.resolve().parent != directory.resolve():
+        raise MailError(f"Refusing to save {safe!r} outside {directory}.")
+    return candidate
+
+
+class MailApp(App[int]):
+    """The mail client."""
+
+    CSS_PATH = "tui_mail.tcss"
+    TITLE = "tui-mail"
+    BINDINGS = APP_BINDINGS
+    COMMANDS = App.COMMANDS | {AccountProvider}
+    COMMAND_PALETTE_BINDING = "ctrl+k"
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(
+        self,
+        config: Config,
+        manager: AccountManager | Any,
+        *,
+        config_error: str | None = None,
+        config_path: Path | None = None,
+        sync_on_start: bool = True,
+        show_clock: bool = True,
+        preview_delay: float = 0.15,
+        opener: Callable[[Path], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.manager = manager
+        self.config_error = config_error
+        self.config_path = config_path
+        self.sync_on_start = sync_on_start
+        self.show_clock = show_clock
+        self.preview_delay = preview_delay
+        self.opener = opener or default_opener
+        self.threaded = config.ui.threads
+        self.current = 0
+        self.views: dict[str, AccountView] = {}
+        self.sync_states: dict[str, SyncState] = {}
+        self._preview_timer: Timer | None = None
+        self._push_timers: dict[str, Timer] = {}
+        self._body_waiters: dict[tuple[str, int], list[Callable[[bytes], None]]] = {}
+        self._last_progress_reload = 0.0
+        self._had_target: bool | None = None
+        self._init_accounts()
+
+    def _init_accounts(self) -> None:
+        for acc in self.accounts:
+            self.views.setdefault(acc.name, AccountView())
+            state = self.sync_states.setdefault(acc.name, SyncState())
+            last = getattr(self.manager, "last_sync", None)
+            if callable(last):
+                try:
+                    state.last_synced = last(acc.name)
+                except Exception:
+                    log.debug("last_sync unavailable", exc_info=True)
+
+    # -- structure -----------------------------------------------------------------------------------------------
+
+    @property
+    def accounts(self) -> tuple[AccountConfig, ...]:
+        return self.config.accounts
+
+    @property
+    def account(self) -> AccountConfig | None:
+        return self.accounts[self.current] if self.accounts else None
+
+    def cache(self, account: str) -> Cache:
+        return self.manager.cache(account)  # type: ignore[no-any-return]
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="panes"):
+            yield FolderPane(id="folders")
+            with Vertical(id="main"):
+                yield Input(placeholder="Filter by subject or sender, Enter to apply, Escape to clear", id="filter")
+                yield MessageList(date_format=self.config.ui.date_format, id="messages")
+                yield ReaderView(date_format=self.config.ui.date_format, id="reader")
+        yield StatusBar(show_clock=self.show_clock, id="status")
+        yield Footer()
+
+    @property
+    def message_list(self) -> MessageList:
+        return self.query_one("#messages", MessageList)
+
+    @property
+    def folder_pane(self) -> FolderPane:
+        return self.query_one("#folders", FolderPane)
+
+    @property
+    def reader(self) -> ReaderView:
+        return self.query_one("#reader", ReaderView)
+
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one("#status", StatusBar)
+
+    @property
+    def main_screen(self) -> Screen[Any]:
+        return self.screen_stack[0]
+
+    def on_mount(self) -> None:
+        if self.config.keymap:
+            self.set_keymap(self.config.keymap)
+        try:
+            self.theme = self.config.ui.theme
+        except Exception:
+            self.notify(f"Unknown theme {self.config.ui.theme!r}; using the default.", severity="warning", markup=False)
+        self.reader.display = self.config.ui.preview_pane
+        self.reader.clear()
+        if self.config_error:
+            self.notify(clean_line(self.config_error), title="Config error", severity="error", timeout=30, markup=False)
+        if not self.accounts:
+            self.refresh_folders()
+            self.update_status()
+            if SetupScreen is not None and self.config_path is not None and not self.config_error:
+                self.push_screen(SetupScreen(self.config_path), self._setup_done)
+            return
+        self.switch_account(0)
+        self.message_list.focus()
+        for acc in self.accounts:
+            self.set_interval(max(10, acc.poll_interval), partial(self.start_sync, acc.name, True))
+        if self.sync_on_start:
+            for acc in self.accounts:
+                self.start_sync(acc.name, quiet=True)
+
+    def _setup_done(self, config: Config | None) -> None:
+        if config is None or not config.accounts:
+            return
+        from ..accounts import AccountManager
+
+        self.config = config
+        self.manager = AccountManager(config)
+        self.views.clear()
+        self.sync_states.clear()
+        self._init_accounts()
+        self.switch_account(0)
+        for acc in self.accounts:
+            self.start_sync(acc.name, quiet=True)
+
+    # -- accounts and folders --------------------------------------------------------------------------------------
+
+    def _default_folder(self, cache: Cache) -> int | None:
+        inbox = cache.folder_by_role(Role.INBOX)
+        if inbox is not None:
+            return inbox.id
+        folders = cache.folders()
+        return folders[0].id if folders else None
+
+    def _save_view(self) -> None:
+        acc = self.account
+        if acc is None:
+            return
+        view = self.views[acc.name]
+        ml = self.message_list
+        if ml.source is not None and ml.source.account == acc.name:
+            view.folder_id = ml.source.folder_id
+            view.cursor = ml.cursor
+            view.scroll_y = round(ml.scroll_offset.y)
+            view.selected = ml.current_id
+
+    def switch_account(self, index: int) -> None:
+        """Show account number index (0-based) where it was left: folder, selection, scroll, filter."""
+        if not 0 <= index < len(self.accounts):
+            return
+        if self.screen is not self.main_screen:
+            return
+        self._save_view()
+        self.current = index
+        name = self.accounts[index].name
+        view = self.views[name]
+        cache = self.cache(name)
+        if view.folder_id is None or _missing_folder(cache, view.folder_id):
+            view.folder_id, view.cursor, view.scroll_y, view.selected = self._default_folder(cache), 0, 0, None
+        self._show_folder(name, view)
+        self.refresh_folders()
+        self.update_status()
+        self.refresh_bindings()
+
+    def _show_folder(self, account: str, view: AccountView) -> None:
+        ml = self.message_list
+        if view.folder_id is None:
+            ml.set_source(None)
+            self.reader.clear("No folders yet: press $ to sync.")
+            return
+        cache = self.cache(account)
+        source = ListSource(account, cache, view.folder_id, threaded=self.threaded, query=view.query)
+        cursor = view.cursor
+        if view.selected is not None:
+            pos = cache.position(view.folder_id, view.selected, threaded=self.threaded, query=view.query)
+            if pos is not None:
+                cursor = pos
+        ml.set_source(source, cursor=cursor, scroll_y=view.scroll_y)
+        self._schedule_preview()
+
+    def open_folder(self, account_index: int, folder_id: int) -> None:
+        if account_index != self.current:
+            self.switch_account(account_index)
+        name = self.accounts[self.current].name
+        view = self.views[name]
+        if view.folder_id != folder_id:
+            view.folder_id, view.cursor, view.scroll_y, view.selected, view.query = folder_id, 0, 0, None, ""
+        self._show_folder(name, view)
+        self.refresh_folders()
+        self.update_status()
+        self.message_list.focus()
+
+    def refresh_folders(self) -> None:
+        groups = []
+        for acc in self.accounts:
+            try:
+                folders = self.cache(acc.name).folders()
+            except Exception:
+                log.exception("reading folders of %s", acc.name)
+                folders = []
+            groups.append(AccountFolders(acc.name, folders, acc.name))
+        current = None
+        if self.account is not None and self.views[self.account.name].folder_id is not None:
+            current = (self.current, self.views[self.account.name].folder_id or 0)
+        self.folder_pane.show(groups, current)
+
+    def _current_folder_title(self) -> str:
+        acc = self.account
+        if acc is None:
+            return ""
+        folder_id = self.views[acc.name].folder_id
+        if folder_id is None:
+            return ""
+        try:
+            return folder_title(self.cache(acc.name).folder(folder_id))
+        except KeyError:
+            return ""
+
+    def update_status(self) -> None:
+        acc = self.account
+        if acc is None:
+            self.status.show_state("no accounts", "", SyncState(), 0)
+            return
+        try:
+            pending = self.cache(acc.name).pending_count()
+        except Exception:
+            pending = 0
+        others = sum(1 for n, s in self.sync_states.items() if s.syncing and n != acc.name)
+        self.status.show_state(
+            acc.name,
+            self._current_folder_title(),
+            self.sync_states[acc.name],
+            pending,
+            self.views[acc.name].query,
+            others,
+        )
+
+    @on(FolderPane.FolderChosen)
+    def _folder_chosen(self, event: FolderPane.FolderChosen) -> None:
+        self.open_folder(event.account_index, event.folder_id)
+
+    # -- the list and the reader pane ------------------------------------------------------------------------------
+
+    @on(MessageList.Highlighted)
+    def _highlighted(self, event: MessageList.Highlighted) -> None:
+        acc = self.account
+        if acc is not None:
+            self.views[acc.name].selected = event.message_id
+        has_target = event.message_id is not None
+        if has_target != self._had_target:
+            self._had_target = has_target
+            self.refresh_bindings()
+        self._schedule_preview()
+
+    def _schedule_preview(self) -> None:
+        if not self.reader.display:
+            return
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
+            self._preview_timer = None
+        if self.preview_delay <= 0:
+            self._update_preview()
+        else:
+            self._preview_timer = self.set_timer(self.preview_delay, self._update_preview)
+
+    def _update_preview(self) -> None:
+        self._preview_timer = None
+        ml = self.message_list
+        row = ml.current_row
+        if row is None or ml.source is None:
+            self.reader.clear("No message selected.")
+            return
+        account = ml.source.account
+        raw = self.cache(account).body(row.id)
+        self.reader.show(account, row, raw)
+        if raw is None:
+            self.fetch_body(account, row.id)
+
+    @on(MessageList.Selected)
+    def _selected(self, event: MessageList.Selected) -> None:
+        source = self.message_list.source
+        if source is None:
+            return
+        self.open_message(source.account, event.message_id)
+
+    def open_message(self, account: str, message_id: int) -> None:
+        """Full-screen reader; marks the message read (queued to the server)."""
+        cache = self.cache(account)
+        row = cache.message(message_id)
+        if row is None:
+            return
+        raw = cache.body(message_id)
+        self.push_screen(ReaderScreen(account, row, raw, date_format=self.config.ui.date_format))
+        if raw is None:
+            self.fetch_body(account, message_id)
+        if not row.seen:
+            self.run_action_worker(account, "read", lambda: self.manager.mark_read(account, [message_id], True))
+
+    # -- workers ---------------------------------------------------------------------------------------------------
+
+    def start_sync(self, account: str, quiet: bool = False) -> None:
+        """Sync one account in a thread worker (exclusive per account); progress and result come back as messages."""
+        state = self.sync_states.get(account)
+        if state is None or state.syncing:
+            return
+        state.syncing, state.stage, state.done, state.total = True, "", 0, 0
+        self.update_status()
+        self.run_worker(
+            partial(self._sync_work, account),
+            name=f"sync {account}",
+            group=f"sync-{account}",
+            exclusive=True,
+            thread=True,
+            exit_on_error=False,
+        )
+
+    def _sync_work(self, account: str) -> None:
+        """Runs in a worker thread: never touches widgets."""
+        self.post_message(SyncStarted(account))
+        last_post = 0.0
+
+        def progress(p: SyncProgress) -> None:
+            nonlocal last_post
+            now = time.monotonic()
+            if now - last_post >= 0.1 or p.stage == "done":
+                last_post = now
+                self.post_message(SyncProgressed(replace(p)))
+
+        try:
+            result = self.manager.sync(account, progress)
+        except ConnectError as e:
+            self.post_message(SyncFinished(account, error=str(e), offline=True))
+        except MailError as e:
+            self.post_message(SyncFinished(account, error=str(e)))
+        except Exception:
+            log.exception("sync of %s failed", account)
+            self.post_message(SyncFinished(account, error=f"Syncing {account} failed unexpectedly; see the log."))
+        else:
+            self.post_message(SyncFinished(account, result=result))
+
+    @on(SyncStarted)
+    def _sync_started(self, event: SyncStarted) -> None:
+        self.update_status()
+
+    @on(SyncProgressed)
+    def _sync_progressed(self, event: SyncProgressed) -> None:
+        p = event.progress
+        state = self.sync_states.get(p.account)
+        if state is None:
+            return
+        state.stage, state.done, state.total = p.stage, p.done, p.total
+        now = time.monotonic()
+        if (
+            p.new_messages
+            and self.account
+            and p.account == self.account.name
+            and now - self._last_progress_reload > 0.5
+        ):
+            self._last_progress_reload = now
+            self.message_list.reload()
+        self.update_status()
+
+    @on(SyncFinished)
+    def _sync_finished(self, event: SyncFinished) -> None:
+        state = self.sync_states.get(event.account)
+        if state is None:
+            return
+        state.syncing = False
+        state.offline = event.offline
+        state.error = event.error or ""
+        current = self.account is not None and event.account == self.account.name
+        if event.error and not event.offline:
+            self.notify(clean_line(event.error), title=event.account, severity="error", markup=False)
+        result = event.result
+        if result is not None:
+            state.last_synced = time.time()
+            for warning in result.warnings:
+                self.notify(clean_line(warning), title=event.account, severity="warning", markup=False)
+            if result.new_messages and not current:
+                n = result.new_messages
+                self.notify(f"{n} new message{'s' if n != 1 else ''} in {clean_line(event.account)}.", markup=False)
+            if current:
+                self.message_list.reload()
+        self.refresh_folders()
+        self.update_status()
+
+    def fetch_body(self, account: str, message_id: int) -> None:
+        self.run_worker(
+            partial(self._fetch_body_work, account, message_id),
+            name=f"body {message_id}",
+            group=f"body-{account}",
+            exclusive=True,
+            thread=True,
+            exit_on_error=False,
+        )
+
+    def _fetch_body_work(self, account: str, message_id: int) -> None:
+        try:
+            raw = self.manager.fetch_body(account, message_id)
+        except ConnectError:
+            self.post_message(
+                BodyFetched(account, message_id, None, "Offline: this message's body is not downloaded yet.")
+            )
+        except MailError as e:
+            self.post_message(BodyFetched(account, message_id, None, str(e)))
+        except Exception:
+            log.exception("fetching message %s of %s", message_id, account)
+            self.post_message(BodyFetched(account, message_id, None, "The message could not be downloaded."))
+        else:
+            self.post_message(BodyFetched(account, message_id, raw))
+
+    @on(BodyFetched)
+    def _body_fetched(self, event: BodyFetched) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, ReaderScreen) and screen.row.id == event.message_id:
+                screen.reader.show(event.account, screen.row, event.raw, event.error)
+        reader = self.reader
+        if reader.row is not None and reader.row.id == event.message_id and reader.account == event.account:
+            reader.show(event.account, reader.row, event.raw, event.error)
+        waiters = self._body_waiters.pop((event.account, event.message_id), [])
+        if event.raw is not None:
+            for waiter in waiters:
+                waiter(event.raw)
+        elif waiters and event.error:
+            self.notify(clean_line(event.error), severity="error", markup=False)
+        if event.raw is not None:
+            self.message_list.refresh()
+
+    def with_body(self, account: str, message_id: int, then: Callable[[bytes], None]) -> None:
+        """Call then(raw) once the message's body is available (now if cached, else after a download)."""
+        raw = self.cache(account).body(message_id)
+        if raw is not None:
+            then(raw)
+            return
+        self._body_waiters.setdefault((account, message_id), []).append(then)
+        self.fetch_body(account, message_id)
+
+    def run_action_worker(self, account: str, what: str, fn: Callable[[], object]) -> None:
+        """A local change (cache first, queued for the server) in a thread worker; ActionDone re-reads the views."""
+
+        def work() -> None:
+            try:
+                fn()
+            except MailError as e:
+                self.post_message(ActionDone(account, what, str(e)))
+            except Exception:
+                log.exception("%s on %s failed", what, account)
+                self.post_message(ActionDone(account, what, f"Could not {what} the message; see the log."))
+            else:
+                self.post_message(ActionDone(account, what))
+
+        self.run_worker(work, name=f"{what} {account}", group=f"action-{account}", thread=True, exit_on_error=False)
+
+    @on(ActionDone)
+    def _action_done(self, event: ActionDone) -> None:
+        if event.error:
+            self.notify(clean_line(event.error), severity="error", markup=False)
+        if self.account is not None and event.account == self.account.name:
+            self.message_list.reload()
+        self.refresh_folders()
+        self.update_status()
+        self._schedule_push(event.account)
+
+    def _schedule_push(self, account: str) -> None:
+        """Replay queued changes soon (coalescing bursts of keystrokes into one sync)."""
+        if getattr(self.manager, "offline", False):
+            return
+        timer = self._push_timers.pop(account, None)
+        if timer is not None:
+            timer.stop()
+        self._push_timers[account] = self.set_timer(3.0, partial(self.start_sync, account, True))
+
+    @on(Notice)
+    def _notice(self, event: Notice) -> None:
+        severity = event.severity if event.severity in ("information", "warning", "error") else "information"
+        self.notify(clean_line(event.text), severity=severity, markup=False)  # type: ignore[arg-type]
+
+    # -- actions ---------------------------------------------------------------------------------------------------
+
+    def _target(self) -> tuple[str, MessageRow] | None:
+        """The message an action applies to: the open one in the full-screen reader, else the list's cursor."""
+        screen = self.screen
+        if isinstance(screen, ReaderScreen):
+            row = self.cache(screen.account).message(screen.row.id)
+            return (screen.account, row) if row is not None else None
+        if screen is not self.main_screen:
+            return None
+        ml = self.message_list
+        row = ml.current_row
+        if row is None or ml.source is None:
+            return None
+        return ml.source.account, row
+
+    def _target_account(self) -> AccountConfig | None:
+        screen = self.screen
+        if isinstance(screen, ReaderScreen):
+            return self.config.account(screen.account)
+        return self.account
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in MAIN_ONLY_ACTIONS and self.screen is not self.main_screen:
+            return False
+        if action == "account":
+            return bool(parameters) and isinstance(parameters[0], int) and parameters[0] < len(self.accounts)
+        if action in ("next_account", "previous_account"):
+            return len(self.accounts) > 1
+        if action in ("sync", "filter", "compose") and not self.accounts:
+            return False
+        acc = self._target_account()
+        if action in SEND_ACTIONS:
+            if ComposeScreen is None or acc is None or acc.smtp is None:
+                return False
+        if action == "move" and acc is not None:
+            if not self.manager.capabilities(acc.name).move:
+                return False
+        if action in MESSAGE_ACTIONS:
+            return None if self._target() is None else True
+        return True
+
+    def action_account(self, index: int) -> None:
+        self.switch_account(index)
+
+    def action_next_account(self) -> None:
+        if self.accounts:
+            self.switch_account((self.current + 1) % len(self.accounts))
+
+    def action_previous_account(self) -> None:
+        if self.accounts:
+            self.switch_account((self.current - 1) % len(self.accounts))
+
+    def action_back(self) -> None:
+        if self.screen is not self.main_screen:
+            return
+        filter_input = self.query_one("#filter", Input)
+        acc = self.account
+        if filter_input.has_class("-shown"):
+            filter_input.remove_class("-shown")
+            filter_input.value = ""
+            self.message_list.focus()
+            return
+        if acc is not None and self.views[acc.name].query:
+            self._apply_filter("")
+            return
+        if self.focused is not self.message_list and self.accounts:
+            self.message_list.focus()
+            return
+        self.exit(0)
+
+    async def action_quit(self) -> None:
+        self.exit(0)
+
+    def action_sync(self) -> None:
+        acc = self._target_account()
+        if acc is not None:
+            if self.sync_states[acc.name].syncing:
+                self.notify(f"{acc.name} is already syncing.", markup=False)
+            self.start_sync(acc.name)
+
+    def action_toggle_reader(self) -> None:
+        self.reader.display = not self.reader.display
+        if self.reader.display:
+            self._schedule_preview()
+
+    def action_filter(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        acc = self.account
+        filter_input.value = self.views[acc.name].query if acc else ""
+        filter_input.add_class("-shown")
+        filter_input.focus()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._apply_filter(event.value.strip())
+        event.input.remove_class("-shown")
+        self.message_list.focus()
+
+    def _apply_filter(self, query: str) -> None:
+        acc = self.account
+        if acc is None:
+            return
+        view = self.views[acc.name]
+        view.query, view.cursor, view.scroll_y, view.selected = query, 0, 0, None
+        self._show_folder(acc.name, view)
+        self.update_status()
+
+    def action_help(self) -> None:
+        rows: list[tuple[str, str]] = []
+        seen: dict[tuple[str, str], int] = {}
+        for key, active in self.screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.system:
+                continue
+            label = self.get_key_display(binding.with_key(key))
+            ident = (binding.action, binding.description)
+            if ident in seen:
+                k, d = rows[seen[ident]]
+                rows[seen[ident]] = (f"{k}, {label}", d)
+            else:
+                seen[ident] = len(rows)
+                rows.append((label, binding.description))
+        self.push_screen(HelpScreen(rows))
+
+    def action_delete(self) -> None:
+        target = self._target()
+        if target is None:
+            return
+        account, row = target
+        if isinstance(self.screen, ReaderScreen):
+            self.screen.dismiss(None)
+        self.run_action_worker(account, "delete", lambda: self.manager.delete(account, [row.id]))
+
+    def action_flag(self) -> None:
+        target = self._target()
+        if target is None:
+            return
+        account, row = target
+        self.run_action_worker(account, "flag", lambda: self.manager.flag(account, [row.id], not row.flagged))
+
+    def action_toggle_read(self) -> None:
+        target = self._target()
+        if target is None:
+            return
+        account, row = target
+        self.run_action_worker(account, "mark", lambda: self.manager.mark_read(account, [row.id], not row.seen))
+
+    def action_move(self) -> None:
+        target = self._target()
+        if target is None:
+            return
+        account, row = target
+        folders = self.cache(account).folders()
+
+        def chosen(folder_id: int | None) -> None:
+            if folder_id is None:
+                return
+            if isinstance(self.screen, ReaderScreen):
+                self.screen.dismiss(None)
+            self.run_action_worker(account, "move", lambda: self.manager.move(account, [row.id], folder_id))
+
+        self.push_screen(FolderPickerScreen(folders, exclude=row.folder_id), chosen)
+
+    def action_compose(self) -> None:
+        acc = self._target_account()
+        if acc is None or ComposeScreen is None:
+            return
+        self.push_screen(ComposeScreen(self.manager, acc.name), self._compose_done)
+
+    def _compose_done(self, _result: object = None) -> None:
+        self.refresh_folders()
+        self.update_status()
+        self.message_list.reload()
+
+    def _draft_action(self, kind: str) -> None:
+        target = self._target()
+        if target is None or ComposeScreen is None:
+            return
+        account, row = target
+        acc = self.config.account(account)
+
+        def then(raw: bytes) -> None:
+            try:
+                if kind == "forward":
+                    draft = mime.forward_draft(raw)
+                else:
+                    draft = mime.reply_draft(raw, acc.email, kind == "reply_all")
+            except Exception:
+                log.exception("building a %s draft", kind)
+                self.notify("Could not prepare the reply for this message.", severity="error", markup=False)
+                return
+            self.push_screen(ComposeScreen(self.manager, account, draft), self._compose_done)
+
+        self.with_body(account, row.id, then)
+
+    def action_reply(self) -> None:
+        self._draft_action("reply")
+
+    def action_reply_all(self) -> None:
+        self._draft_action("reply_all")
+
+    def action_forward(self) -> None:
+        self._draft_action("forward")
+
+    # -- attachments -----------------------------------------------------------------------------------------------
+
+    @on(ReaderView.AttachmentRequest)
+    def _attachment_request(self, event: ReaderView.AttachmentRequest) -> None:
+        atts = event.attachments
+        account, message_id, save = event.account, event.message_id, event.save
+
+        def with_choice(index: int | None) -> None:
+            if index is None:
+                return
+            chosen = next((a for a in atts if a.index == index), None)
+            if chosen is None:
+                return
+            if save:
+                self._ask_directory(account, message_id, chosen)
+            else:
+                self._attachment_worker(account, message_id, chosen, None)
+
+        if len(atts) == 1:
+            with_choice(atts[0].index)
+        else:
+            choices = [(a.index, Text(clean_line(a.filename))) for a in atts]
+            self.push_screen(
+                PickerScreen("Save which attachment?" if save else "Open which attachment?", choices), with_choice
+            )
+
+    def _ask_directory(self, account: str, message_id: int, att: AttachmentInfo) -> None:
+        downloads = Path.home() / "Downloads"
+        default = str(downloads if downloads.is_dir() else Path.home())
+
+        def chosen(directory: str | None) -> None:
+            if directory:
+                self._attachment_worker(account, message_id, att, Path(directory).expanduser())
+
+        self.push_screen(DirectoryScreen(f"Save {clean_line(att.filename)} into directory:", default), chosen)
+
+    def _attachment_worker(self, account: str, message_id: int, att: AttachmentInfo, directory: Path | None) -> None:
+        """Save (directory given) or open (a private temp dir, then the platform opener) in a thread worker."""
+
+        def work() -> None:
+            try:
+                raw = self.manager.fetch_body(account, message_id)
+                data = mime.attachment_bytes(raw, att.index)
+                target_dir = directory if directory is not None else Path(tempfile.mkdtemp(prefix="tui-mail-"))
+                if not target_dir.is_dir():
+                    raise MailError(f"{target_dir} is not a directory.")
+                path = unique_path(target_dir, att.filename)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                if directory is None:
+                    self.opener(path)
+                    self.post_message(Notice(f"Opened {path.name}."))
+                else:
+                    self.post_message(Notice(f"Saved {path}."))
+            except MailError as e:
+                self.post_message(Notice(str(e), "error"))
+            except OSError as e:
+                self.post_message(Notice(f"Could not write the attachment: {e.strerror or e}.", "error"))
+            except Exception:
+                log.exception("attachment %s of message %s", att.index, message_id)
+                self.post_message(Notice("Could not open the attachment; see the log.", "error"))
+
+        self.run_worker(work, name="attachment", group=f"attachment-{account}", thread=True, exit_on_error=False)
+
+    # -- command palette -------------------------------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Sync all accounts", "Fetch new mail for every account", self._sync_all)
+        yield SystemCommand("Toggle threads", "Group the message list by thread", self._toggle_threads)
+        yield SystemCommand("Toggle reader pane", "Show or hide the preview under the list", self.action_toggle_reader)
+        if SetupScreen is not None and self.config_path is not None:
+            yield SystemCommand(
+                "Add an account", "Open the account setup", lambda: self.push_screen(SetupScreen(self.config_path))
+            )
+
+    def _sync_all(self) -> None:
+        for acc in self.accounts:
+            self.start_sync(acc.name)
+
+    def _toggle_threads(self) -> None:
+        self.threaded = not self.threaded
+        acc = self.account
+        if acc is not None:
+            self._save_view()
+            self._show_folder(acc.name, self.views[acc.name])
+
+
+def _missing_folder(cache: Cache, folder_id: int) -> bool:
+    try:
+        cache.folder(folder_id)
+    except KeyError:
+        return True
+    return False
+
+
+def run_app(
+    config: Config,
+    manager: AccountManager,
+    *,
+    config_error: str | None = None,
+    config_path: Path | None = None,
+) -> int:
+    """Run the UI until the user quits; returns the process exit code."""
+    app = MailApp(config, manager, config_error=config_error, config_path=config_path)
+    result = app.run()
+    if isinstance(result, int):
+        return result
+    return app.return_code or 0

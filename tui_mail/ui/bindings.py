@@ -1,0 +1,60 @@
+"""Every key binding of the UI, each with an id so the config's [keymap] can remap it (App.set_keymap)."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+# App-wide: accounts, message actions (on the list's cursor or the open message), sync, help, quit.
+APP_BINDINGS: list[Binding] = [
+    Binding("q", "quit", "Quit", id="app.quit"),
+    Binding("escape", "back", "Back", show=False, id="app.back"),
+    *(Binding(str(n), f"account({n - 1})", f"Account {n}", show=False, id=f"app.account-{n}") for n in range(1, 10)),
+    Binding("ctrl+n", "next_account", "Next account", show=False, id="app.next-account"),
+    Binding("ctrl+p", "previous_account", "Previous account", show=False, id="app.previous-account"),
+    Binding("c", "compose", "Compose", id="mail.compose"),
+    Binding("r", "reply", "Reply", id="mail.reply"),
+    Binding("R", "reply_all", "Reply all", show=False, id="mail.reply-all"),
+    Binding("f", "forward", "Forward", show=False, id="mail.forward"),
+    Binding("d", "delete", "Delete", id="mail.delete"),
+    Binding("m", "move", "Move", id="mail.move"),
+    Binding("s", "flag", "Flag", show=False, id="mail.flag"),
+    Binding("u", "toggle_read", "Read/unread", show=False, id="mail.toggle-read"),
+    Binding("slash", "filter", "Filter", id="list.filter"),
+    Binding("dollar_sign", "sync", "Sync", id="app.sync"),
+    Binding("v", "toggle_reader", "Reader pane", show=False, id="app.toggle-reader"),
+    Binding("question_mark", "help", "Help", id="app.help"),
+    Binding("colon", "command_palette", "Commands", show=False, id="app.command-palette"),
+]
+
+# The message list (when focused).
+LIST_BINDINGS: list[Binding] = [
+    Binding("j,down", "cursor_down", "Down", show=False, id="list.down"),
+    Binding("k,up", "cursor_up", "Up", show=False, id="list.up"),
+    Binding("g", "go_top_prefix", "Top (g g)", show=False, id="list.top"),
+    Binding("home", "go_top", "Top", show=False, id="list.home"),
+    Binding("G,end", "go_bottom", "Bottom", show=False, id="list.bottom"),
+    Binding("pageup", "page_up", "Page up", show=False, id="list.page-up"),
+    Binding("pagedown,space", "page_down", "Page down", show=False, id="list.page-down"),
+    Binding("enter", "open", "Open", id="list.open"),
+]
+
+# The folder pane (an OptionList; arrows and Enter come with it).
+FOLDER_BINDINGS: list[Binding] = [
+    Binding("j", "cursor_down", "Down", show=False, id="folders.down"),
+    Binding("k", "cursor_up", "Up", show=False, id="folders.up"),
+]
+
+# The reader (pane or full screen).
+READER_BINDINGS: list[Binding] = [
+    Binding("j,down", "scroll_down", "Scroll down", show=False, id="reader.down"),
+    Binding("k,up", "scroll_up", "Scroll up", show=False, id="reader.up"),
+    Binding("space,pagedown", "page_down", "Page down", show=False, id="reader.page-down"),
+    Binding("pageup", "page_up", "Page up", show=False, id="reader.page-up"),
+    Binding("o", "open_attachment", "Open attachment", id="reader.open-attachment"),
+    Binding("S", "save_attachment", "Save attachment", id="reader.save-attachment"),
+]
+
+# The full-screen reader.
+READER_SCREEN_BINDINGS: list[Binding] = [
+    Binding("q,escape", "close", "Back", id="reader.close"),
+]

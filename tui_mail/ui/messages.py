@@ -1,0 +1,67 @@
+"""Textual messages that thread workers post back to the app (workers never touch widgets)."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from ..backends.base import SyncResult
+from ..models import SyncProgress
+
+
+class SyncStarted(Message):
+    """A sync of one account began."""
+
+    def __init__(self, account: str) -> None:
+        super().__init__()
+        self.account = account
+
+
+class SyncProgressed(Message):
+    """Progress of a running sync (coalesced by the status line)."""
+
+    def __init__(self, progress: SyncProgress) -> None:
+        super().__init__()
+        self.progress = progress
+
+
+class SyncFinished(Message):
+    """A sync ended: result on success, error (one sentence) otherwise; offline when the server was unreachable."""
+
+    def __init__(
+        self, account: str, result: SyncResult | None = None, error: str | None = None, offline: bool = False
+    ) -> None:
+        super().__init__()
+        self.account = account
+        self.result = result
+        self.error = error
+        self.offline = offline
+
+
+class BodyFetched(Message):
+    """The full message of a row is now in the cache (raw is None when the download failed)."""
+
+    def __init__(self, account: str, message_id: int, raw: bytes | None, error: str | None = None) -> None:
+        super().__init__()
+        self.account = account
+        self.message_id = message_id
+        self.raw = raw
+        self.error = error
+
+
+class ActionDone(Message):
+    """A local change (read, flag, move, delete) was written; the views re-read the cache."""
+
+    def __init__(self, account: str, what: str, error: str | None = None) -> None:
+        super().__init__()
+        self.account = account
+        self.what = what
+        self.error = error
+
+
+class Notice(Message):
+    """A one-sentence notice for the user from a worker (severity: information, warning or error)."""
+
+    def __init__(self, text: str, severity: str = "information") -> None:
+        super().__init__()
+        self.text = text
+        self.severity = severity

@@ -1,0 +1,1 @@
+"""Widgets of the main view: folder pane, virtual message list, reader, status line."""

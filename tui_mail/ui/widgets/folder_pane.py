@@ -1,0 +1,112 @@
+"""The folder pane: every account as a group, its folders (role folders first) with unread counts, from the cache."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option, OptionDoesNotExist
+
+from ...models import Folder, Role
+from ..bindings import FOLDER_BINDINGS
+from .safe_text import clean_line
+
+ROLE_TITLES: dict[Role, str] = {
+    Role.INBOX: "Inbox",
+    Role.DRAFTS: "Drafts",
+    Role.SENT: "Sent",
+    Role.OUTBOX: "Outbox",
+    Role.ARCHIVE: "Archive",
+    Role.JUNK: "Junk",
+    Role.TRASH: "Trash",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFolders:
+    """One group of the pane: an account and its folders as the cache lists them."""
+
+    account: str
+    folders: list[Folder]
+    label: str = ""
+
+
+def folder_title(folder: Folder) -> str:
+    """The name shown for a folder: its role's name for special folders, else the last part of its path."""
+    if folder.role in ROLE_TITLES:
+        return ROLE_TITLES[folder.role]
+    return clean_line(folder.display_name)
+
+
+def folder_option_id(account_index: int, folder_id: int) -> str:
+    return f"f:{account_index}:{folder_id}"
+
+
+class FolderPane(OptionList):
+    """Accounts and folders; Enter opens a folder (posts FolderChosen)."""
+
+    BINDINGS = FOLDER_BINDINGS
+
+    class FolderChosen(Message):
+        """The user picked a folder."""
+
+        def __init__(self, account_index: int, folder_id: int) -> None:
+            super().__init__()
+            self.account_index = account_index
+            self.folder_id = folder_id
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, markup=False)
+        self.groups: list[AccountFolders] = []
+        self.current: tuple[int, int] | None = None
+
+    def show(self, groups: list[AccountFolders], current: tuple[int, int] | None) -> None:
+        """Rebuild the options (a handful of rows) keeping the highlight on the current folder."""
+        self.groups = groups
+        self.current = current
+        highlighted_id = None
+        if self.highlighted is not None and self.highlighted < self.option_count:
+            highlighted_id = self.get_option_at_index(self.highlighted).id
+        options: list[Option] = []
+        for i, group in enumerate(groups):
+            head = Text(end="")
+            head.append(f"{i + 1} " if i < 9 else "  ", style="dim")
+            head.append(clean_line(group.label or group.account), style="bold")
+            options.append(Option(head, id=f"a:{i}", disabled=True))
+            for folder in group.folders:
+                depth = 0
+                if folder.role is Role.NONE and folder.delimiter:
+                    depth = min(folder.name.count(folder.delimiter), 4)
+                line = Text("  " + "  " * depth, end="")
+                is_current = current == (i, folder.id)
+                name_style = "bold" if folder.unread else ""
+                if is_current:
+                    name_style = (name_style + " underline").strip()
+                line.append(folder_title(folder), style=name_style)
+                if folder.unread:
+                    line.append(f" {folder.unread}", style="bold cyan")
+                options.append(Option(line, id=folder_option_id(i, folder.id)))
+        self.set_options(options)
+        target = highlighted_id
+        if target is None and current is not None:
+            target = folder_option_id(*current)
+        if target is not None:
+            try:
+                self.highlighted = self.get_option_index(target)
+            except OptionDoesNotExist:
+                self.highlighted = None
+
+    def highlight_folder(self, account_index: int, folder_id: int) -> None:
+        try:
+            self.highlighted = self.get_option_index(folder_option_id(account_index, folder_id))
+        except OptionDoesNotExist:
+            pass
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        option_id = event.option.id or ""
+        if option_id.startswith("f:"):
+            _, acc, fid = option_id.split(":")
+            self.post_message(self.FolderChosen(int(acc), int(fid)))

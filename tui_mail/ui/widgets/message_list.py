@@ -1,0 +1,295 @@
+"""The virtual message list: a Line-API ScrollView that reads rows from the cache by window, never the whole folder."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.timer import Timer
+
+from ...models import MessageRow
+from ...store.cache import Cache
+from ..bindings import LIST_BINDINGS
+from .safe_text import clean_line
+
+PAGE_SIZE = 100  # rows fetched per window query (about two screens)
+MAX_PAGES = 4  # pages kept in the LRU: at most 400 rows in memory, whatever the folder size
+
+
+@dataclass(frozen=True, slots=True)
+class ListSource:
+    """What the list shows: one folder of one account's cache, optionally threaded and filtered."""
+
+    account: str
+    cache: Cache
+    folder_id: int
+    threaded: bool = False
+    query: str = ""
+
+
+def flag_marks(row: MessageRow) -> str:
+    """Four flag columns: N unread, ! flagged, A attachment, r answered."""
+    return (
+        ("N" if not row.seen else " ")
+        + ("!" if row.flagged else " ")
+        + ("A" if row.has_attachments else " ")
+        + ("r" if row.answered else " ")
+    )
+
+
+class MessageList(ScrollView, can_focus=True):
+    """Rows of a folder, newest first; virtual height = number of messages, rows fetched by window into an LRU."""
+
+    BINDINGS = LIST_BINDINGS
+
+    COMPONENT_CLASSES = {
+        "message-list--cursor",
+        "message-list--cursor-blurred",
+        "message-list--unread",
+        "message-list--flagged",
+        "message-list--date",
+        "message-list--flags",
+        "message-list--empty",
+    }
+
+    DEFAULT_CSS = """
+    MessageList {
+        overflow-x: hidden;
+        overflow-y: auto;
+    }
+    MessageList > .message-list--cursor { background: $accent; color: $text; }
+    MessageList > .message-list--cursor-blurred { background: $accent 40%; }
+    MessageList > .message-list--unread { text-style: bold; }
+    MessageList > .message-list--flagged { color: $warning; }
+    MessageList > .message-list--date { color: $text-muted; }
+    MessageList > .message-list--flags { color: $secondary; }
+    MessageList > .message-list--empty { color: $text-muted; text-style: italic; }
+    """
+
+    cursor: reactive[int] = reactive(0, always_update=True, init=False)
+
+    class Highlighted(Message):
+        """The cursor moved to a message (message_id None when the list is empty)."""
+
+        def __init__(self, message_list: MessageList, message_id: int | None) -> None:
+            super().__init__()
+            self.message_list = message_list
+            self.message_id = message_id
+
+    class Selected(Message):
+        """Enter was pressed on a message."""
+
+        def __init__(self, message_list: MessageList, message_id: int) -> None:
+            super().__init__()
+            self.message_list = message_list
+            self.message_id = message_id
+
+    def __init__(self, *, date_format: str = "%Y-%m-%d %H:%M", name: str | None = None, id: str | None = None) -> None:
+        super().__init__(name=name, id=id)
+        self.source: ListSource | None = None
+        self.date_format = date_format
+        self.row_count = 0
+        self._pages: OrderedDict[int, list[MessageRow]] = OrderedDict()
+        self._g_pending: float = 0.0
+        self._g_timer: Timer | None = None
+        self.window_queries = 0  # how many window reads were made (tests and bench look at this)
+
+    # -- data --------------------------------------------------------------------------------------------------
+
+    @property
+    def cached_row_count(self) -> int:
+        """Rows currently held in memory (bounded by PAGE_SIZE * MAX_PAGES)."""
+        return sum(len(p) for p in self._pages.values())
+
+    def set_source(self, source: ListSource | None, *, cursor: int = 0, scroll_y: int = 0) -> None:
+        """Show another folder (or nothing); reads only the count now, rows as they are drawn."""
+        self.source = source
+        self._pages.clear()
+        self.row_count = source.cache.count(source.folder_id, source.query) if source else 0
+        self.virtual_size = Size(self.size.width, self.row_count)
+        self.scroll_to(y=scroll_y, animate=False, force=True)
+        self.cursor = max(0, min(cursor, self.row_count - 1))
+        self.refresh()
+
+    def reload(self) -> None:
+        """Re-read the folder (new mail, a flag change, a delete), keeping the cursor on the same message if it is
+        still there, else on the same position."""
+        source = self.source
+        if source is None:
+            return
+        keep = self.current_id
+        old_cursor = self.cursor
+        self._pages.clear()
+        self.row_count = source.cache.count(source.folder_id, source.query)
+        self.virtual_size = Size(self.size.width, self.row_count)
+        new_cursor = old_cursor
+        if keep is not None:
+            pos = source.cache.position(source.folder_id, keep, threaded=source.threaded, query=source.query)
+            if pos is not None:
+                new_cursor = pos
+        new_cursor = max(0, min(new_cursor, self.row_count - 1))
+        # Keep the cursor where it was on screen when new rows arrive above it.
+        shift = new_cursor - old_cursor
+        if shift:
+            self.scroll_to(y=max(0, self.scroll_offset.y + shift), animate=False, force=True)
+        self.cursor = new_cursor
+        self.refresh()
+
+    def row(self, index: int) -> MessageRow | None:
+        """The row at index, from the LRU or read with its window."""
+        source = self.source
+        if source is None or not 0 <= index < self.row_count:
+            return None
+        page_no = index // PAGE_SIZE
+        page = self._pages.get(page_no)
+        if page is None:
+            page = source.cache.window(
+                source.folder_id, page_no * PAGE_SIZE, PAGE_SIZE, threaded=source.threaded, query=source.query
+            )
+            self.window_queries += 1
+            self._pages[page_no] = page
+            while len(self._pages) > MAX_PAGES:
+                self._pages.popitem(last=False)
+        else:
+            self._pages.move_to_end(page_no)
+        offset = index - page_no * PAGE_SIZE
+        return page[offset] if offset < len(page) else None
+
+    @property
+    def current_id(self) -> int | None:
+        row = self.row(self.cursor)
+        return row.id if row else None
+
+    @property
+    def current_row(self) -> MessageRow | None:
+        return self.row(self.cursor)
+
+    # -- cursor ------------------------------------------------------------------------------------------------
+
+    def validate_cursor(self, value: int) -> int:
+        return max(0, min(value, self.row_count - 1)) if self.row_count else 0
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self._scroll_cursor_into_view()
+        self.refresh_line(old)
+        self.refresh_line(new)
+        self.post_message(self.Highlighted(self, self.current_id))
+
+    def _scroll_cursor_into_view(self) -> None:
+        height = max(1, self.scrollable_content_region.height)
+        top = round(self.scroll_offset.y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, force=True)
+        elif self.cursor >= top + height:
+            self.scroll_to(y=self.cursor - height + 1, animate=False, force=True)
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self.size.width, self.row_count)
+        self._scroll_cursor_into_view()
+
+    def action_cursor_down(self) -> None:
+        self.cursor += 1
+
+    def action_cursor_up(self) -> None:
+        self.cursor -= 1
+
+    def action_go_top(self) -> None:
+        self.cursor = 0
+
+    def action_go_bottom(self) -> None:
+        self.cursor = max(0, self.row_count - 1)
+
+    def action_go_top_prefix(self) -> None:
+        """First `g` arms, a second `g` within a second goes to the top (vim's `gg`)."""
+        now = time.monotonic()
+        if self._g_pending and now - self._g_pending < 1.0:
+            self._g_pending = 0.0
+            self.cursor = 0
+        else:
+            self._g_pending = now
+
+    def action_page_down(self) -> None:
+        height = max(1, self.scrollable_content_region.height)
+        self.cursor += height
+        self.scroll_to(y=self.cursor, animate=False, force=True)
+
+    def action_page_up(self) -> None:
+        height = max(1, self.scrollable_content_region.height)
+        self.cursor -= height
+
+    def action_open(self) -> None:
+        row_id = self.current_id
+        if row_id is not None:
+            self.post_message(self.Selected(self, row_id))
+
+    def on_click(self, event: object) -> None:
+        y = getattr(event, "y", None)
+        if isinstance(y, int):
+            self.cursor = round(self.scroll_offset.y) + y
+
+    # -- drawing -----------------------------------------------------------------------------------------------
+
+    def _format_date(self, ts: int) -> str:
+        if not ts:
+            return ""
+        try:
+            return time.strftime(self.date_format, time.localtime(ts))
+        except (ValueError, OverflowError, OSError):
+            return "?"
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width or self.size.width
+        index = round(self.scroll_offset.y) + y
+        base = self.rich_style
+        if self.row_count == 0:
+            if y == 0 and self.source is not None:
+                empty = self.get_component_rich_style("message-list--empty")
+                text = "  No messages" + (" match the filter" if self.source.query else " in this folder")
+                return Strip([Segment(set_cell_size(text, width), base + empty)], width)
+            return Strip.blank(width, base)
+        row = self.row(index)
+        if row is None:
+            return Strip.blank(width, base)
+        return self._render_row(row, index, width, base)
+
+    def _render_row(self, row: MessageRow, index: int, width: int, base: Style) -> Strip:
+        style = base
+        if not row.seen:
+            style += self.get_component_rich_style("message-list--unread")
+        if row.flagged:
+            style += self.get_component_rich_style("message-list--flagged")
+        if index == self.cursor:
+            style += self.get_component_rich_style(
+                "message-list--cursor" if self.has_focus else "message-list--cursor-blurred"
+            )
+        flags = " " + flag_marks(row) + " "
+        date = self._format_date(row.date)
+        date_w = max(cell_len(date), 10)
+        rest = max(0, width - len(flags) - date_w - 2)
+        from_w = min(24, max(8, rest // 3))
+        subject_w = max(0, rest - from_w - 1)
+        indent = ""
+        if row.thread_depth:
+            indent = "  " * min(row.thread_depth - 1, 6) + "↳ "
+        subject = indent + (clean_line(row.subject) or "(no subject)")
+        sender = clean_line(row.sender) or "(unknown sender)"
+        segments = [
+            Segment(flags, style + self.get_component_rich_style("message-list--flags")),
+            Segment(set_cell_size(date, date_w) + "  ", style + self.get_component_rich_style("message-list--date")),
+            Segment(set_cell_size(sender, from_w) + " ", style),
+            Segment(set_cell_size(subject, subject_w), style),
+        ]
+        return Strip(segments).adjust_cell_length(width, style)
+
+
+__all__ = ["MAX_PAGES", "PAGE_SIZE", "Binding", "ListSource", "MessageList", "flag_marks"]

@@ -1,0 +1,71 @@
+"""The status line: current account, sync state (syncing N/M · offline · last synced HH:MM), pending actions."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import Static
+
+from .safe_text import clean_line
+
+
+@dataclass(slots=True)
+class SyncState:
+    """What the status line knows about one account's sync."""
+
+    syncing: bool = False
+    stage: str = ""
+    done: int = 0
+    total: int = 0
+    offline: bool = False
+    error: str = ""
+    last_synced: float | None = None
+
+
+class StatusBar(Static):
+    """One line under the panes; rebuilt from plain strings (never markup) whenever something changes."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
+    """
+
+    def __init__(self, *, show_clock: bool = True, id: str | None = None) -> None:
+        super().__init__("", id=id, markup=False)
+        self.show_clock = show_clock
+
+    def show_state(
+        self, account: str, folder: str, state: SyncState, pending: int, query: str = "", others_syncing: int = 0
+    ) -> None:
+        text = Text(end="")
+        text.append(clean_line(account), style="bold")
+        if folder:
+            text.append(" · " + clean_line(folder))
+        text.append(" · ")
+        if state.syncing:
+            progress = "syncing"
+            if state.total:
+                progress += f" {state.done}/{state.total}"
+            elif state.stage:
+                progress += f" ({state.stage})"
+            text.append(progress, style="yellow")
+        elif state.offline:
+            text.append("offline", style="red")
+        elif state.error:
+            text.append("sync failed", style="red")
+        elif state.last_synced is not None:
+            if self.show_clock:
+                text.append("last synced " + time.strftime("%H:%M", time.localtime(state.last_synced)), style="green")
+            else:
+                text.append("synced", style="green")
+        else:
+            text.append("not synced yet", style="dim")
+        if pending:
+            text.append(f" · {pending} pending", style="magenta")
+        if others_syncing:
+            text.append(f" · {others_syncing} other account{'s' if others_syncing > 1 else ''} syncing", style="dim")
+        if query:
+            text.append(" · filter: ")
+            text.append(clean_line(query), style="italic")
+        self.update(text)
