@@ -11,7 +11,8 @@ from email.utils import format_datetime, formataddr
 from pathlib import Path
 
 from .config import AccountConfig, Config, Pop3Options, ServerConfig
-from .models import ANSWERED, FLAGGED, SEEN, Envelope, Role
+from .mime import parse_envelope
+from .models import ANSWERED, FLAGGED, SEEN, Role
 from .store.cache import Cache, NewMessage
 
 SHIPPED_DIR = Path(__file__).with_name("demo")
@@ -621,32 +622,6 @@ def _render(spec: _Spec, by_key: dict[str, _Spec], domain: str) -> bytes:
     ).encode("ascii")
 
 
-def _parse(raw: bytes) -> Envelope:
-    """The envelope of a demo message (the MIME helper's parser; a stdlib stand-in until it lands)."""
-    try:
-        from .mime import parse_envelope
-    except ImportError:  # pragma: no cover - temporary, removed once tui_mail.mime is committed
-        import email
-        from email import policy
-        from email.utils import parseaddr, parsedate_to_datetime
-
-        msg = email.message_from_bytes(raw, policy=policy.default)
-        name, addr = parseaddr(str(msg["From"]))
-        return Envelope(
-            message_id=str(msg["Message-ID"] or ""),
-            in_reply_to=str(msg["In-Reply-To"] or ""),
-            references=str(msg["References"] or ""),
-            date=int(parsedate_to_datetime(str(msg["Date"])).timestamp()),
-            from_name=name,
-            from_addr=addr,
-            to=str(msg["To"] or ""),
-            subject=str(msg["Subject"] or ""),
-            size=len(raw),
-            has_attachments=any(part.get_filename() for part in msg.walk()),
-        )
-    return parse_envelope(raw, len(raw))
-
-
 def _flags(letters: str) -> frozenset[str]:
     table = {"s": SEEN, "f": FLAGGED, "a": ANSWERED}
     return frozenset(table[c] for c in letters)
@@ -684,7 +659,7 @@ def _fill(
             per_folder[folder].append((raw, _flags(letters), ""))
         total = 0
         for name, role in folders:
-            items = [(_parse(raw), raw, flags, key) for raw, flags, key in per_folder[name]]
+            items = [(parse_envelope(raw, len(raw)), raw, flags, key) for raw, flags, key in per_folder[name]]
             items.sort(key=lambda item: (item[0].date, item[0].message_id))
             server_folder = not pop3 or role is Role.INBOX
             msgs = [
