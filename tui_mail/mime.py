@@ -28,7 +28,8 @@ from .models import Envelope
 # APC) run to their terminator (BEL or ST); an unterminated one is cut at the end of the line.
 _ESCAPE_SEQ = re.compile(
     r"""
-    (?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?  # OSC/DCS/SOS/PM/APC ... BEL|ST
+    \x1b[\]PX^_][^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?                    # OSC/DCS/SOS/PM/APC ... BEL|ST
+    | [\x90\x98\x9d\x9e\x9f][^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)             # 8-bit forms, terminated only
     | (?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?                                         # CSI params intermediates final
     | \x1b[ -/]*[0-~]?                                                         # nF/Fp/Fe/Fs two-byte escapes
     """,

@@ -1,0 +1,361 @@
+"""mime: malformed input never crashes or leaks control characters; reader, attachments, reply/forward, building."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+import urllib.request
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from tui_mail.mime import (
+    NOTE_DAMAGED,
+    NOTE_TOO_DEEP,
+    attachment_bytes,
+    build_message,
+    forward_draft,
+    parse_envelope,
+    quote_depth,
+    recipients,
+    render_message,
+    reply_draft,
+    safe_filename,
+)
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+sys.path.insert(0, str(FIXTURES))
+import make_malformed  # noqa: E402
+
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f"
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / "malformed" / name).read_bytes()
+
+
+def assert_inert(s: str) -> None:
+    bad = [c for c in s if (ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) <= 0x9F or c in BIDI]
+    assert not bad, f"control characters survived: {bad!r} in {s[:200]!r}"
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rendering must never fetch anything (remote images, links, DTDs)."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("mime tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+
+
+GENERATED = {
+    "deep_nesting_300": lambda: make_malformed.deep_nesting(300),
+    "megabyte_header_line": lambda: make_malformed.huge_header(1024 * 1024),
+}
+ALL_CASES = sorted(make_malformed.SMALL) + sorted(GENERATED)
+
+
+def load(name: str) -> bytes:
+    return GENERATED[name]() if name in GENERATED else fixture(name)
+
+
+def test_committed_fixtures_match_generator() -> None:
+    for name, data in make_malformed.SMALL.items():
+        assert fixture(name) == data, f"{name} is stale: run tests/fixtures/make_malformed.py"
+
+
+@pytest.mark.parametrize("name", ALL_CASES)
+def test_malformed_message_parses_and_renders_inert(name: str) -> None:
+    raw = load(name)
+    env = parse_envelope(raw)
+    for value in (env.subject, env.from_name, env.from_addr, env.to, env.cc, env.snippet, env.message_id):
+        assert_inert(value)
+        assert "\n" not in value and "\t" not in value
+    assert env.size == len(raw)
+    assert len(env.snippet) <= 200
+
+    rendered = render_message(raw)
+    for value in [rendered.text, *rendered.headers.values(), *rendered.notes]:
+        assert_inert(value)
+    for att in rendered.attachments:
+        assert_inert(att.filename)
+        assert "/" not in att.filename and "\\" not in att.filename and not att.filename.startswith(".")
+        attachment_bytes(raw, att.index)  # every listed attachment can be saved
+
+    for part in (parse_envelope(raw[: len(raw) // 2]), render_message(raw[: len(raw) // 3])):  # truncated input
+        assert part is not None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"", b"\x00" * 100, b"\xff\xfe\xfd", b"\r\n\r\n", b"Subject", b"Content-Type: multipart/mixed\r\n\r\n--", b":\n:"],
+)
+def test_garbage_never_raises(raw: bytes) -> None:
+    assert parse_envelope(raw).size == len(raw)
+    assert isinstance(render_message(raw).text, str)
+
+
+def test_terminal_escapes_are_stripped_and_markup_kept_literally() -> None:
+    raw = fixture("terminal_escapes.eml")
+    env = parse_envelope(raw)
+    assert env.subject == "[link=http://evil]click[/link] done"
+    assert env.from_addr == "evil@example.com"
+    assert env.from_name == "[bold red]Admin[/] Evil"
+    rendered = render_message(raw)
+    assert "Hello [red]world[/red]" in rendered.text
+    assert "hyperlink" in rendered.text and "evil.example" not in rendered.text and "secret" not in rendered.text
+    assert rendered.headers["From"] == "[bold red]Admin[/] Evil <evil@example.com>"
+    assert [a.filename for a in rendered.attachments] == ["red.bin"]
+
+
+def test_traversal_filenames_become_plain_basenames() -> None:
+    raw = fixture("path_traversal.eml")
+    rendered = render_message(raw)
+    assert [a.filename for a in rendered.attachments] == ["passwd", "win.ini", "bashrc"]
+    assert attachment_bytes(raw, 0) == b"root:x:0:0"
+    assert attachment_bytes(raw, 1) == b"[win]"
+    assert parse_envelope(raw).has_attachments
+    with pytest.raises(IndexError):
+        attachment_bytes(raw, 3)
+
+
+def test_bidi_override_is_removed_from_filename() -> None:
+    rendered = render_message(fixture("bidi_filename.eml"))
+    assert [a.filename for a in rendered.attachments] == ["invoicefdp.exe"]  # the real extension is visible
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\Windows\\system.ini", "system.ini"),
+        ("..", "attachment"),
+        ("", "attachment"),
+        ("...hidden", "hidden"),
+        (".bashrc", "bashrc"),
+        ("CON.txt", "_CON.txt"),
+        ("nul", "_nul"),
+        ('a<b>:c"d|e?f*.txt', "a_b__c_d_e_f_.txt"),
+        ("report\x00\x1b[31m.pdf", "report.pdf"),
+        ("-rf", "rf"),
+        ("Résumé 2026.pdf", "Résumé 2026.pdf"),
+    ],
+)
+def test_safe_filename(name: str, expected: str) -> None:
+    assert safe_filename(name) == expected
+
+
+def test_safe_filename_limits_length_but_keeps_extension() -> None:
+    out = safe_filename("é" * 500 + ".pdf")
+    assert out.endswith(".pdf") and len(out.encode()) <= 200
+
+
+def test_html_only_links_become_footnotes_and_nothing_is_fetched() -> None:
+    raw = fixture("html_only.eml")
+    text = render_message(raw).text
+    assert "our news [1]" in text and "unsubscribe [2]" in text
+    assert "[1] https://example.com/news" in text
+    assert "[2] https://example.com/unsubscribe" in text
+    assert "[3] https://example.com/raw" in text
+    assert "[image: Company logo]" in text
+    assert "tracker.example.net" not in text  # remote images are never loaded nor listed
+    assert "alert(1)" not in text and "color: red" not in text
+    assert "[bold]not markup[/bold]" in text
+    assert parse_envelope(raw).snippet.startswith("Dear user, read our news and unsubscribe.")
+
+
+def test_broken_and_missing_boundaries_show_what_can_be_read() -> None:
+    broken = render_message(fixture("broken_boundary.eml"))
+    assert "Body behind a wrong boundary." in broken.text
+    assert [a.filename for a in broken.attachments] == ["report.pdf"]
+    assert NOTE_DAMAGED in broken.notes
+    missing = render_message(fixture("missing_boundary.eml"))
+    assert "missing boundary body" in missing.text
+    assert NOTE_DAMAGED in missing.notes
+
+
+def test_unknown_charset_is_shown_with_a_note() -> None:
+    rendered = render_message(fixture("unknown_charset.eml"))
+    assert "crème brûlée" in rendered.text
+    assert any("x-foo" in n for n in rendered.notes)
+    assert parse_envelope(fixture("unknown_charset.eml")).subject.startswith("Caf")
+
+
+def test_bad_base64_decodes_what_it_can() -> None:
+    rendered = render_message(fixture("bad_base64.eml"))
+    assert rendered.text.startswith("Hello")
+    assert rendered.notes
+
+
+def test_eight_bit_headers_are_decoded() -> None:
+    env = parse_envelope(fixture("eight_bit_headers.eml"))
+    assert env.subject == "Grüße aus Köln"
+    assert env.from_name == "François Dupont"
+    assert env.to == "Jürgen <j@example.de>"
+    assert render_message(fixture("eight_bit_headers.eml")).text == "Café crème"
+
+
+def test_nul_bytes_are_dropped() -> None:
+    raw = fixture("nul_bytes.eml")
+    assert parse_envelope(raw).subject == "Nul in subject"
+    assert render_message(raw).text == "beforeafter end"
+
+
+def test_deep_nesting_is_cut_with_a_note() -> None:
+    rendered = render_message(make_malformed.deep_nesting(300))
+    assert NOTE_TOO_DEEP in rendered.notes
+    assert rendered.headers["Subject"] == "Nested 300 deep"
+
+
+def test_megabyte_header_line_is_capped() -> None:
+    raw = make_malformed.huge_header(1024 * 1024)
+    env = parse_envelope(raw)
+    assert env.subject.startswith("SSSS") and len(env.subject) <= 1000
+    assert render_message(raw).text == "body after huge headers"
+
+
+def test_big_attachment_is_listed_without_decoding_and_envelope_is_fast() -> None:
+    raw = make_malformed.big_attachment(20 * 1024 * 1024)
+    start = time.perf_counter()
+    env = parse_envelope(raw)
+    assert time.perf_counter() - start < 1.0  # only the first 256 KiB are parsed
+    assert env.has_attachments and env.snippet == "the text part"
+    rendered = render_message(raw)
+    assert rendered.text == "the text part"
+    (att,) = rendered.attachments
+    assert att.filename == "big.bin" and abs(att.size - 20 * 1024 * 1024) < 1024
+
+
+ORIGINAL = (
+    b"From: Alice <alice@example.com>\r\n"
+    b"To: Me <me@example.org>, Bob <bob@example.net>\r\n"
+    b"Cc: carol@example.com, ME@example.org, bob@example.net\r\n"
+    b"Subject: Re: RE: Lunch plans\r\n"
+    b"Date: Mon, 02 Nov 2026 10:00:00 +0000\r\n"
+    b"Message-ID: <m3@example.com>\r\n"
+    b"In-Reply-To: <m2@example.com>\r\n"
+    b"References: <m1@example.com> <m2@example.com>\r\n"
+    b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+    b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee you at noon.\r\n> earlier text\r\n"
+    b'--b\r\nContent-Type: application/pdf; name="menu.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+    b"JVBERi0xLjQK\r\n--b--\r\n"
+)
+
+
+def test_reply_quotes_and_threads() -> None:
+    draft = reply_draft(ORIGINAL, ["me@example.org"])
+    assert draft.to == ["Alice <alice@example.com>"]
+    assert draft.cc == []
+    assert draft.subject == "Re: Lunch plans"
+    assert draft.in_reply_to == "<m3@example.com>"
+    assert draft.references == "<m1@example.com> <m2@example.com> <m3@example.com>"
+    assert draft.body.startswith("On ") and "Alice <alice@example.com> wrote:\n" in draft.body
+    assert "> See you at noon.\n>> earlier text\n" in draft.body
+    assert [quote_depth(line) for line in draft.body.splitlines()[1:]] == [1, 2]
+
+
+def test_reply_all_excludes_self_and_duplicates() -> None:
+    draft = reply_draft(ORIGINAL, ["me@example.org"], reply_all=True)
+    assert draft.to == ["Alice <alice@example.com>"]
+    assert draft.cc == ["Bob <bob@example.net>", "carol@example.com"]
+
+
+def test_reply_uses_reply_to() -> None:
+    raw = b"From: a@example.com\r\nReply-To: list@example.com\r\nSubject: x\r\n\r\nbody\r\n"
+    draft = reply_draft(raw, [])
+    assert draft.to == ["list@example.com"] and draft.subject == "Re: x" and draft.references == ""
+
+
+def test_forward_includes_header_block_text_and_attachments() -> None:
+    draft = forward_draft(ORIGINAL)
+    assert draft.subject == "Fwd: Re: RE: Lunch plans"
+    assert "---------- Forwarded message ----------" in draft.body
+    assert "From: Alice <alice@example.com>" in draft.body and "See you at noon." in draft.body
+    assert draft.attachments == [("menu.pdf", "application/pdf", b"%PDF-1.4\n")]
+    assert draft.to == [] and draft.in_reply_to == ""
+
+
+def test_quote_depth() -> None:
+    assert [quote_depth(s) for s in ["plain", "> one", ">> two", "> > two", " >x", ""]] == [0, 1, 2, 2, 1, 0]
+
+
+def test_build_message_round_trips_non_ascii_and_attachment() -> None:
+    msg = build_message(
+        from_addr="me@example.org",
+        from_name="Zoë Ødegård",
+        to=["Jürgen <j@example.de>"],
+        cc=["c@example.com"],
+        bcc=["secret@example.com"],
+        subject="Grüße — 日本語",
+        body="Hällo wörld\nzweite Zeile",
+        attachments=[("../Résumé.pdf", "", b"%PDF-1.4 data")],
+        in_reply_to="<m3@example.com>",
+        references="<m1@example.com> <m3@example.com>",
+    )
+    raw = msg.as_bytes()
+    assert raw.isascii()  # encoded words / quoted-printable / base64: safe for any SMTP server
+    assert b"secret@example.com" not in raw and b"Bcc" not in raw
+    assert recipients(msg, ["secret@example.com", "J@example.de"]) == [
+        "j@example.de",
+        "c@example.com",
+        "secret@example.com",
+    ]
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["Message-ID"].endswith("@example.org>")
+    assert parsed["Date"].datetime is not None
+    env = parse_envelope(raw)
+    assert env.subject == "Grüße — 日本語"
+    assert env.from_name == "Zoë Ødegård" and env.to == "Jürgen <j@example.de>"
+    assert env.in_reply_to == "<m3@example.com>" and env.has_attachments
+    rendered = render_message(raw)
+    assert rendered.text == "Hällo wörld\nzweite Zeile"
+    assert [(a.filename, a.content_type) for a in rendered.attachments] == [("Résumé.pdf", "application/pdf")]
+    assert attachment_bytes(raw, 0) == b"%PDF-1.4 data"
+
+
+def test_build_message_refuses_header_injection() -> None:
+    msg = build_message(from_addr="me@example.org", to=["a@example.com"], subject="hi\r\nBcc: x@evil", body="b")
+    assert msg.get_all("Bcc") is None and msg["Subject"] == "hi Bcc: x@evil"
+
+
+def _generated(i: int) -> bytes:
+    alt = i % 3 == 0
+    body = (f"Hello number {i}, this is a fairly ordinary message body with some words in it.\r\n" * 20).encode()
+    head = (
+        f"From: =?utf-8?q?Sender_{i}_J=C3=B6rg?= <s{i}@example.com>\r\n"
+        f"To: Someone <to{i}@example.org>, other@example.org\r\n"
+        f"Subject: =?utf-8?b?R3LDvMOfZQ==?= message {i}\r\n"
+        f"Date: Mon, 02 Nov 2026 10:{i % 60:02d}:00 +0100\r\n"
+        f"Message-ID: <{i}@example.com>\r\nReferences: <{i - 1}@example.com>\r\nMIME-Version: 1.0\r\n"
+    ).encode()
+    if alt:
+        html = b"<html><body><p>" + body.replace(b"\r\n", b"</p><p>") + b"</p></body></html>"
+        return (
+            head
+            + b'Content-Type: multipart/alternative; boundary="x"\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\n'
+            + body
+            + b"\r\n--x\r\nContent-Type: text/html\r\n\r\n"
+            + html
+            + b"\r\n--x--\r\n"
+        )
+    return head + b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + body
+
+
+def test_parse_envelope_speed_sanity() -> None:
+    messages = [_generated(i) for i in range(2000)]
+    headers_only = [m.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n" for m in messages]
+    start = time.perf_counter()
+    for m in messages:
+        parse_envelope(m)
+    full = time.perf_counter() - start
+    start = time.perf_counter()
+    for h in headers_only:
+        parse_envelope(h)
+    heads = time.perf_counter() - start
+    print(f"\nparse_envelope x2000: full messages {full:.3f}s, header blocks {heads:.3f}s")
