@@ -993,6 +993,29 @@ def _addr_domain(addr: str) -> str:
     return domain if re.fullmatch(r"[A-Za-z0-9.-]{1,253}", domain or "") else ""
 
 
+def _addresses(entry: str, field_name: str) -> list[Address]:
+    """One recipient entry ("Name <a@b>", "a@b, c@d") -> Address objects; IDN domains punycoded.
+
+    Raises ValueError (one sentence) for something that is not an address or needs SMTPUTF8 (non-ASCII local part).
+    """
+    entry = sanitize_line(entry)
+    if not entry:
+        return []
+    out: list[Address] = []
+    for name, addr in getaddresses([entry]):
+        local, at, domain = addr.rpartition("@")
+        if not at or not local or not domain or " " in addr:
+            raise ValueError(f"{entry!r} in {field_name} is not an email address.")
+        if not local.isascii():
+            raise ValueError(f"{addr!r} in {field_name} has non-ASCII characters before the @, which cannot be sent.")
+        try:
+            domain = domain.encode("idna").decode("ascii") if not domain.isascii() else domain
+            out.append(Address(display_name=name, username=local, domain=domain))
+        except (UnicodeError, ValueError, IndexError, errors.HeaderDefect) as e:
+            raise ValueError(f"{addr!r} in {field_name} is not a valid email address.") from e
+    return out
+
+
 def build_message(
     *,
     from_addr: str,
@@ -1007,16 +1030,22 @@ def build_message(
     references: str = "",
     domain: str | None = None,
 ) -> EmailMessage:
-    """An SMTP-ready message (UTF-8 where needed). Bcc is NOT written into the headers: pass it to recipients()."""
+    """An SMTP-ready message (UTF-8 where needed). Bcc is NOT written into the headers: pass it to recipients().
+
+    Raises ValueError (one sentence fit for the user) when an address is not one.
+    """
     del bcc  # envelope-only; see recipients()
     msg = EmailMessage(policy=SMTP)
-    msg["From"] = Address(display_name=sanitize_line(from_name), addr_spec=sanitize_line(from_addr))
-    to_list = [a for a in (sanitize_line(x) for x in to) if a]
-    cc_list = [a for a in (sanitize_line(x) for x in cc) if a]
+    sender = _addresses(from_addr, "From")
+    if len(sender) != 1:
+        raise ValueError("The sender address must be exactly one email address.")
+    msg["From"] = Address(sanitize_line(from_name) or sender[0].display_name, sender[0].username, sender[0].domain)
+    to_list = [a for x in to for a in _addresses(x, "To")]
+    cc_list = [a for x in cc for a in _addresses(x, "Cc")]
     if to_list:
-        msg["To"] = ", ".join(to_list)
+        msg["To"] = to_list
     if cc_list:
-        msg["Cc"] = ", ".join(cc_list)
+        msg["Cc"] = cc_list
     msg["Subject"] = sanitize_line(subject)
     msg["Date"] = format_datetime(datetime.now().astimezone())
     msg["Message-ID"] = make_msgid(domain=domain or _addr_domain(from_addr) or "tui-mail.invalid")

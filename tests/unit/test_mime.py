@@ -359,3 +359,13 @@ def test_parse_envelope_speed_sanity() -> None:
         parse_envelope(h)
     heads = time.perf_counter() - start
     print(f"\nparse_envelope x2000: full messages {full:.3f}s, header blocks {heads:.3f}s")
+
+
+def test_build_message_punycodes_idn_domains_and_rejects_non_addresses() -> None:
+    msg = build_message(from_addr="me@example.org", to=["Jörg <jorg@exämple.de>"], subject="s", body="b")
+    assert recipients(msg) == ["jorg@xn--exmple-cua.de"]
+    for bad in (["not an address"], ["jörg@example.de"]):
+        with pytest.raises(ValueError, match="in To"):
+            build_message(from_addr="me@example.org", to=bad, subject="s", body="b")
+    with pytest.raises(ValueError):
+        build_message(from_addr="", to=["a@example.com"], subject="s", body="b")
