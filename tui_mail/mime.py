@@ -511,6 +511,8 @@ _ENCODING_DEFECTS = (
     errors.InvalidBase64LengthDefect,
 )
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
+# Other text parts shown inline when unnamed (bounces, rich text); the rest (calendar, vcard, csv ...) are attachments.
+_EXTRA_TEXT_TYPES = frozenset({"text/rfc822-headers", "text/enriched", "text/markdown", "text/x-markdown"})
 _SIGNATURE_TYPES = frozenset(
     {"application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature"}
 )
@@ -613,7 +615,7 @@ class _Walk:
         filename = _part_filename(part)
         if disposition == "attachment":
             self.attachments.append(_Att(part, filename, ctype, ctype in _SIGNATURE_TYPES))
-        elif ctype in _BODY_TYPES or (maintype == "text" and not filename):
+        elif ctype in _BODY_TYPES or (ctype in _EXTRA_TEXT_TYPES and not filename):
             self.bodies.append(part)
         elif in_related and part.get("content-id") and not filename:
             pass  # an inline resource of an HTML body (logo, spacer): not something the user attached
@@ -768,6 +770,8 @@ def _html_to_text(html: str) -> str:
         alt = " ".join((img.get("alt") or "").split())
         img.tail = (f"[image: {alt}]" if alt else "") + (img.tail or "")
     text = Inscriptis(tree, ParserConfig(display_images=False, display_links=False)).get_text()
+    if not text.strip():  # e.g. nesting deeper than the HTML parser accepts: keep the words at least
+        text = " ".join(_strip_tags(html[:_HTML_CAP]).split())
     text = re.sub(r"[ \t]+\n", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text).strip("\n")
     if links:
@@ -790,7 +794,8 @@ def html_snippet_text(html: str) -> str:
             bad.drop_tree()
         for el in tree.iter(*_BLOCK_TAGS):
             el.tail = " " + (el.tail or "")
-        return str(tree.text_content())
+        text = str(tree.text_content())
+        return text if text.strip() else _strip_tags(html[: 64 * 1024])
     except Exception:
         return _strip_tags(html[: 64 * 1024])
 

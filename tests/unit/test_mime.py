@@ -369,3 +369,45 @@ def test_build_message_punycodes_idn_domains_and_rejects_non_addresses() -> None
             build_message(from_addr="me@example.org", to=bad, subject="s", body="b")
     with pytest.raises(ValueError):
         build_message(from_addr="", to=["a@example.com"], subject="s", body="b")
+
+
+STRUCTURES = (
+    b"From: a@example.com\r\nSubject: outer\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n"
+    b"--o\r\nContent-Type: text/plain\r\n\r\nsee forwarded\r\n"
+    b"--o\r\nContent-Type: message/rfc822\r\n\r\nFrom: inner@example.com\r\nSubject: Inner subj\r\n\r\ninner body\r\n"
+    b"--o\r\nContent-Type: multipart/related; boundary=r\r\n\r\n"
+    b'--r\r\nContent-Type: text/html\r\n\r\n<p>html part <img src="cid:logo"></p>\r\n'
+    b"--r\r\nContent-Type: image/png\r\nContent-ID: <logo>\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n"
+    b"--r--\r\n"
+    b'--o\r\nContent-Type: application/pdf; name="apple.pdf"\r\nContent-Disposition: inline; filename="apple.pdf"\r\n'
+    b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n"
+    b"--o\r\nContent-Type: text/calendar; method=REQUEST\r\n\r\nBEGIN:VCALENDAR\r\n--o--\r\n"
+)
+
+
+def test_attachment_listing_follows_what_the_sender_attached() -> None:
+    rendered = render_message(STRUCTURES)
+    assert rendered.text == "see forwarded\n\nhtml part"
+    assert [(a.filename, a.content_type) for a in rendered.attachments] == [
+        ("Inner subj.eml", "message/rfc822"),  # a forwarded message
+        ("apple.pdf", "application/pdf"),  # Apple Mail's inline-but-named attachment
+        ("attachment-3.ics", "text/calendar"),  # unnamed: a generated name; the inline logo is not listed
+    ]
+    assert b"inner body" in attachment_bytes(STRUCTURES, 0)
+    assert attachment_bytes(STRUCTURES, 1) == b"%PDF-"
+
+
+def test_signature_alone_is_not_an_attachment_in_the_list_view() -> None:
+    signed = (
+        b'From: a@example.com\r\nContent-Type: multipart/signed; protocol="application/pgp-signature"; boundary=s\r\n'
+        b"\r\n--s\r\nContent-Type: text/plain\r\n\r\nsigned text\r\n--s\r\nContent-Type: application/pgp-signature;"
+        b' name="signature.asc"\r\n\r\n-----BEGIN PGP SIGNATURE-----\r\n--s--\r\n'
+    )
+    assert parse_envelope(signed).has_attachments is False
+    assert render_message(signed).text == "signed text"
+
+
+def test_html_nested_deeper_than_the_parser_allows_still_shows_words() -> None:
+    raw = b"From: a@example.com\r\nContent-Type: text/html\r\n\r\n" + b"<div>" * 5000 + b"deep text" + b"</div>" * 5000
+    assert render_message(raw).text == "deep text"
+    assert parse_envelope(raw).snippet == "deep text"
