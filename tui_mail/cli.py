@@ -202,15 +202,19 @@ def cmd_send(manager: AccountManager, config: Config, args: argparse.Namespace) 
         ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         attachments.append((path.name, ctype, data))
     body = sys.stdin.read() if not sys.stdin.isatty() else ""
-    msg = build_message(
-        from_addr=acc.email,
-        from_name=acc.display_name,
-        to=args.to,
-        cc=args.cc,
-        subject=args.subject,
-        body=body,
-        attachments=attachments,
-    )
+    try:
+        msg = build_message(
+            from_addr=acc.email,
+            from_name=acc.display_name,
+            to=args.to,
+            cc=args.cc,
+            subject=args.subject,
+            body=body,
+            attachments=attachments,
+        )
+    except ValueError as e:  # an address that is not one: mime says which, in one sentence
+        print(f"tui-mail: {e}", file=sys.stderr)
+        return EXIT_USAGE
     status = manager.send(acc.name, msg, bcc=args.bcc)
     print("Message sent." if status == "sent" else "Message queued in the outbox.")
     return EXIT_OK
