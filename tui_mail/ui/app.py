@@ -106,8 +106,7 @@ def default_opener(path: Path) -> None:
 
 def unique_path(directory: Path, name: str) -> Path:
     """directory/name, or name with " (2)", " (3)"... when taken; never outside directory."""
-    safe = mime.safe_filename(name) if hasattr(mime, "safe_filename") else Path(name).name
-    safe = safe or "attachment"
+    safe = mime.safe_filename(name) or "attachment"
     stem, dot, ext = safe.rpartition(".")
     if not stem:
         stem, dot, ext = safe, "", ""
@@ -796,7 +795,7 @@ class MailApp(App[int]):
                 if kind == "forward":
                     draft = mime.forward_draft(raw)
                 else:
-                    draft = mime.reply_draft(raw, acc.email, kind == "reply_all")
+                    draft = mime.reply_draft(raw, [acc.email], kind == "reply_all")
             except Exception:
                 log.exception("building a %s draft", kind)
                 self.notify("Could not prepare the reply for this message.", severity="error", markup=False)

@@ -138,9 +138,10 @@ class MessageList(ScrollView, can_focus=True):
             if pos is not None:
                 new_cursor = pos
         new_cursor = max(0, min(new_cursor, self.row_count - 1))
-        # Keep the cursor where it was on screen when new rows arrive above it.
+        # Scrolled down: keep the cursor where it was on screen when rows arrive above it. At the top: stay at
+        # the top so new mail is seen.
         shift = new_cursor - old_cursor
-        if shift:
+        if shift and self.scroll_offset.y > 0:
             self.scroll_to(y=max(0, self.scroll_offset.y + shift), animate=False, force=True)
         self.cursor = new_cursor
         self.refresh()

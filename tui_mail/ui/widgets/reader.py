@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -19,15 +16,7 @@ from ...models import MessageRow
 from ..bindings import READER_BINDINGS
 from .safe_text import clean, clean_line
 
-
-@dataclass(frozen=True, slots=True)
-class AttachmentInfo:
-    """One attachment as the reader lists it."""
-
-    index: int
-    filename: str
-    content_type: str = ""
-    size: int = 0
+AttachmentInfo = mime.Attachment
 
 
 @dataclass(slots=True)
@@ -37,70 +26,22 @@ class ReaderContent:
     body: str = ""
     attachments: list[AttachmentInfo] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def _fallback_render(raw: bytes) -> ReaderContent:
-    """Used only when mime.render_message is unavailable: text/plain part or nothing."""
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
-    part = msg.get_body(preferencelist=("plain", "html"))  # type: ignore[attr-defined]
-    body = ""
-    if part is not None:
-        try:
-            body = part.get_content()
-        except Exception:
-            body = ""
-    atts = []
-    for i, p in enumerate(msg.iter_attachments()):  # type: ignore[attr-defined]
-        atts.append(AttachmentInfo(i, p.get_filename() or f"attachment-{i + 1}", p.get_content_type()))
-    return ReaderContent(body=body, attachments=atts)
 
 
 def render_content(raw: bytes) -> ReaderContent:
     """Parse a raw message for display; never raises (a broken message shows what can be shown plus a note)."""
-    render = getattr(mime, "render_message", None)
     try:
-        if render is None:
-            return _fallback_render(raw)
-        rendered: Any = render(raw)
+        rendered = mime.render_message(raw)
     except Exception as e:  # the UI never crashes on a message
-        return ReaderContent(body="", notes=[f"This message could not be displayed ({type(e).__name__})."])
-    atts: list[AttachmentInfo] = []
-    for i, a in enumerate(getattr(rendered, "attachments", []) or []):
-        atts.append(
-            AttachmentInfo(
-                index=int(getattr(a, "index", i)),
-                filename=str(getattr(a, "filename", "") or getattr(a, "name", "") or f"attachment-{i + 1}"),
-                content_type=str(getattr(a, "content_type", "") or ""),
-                size=int(getattr(a, "size", 0) or 0),
-            )
-        )
-    return ReaderContent(
-        body=str(getattr(rendered, "body", "") or getattr(rendered, "text", "") or ""),
-        attachments=atts,
-        notes=[str(n) for n in (getattr(rendered, "notes", []) or [])],
-        headers={str(k): str(v) for k, v in (getattr(rendered, "headers", {}) or {}).items()},
-    )
-
-
-def quote_depth(line: str) -> int:
-    fn = getattr(mime, "quote_depth", None)
-    if fn is not None:
-        return int(fn(line))
-    depth = 0
-    for ch in line.lstrip():
-        if ch == ">":
-            depth += 1
-        elif ch != " ":
-            break
-    return depth
+        return ReaderContent(notes=[f"This message could not be displayed ({type(e).__name__})."])
+    return ReaderContent(body=rendered.text, attachments=list(rendered.attachments), notes=list(rendered.notes))
 
 
 def body_text(body: str) -> Text:
     """The body as inert Text; quoted lines dimmed (deeper quotes dimmer)."""
     text = Text(end="")
     for line in clean(body).split("\n"):
-        depth = quote_depth(line)
+        depth = mime.quote_depth(line)
         style = "" if depth == 0 else ("dim" if depth == 1 else "dim italic")
         text.append(line.expandtabs(8) + "\n", style=style)
     return text

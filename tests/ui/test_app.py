@@ -1,0 +1,389 @@
+"""Pilot tests: a person switching accounts, moving through a folder, reading, deleting, flagging, filtering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual.widgets import Input
+
+from tui_mail.backends.base import SyncResult
+from tui_mail.config import Config, UiConfig
+from tui_mail.mime import parse_envelope
+from tui_mail.models import FLAGGED, SEEN, Role
+from tui_mail.store.cache import NewMessage
+from tui_mail.ui.app import MailApp
+from tui_mail.ui.screens.folder_picker import DirectoryScreen, FolderPickerScreen
+from tui_mail.ui.screens.help import HelpScreen
+from tui_mail.ui.screens.reader_screen import ReaderScreen
+
+SIZE = (120, 40)
+
+if TYPE_CHECKING:
+    from conftest import Helpers, Mailbox
+
+
+def screen_text(app: MailApp) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def settle(app: MailApp, pilot: object) -> None:
+    await pilot.pause()  # type: ignore[attr-defined]
+    await app.workers.wait_for_complete()
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
+async def test_main_view_shows_accounts_folders_and_inbox(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "work" in text and "home" in text
+        assert "Inbox 10" in text  # unread count of work's inbox
+        assert "Terminal Weekly #142" in text
+        assert "Archive" in text and "Trash" in text
+        assert app.message_list.source is not None
+        assert app.message_list.source.account == "work"
+
+
+async def test_number_keys_and_ctrl_n_p_switch_accounts_keeping_selection(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("j", "j", "j")
+        work_selected = app.message_list.current_id
+        await pilot.press("2")
+        await settle(app, pilot)
+        assert app.message_list.source is not None and app.message_list.source.account == "home"
+        assert "Reminder: club fees" in screen_text(app)
+        assert "home · Inbox" in screen_text(app)
+        await pilot.press("1")
+        await settle(app, pilot)
+        assert app.message_list.source.account == "work"
+        assert app.message_list.current_id == work_selected
+        await pilot.press("ctrl+n")
+        await settle(app, pilot)
+        assert app.message_list.source.account == "home"
+        await pilot.press("ctrl+p")
+        await settle(app, pilot)
+        assert app.message_list.source.account == "work"
+        assert app.message_list.current_id == work_selected
+
+
+async def test_command_palette_account_picker(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("colon")
+        await pilot.press(*"account home")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.message_list.source is not None and app.message_list.source.account == "home"
+
+
+async def test_open_a_folder_from_the_folder_pane(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("shift+tab")
+        assert app.focused is app.folder_pane
+        await pilot.press("j", "j", "enter")  # Inbox -> Drafts -> Sent
+        await settle(app, pilot)
+        cache = demo.manager.cache("work")
+        sent = cache.folder_by_role(Role.SENT)
+        assert sent is not None
+        assert app.message_list.source is not None and app.message_list.source.folder_id == sent.id
+        assert app.focused is app.message_list
+        assert "work · Sent" in screen_text(app)
+
+
+async def test_move_through_list_and_open_a_message_marks_it_read(demo: Mailbox) -> None:
+    app = demo.app()
+    cache = demo.manager.cache("work")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("j", "down", "k")  # on "Retro notes" (unread)
+        row = app.message_list.current_row
+        assert row is not None and row.subject == "Retro notes" and not row.seen
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ReaderScreen)
+        text = screen_text(app)
+        assert "Subject: Retro notes" in text
+        assert "From:" in text and "Date:" in text
+        refreshed = cache.message(row.id)
+        assert refreshed is not None and SEEN in refreshed.flags
+        assert cache.pending_count() >= 1  # queued for the server
+        await pilot.press("q")
+        await settle(app, pilot)
+        assert app.screen is app.main_screen
+        assert app.is_running
+
+
+async def test_reader_pane_follows_the_cursor(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("j", "j", "j")
+        await settle(app, pilot)
+        assert app.reader.row is not None and app.reader.row.subject == "Stand-up moved to 10:15"
+        assert "Subject: Stand-up moved to 10:15" in screen_text(app)
+        await pilot.press("v")
+        await settle(app, pilot)
+        assert not app.reader.display
+
+
+async def test_g_g_and_G_jump_to_ends(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("G")
+        assert app.message_list.cursor == app.message_list.row_count - 1
+        await pilot.press("g", "g")
+        assert app.message_list.cursor == 0
+        await pilot.press("end", "pageup", "home")
+        assert app.message_list.cursor == 0
+
+
+async def test_d_moves_the_message_to_trash(demo: Mailbox) -> None:
+    app = demo.app()
+    cache = demo.manager.cache("work")
+    trash = cache.folder_by_role(Role.TRASH)
+    assert trash is not None
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("j")
+        row = app.message_list.current_row
+        assert row is not None
+        before = app.message_list.row_count
+        await pilot.press("d")
+        await settle(app, pilot)
+        moved = cache.message(row.id)
+        assert moved is not None and moved.folder_id == trash.id
+        assert app.message_list.row_count == before - 1
+        assert row.subject not in screen_text(app).split("From:")[0]  # gone from the list
+        assert "1 pending" in screen_text(app) or "pending" in screen_text(app)
+
+
+async def test_delete_from_the_full_screen_reader(demo: Mailbox) -> None:
+    app = demo.app()
+    cache = demo.manager.cache("work")
+    trash = cache.folder_by_role(Role.TRASH)
+    assert trash is not None
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        row = app.message_list.current_row
+        assert row is not None
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert app.screen is app.main_screen
+        moved = cache.message(row.id)
+        assert moved is not None and moved.folder_id == trash.id
+
+
+async def test_flag_and_toggle_read(demo: Mailbox) -> None:
+    app = demo.app()
+    cache = demo.manager.cache("work")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        row = app.message_list.current_row
+        assert row is not None and not row.flagged and not row.seen
+        await pilot.press("s")
+        await settle(app, pilot)
+        after = cache.message(row.id)
+        assert after is not None and FLAGGED in after.flags
+        await pilot.press("u")
+        await settle(app, pilot)
+        after = cache.message(row.id)
+        assert after is not None and SEEN in after.flags
+        assert app.message_list.current_id == row.id
+        assert "Inbox 9" in screen_text(app)
+
+
+async def test_m_moves_to_the_folder_picked(demo: Mailbox) -> None:
+    app = demo.app()
+    cache = demo.manager.cache("work")
+    archive = cache.folder_by_role(Role.ARCHIVE)
+    assert archive is not None
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        row = app.message_list.current_row
+        assert row is not None
+        await pilot.press("m")
+        await settle(app, pilot)
+        assert isinstance(app.screen, FolderPickerScreen)
+        assert "Move to folder" in screen_text(app)
+        await pilot.press("down", "down")  # Drafts, Sent, Archive (Inbox is left out)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        moved = cache.message(row.id)
+        assert moved is not None and moved.folder_id == archive.id
+
+
+async def test_slash_filters_by_subject_and_escape_clears(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        total = app.message_list.row_count
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"budget", "enter")
+        await settle(app, pilot)
+        assert app.message_list.row_count == 1
+        assert "Q4 budget draft" in screen_text(app)
+        assert "filter: budget" in screen_text(app)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.message_list.row_count == total
+
+
+async def test_help_lists_bindings_after_the_keymap(demo: Mailbox) -> None:
+    config = Config(
+        path=None, accounts=demo.config.accounts, ui=demo.config.ui, keymap={"mail.delete": "x", "app.quit": "Q"}
+    )
+    app = MailApp(config, demo.manager, sync_on_start=False, show_clock=False, preview_delay=0)
+    cache = demo.manager.cache("work")
+    trash = cache.folder_by_role(Role.TRASH)
+    assert trash is not None
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await settle(app, pilot)
+        assert isinstance(app.screen, HelpScreen)
+        rows = dict((desc, key) for key, desc in app.screen.rows)
+        assert rows["Delete"] == "x"
+        assert "Q" in rows["Quit"].split(", ") and "q" not in rows["Quit"].split(", ")
+        assert "Reply" in rows and "Compose" in rows
+        await pilot.press("escape")
+        await settle(app, pilot)
+        row = app.message_list.current_row
+        assert row is not None
+        await pilot.press("d")  # no longer bound
+        await settle(app, pilot)
+        assert cache.message(row.id).folder_id != trash.id  # type: ignore[union-attr]
+        await pilot.press("x")
+        await settle(app, pilot)
+        assert cache.message(row.id).folder_id == trash.id  # type: ignore[union-attr]
+        await pilot.press("q")  # remapped away: still running
+        assert app.is_running
+
+
+async def test_sync_while_offline_says_offline_and_keeps_working(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("dollar_sign")
+        await settle(app, pilot)
+        assert "work · Inbox · offline" in screen_text(app)
+        await pilot.press("j", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ReaderScreen)
+
+
+async def test_sync_at_start_runs_for_every_account(demo: Mailbox) -> None:
+    app = demo.app(sync_on_start=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert all(state.offline for state in app.sync_states.values())
+        await pilot.press("2")
+        assert "home · Inbox · offline" in screen_text(app)
+
+
+async def test_config_error_is_one_sentence_on_screen(demo: Mailbox) -> None:
+    error = "x.toml: key 'port' is not a number."
+    app = demo.app(config_error=error)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot)
+        await pilot.pause()
+        assert "x.toml: key 'port' is not a number." in screen_text(app)
+        assert app.is_running
+
+
+async def test_new_mail_during_sync_keeps_the_cursor_and_notifies_for_other_accounts(
+    demo: Mailbox, ui: Helpers
+) -> None:
+    cache_work = demo.manager.cache("work")
+    cache_home = demo.manager.cache("home")
+    counter = iter(range(100, 200))
+
+    def fake_sync(name: str, progress: object = None) -> SyncResult:
+        cache = demo.manager.cache(name)
+        inbox = cache.folder_by_role(Role.INBOX)
+        assert inbox is not None
+        raw = ui.make_raw(f"Fresh mail {name}", date=1_900_000_000, message_id=f"<fresh{next(counter)}@x>")
+        cache.store_messages(inbox.id, [NewMessage(parse_envelope(raw), uid=next(counter), raw=raw)], uidvalidity=1)
+        return SyncResult(new_messages=1)
+
+    demo.manager.sync = fake_sync  # type: ignore[method-assign]
+    app = demo.app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot)
+        await pilot.press("j", "j")
+        selected = app.message_list.current_id
+        await pilot.press("dollar_sign")
+        await settle(app, pilot)
+        assert app.message_list.current_id == selected
+        assert app.message_list.cursor == 3
+        assert "Fresh mail work" in screen_text(app)
+        app.start_sync("home")
+        await settle(app, pilot)
+        await pilot.pause()
+        assert "1 new message in home" in screen_text(app)
+        assert "Inbox 5" in screen_text(app)  # home's unread count went from 4 to 5
+        assert cache_home.count(cache_home.folder_by_role(Role.INBOX).id) == 9  # type: ignore[union-attr]
+        assert cache_work is not None
+
+
+async def test_attachment_open_and_save(demo: Mailbox, tmp_path: Path) -> None:
+    opened: list[Path] = []
+    app = demo.app(opener=opened.append)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"budget", "enter")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "Attachments" in screen_text(app)
+        await pilot.press("o")
+        await settle(app, pilot)
+        assert len(opened) == 1 and opened[0].exists() and opened[0].stat().st_size > 0
+        await pilot.press("S")
+        await settle(app, pilot)
+        assert isinstance(app.screen, DirectoryScreen)
+        target = tmp_path / "saved"
+        target.mkdir()
+        app.screen.query_one(Input).value = str(target)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        saved = list(target.iterdir())
+        assert len(saved) == 1 and saved[0].read_bytes() == opened[0].read_bytes()
+
+
+async def test_pop3_account_keeps_local_actions(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("2")
+        await settle(app, pilot)
+        assert app.check_action("move", ()) is True  # POP3 moves between local folders
+        assert app.check_action("delete", ()) is True
+
+
+async def test_empty_folder_and_no_accounts(tmp_path: Path, ui: Helpers) -> None:
+    box = ui.build_mailbox(tmp_path, [])
+    app = box.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert "No messages in this folder" in screen_text(app)
+        await pilot.press("d", "enter", "r", "s")
+        assert app.is_running
+    empty = Config(path=None, accounts=(), ui=UiConfig())
+    app2 = MailApp(empty, box.manager, sync_on_start=False, show_clock=False)
+    async with app2.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "no accounts" in screen_text(app2)
+        await pilot.press("j", "1", "dollar_sign")
+        assert app2.is_running
