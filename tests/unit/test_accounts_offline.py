@@ -60,10 +60,13 @@ def test_changes_offline_are_kept_and_queued(manager: AccountManager) -> None:
     assert SEEN in cache.message(ids[0]).flags  # type: ignore[union-attr]
     assert cache.folder(trash).total == 1 and cache.folder(inbox).total == 2
     assert [a.kind for a in cache.pending_actions()] == ["flags", "flags", "move"]
+    moved = cache.message(ids[2])
+    assert moved is not None and moved.folder_id == trash
     # Deleting from Trash deletes for good.
     manager.delete("work", [ids[2]])
     assert cache.folder(trash).total == 0
-    assert cache.pending_count() == 4
+    # ...and the queued move to Trash becomes a delete of the original on the server.
+    assert [a.kind for a in cache.pending_actions()] == ["flags", "flags", "delete"]
 
 
 def test_send_offline_waits_in_outbox_without_bcc_header(manager: AccountManager) -> None:

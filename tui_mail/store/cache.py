@@ -450,6 +450,24 @@ class Cache:
                 c.execute("UPDATE folders SET highestmodseq=? WHERE id=?", (highestmodseq, folder_id))
         return changed
 
+    def assign_uid(self, message_id: int, uid: int, uidvalidity: int) -> None:
+        """A moved row learned its UID in the destination (COPYUID); if that UID is cached already, the
+        placeholder row goes instead (no duplicate)."""
+        with self.transaction() as c:
+            row = c.execute("SELECT folder_id, body_hash FROM messages WHERE id=?", (message_id,)).fetchone()
+            if row is None:
+                return
+            taken = c.execute(
+                "SELECT 1 FROM messages WHERE folder_id=? AND uidvalidity=? AND uid=? AND id<>?",
+                (row[0], uidvalidity, uid, message_id),
+            ).fetchone()
+            if taken:
+                c.execute("DELETE FROM messages WHERE id=?", (message_id,))
+                if row[1]:
+                    self._drop_orphan_bodies(c, [row[1]])
+                return
+            c.execute("UPDATE messages SET uid=?, uidvalidity=? WHERE id=?", (uid, uidvalidity, message_id))
+
     def remove_uids(self, folder_id: int, uids: Iterable[int]) -> int:
         """Drop messages expunged on the server; returns how many rows went."""
         removed = 0
@@ -591,6 +609,13 @@ class Cache:
                     "UPDATE messages SET folder_id=?, uid=NULL, uidvalidity=NULL WHERE id=?",
                     (dest_folder_id, mid),
                 )
+                if row[1] is None:
+                    # Moved again before the first move reached the server: re-aim the queued move.
+                    c.execute(
+                        "UPDATE pending_actions SET args=? WHERE message_id=? AND kind='move'",
+                        (json.dumps({"dest": dest[0], "dest_id": dest_folder_id}), mid),
+                    )
+                    continue
                 c.execute("UPDATE pending_actions SET message_id=NULL WHERE message_id=?", (mid,))
                 if row[1] is not None:
                     self._queue(c, "move", row[0], row[1], mid, {"dest": dest[0], "dest_id": dest_folder_id})
@@ -603,6 +628,12 @@ class Cache:
                 if row is None:
                     continue
                 c.execute("DELETE FROM messages WHERE id=?", (mid,))
+                if row[1] is None:
+                    # Deleted before its queued move reached the server: delete the original instead.
+                    c.execute(
+                        "UPDATE pending_actions SET kind='delete', args='{}' WHERE message_id=? AND kind='move'",
+                        (mid,),
+                    )
                 c.execute("UPDATE pending_actions SET message_id=NULL WHERE message_id=?", (mid,))
                 if row[2]:
                     self._drop_orphan_bodies(c, [row[2]])
