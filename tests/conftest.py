@@ -1,0 +1,110 @@
+"""Shared fixtures: the private Dovecot and SMTP servers, a fresh mail user, an in-memory keyring, temp app dirs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backends import fail
+
+from tests.servers import (
+    Certificates,
+    Dovecot,
+    MailUser,
+    MemoryKeyring,
+    ServerUnavailable,
+    SmtpServer,
+    check_environment,
+    make_certificates,
+    new_root,
+    start_dovecot,
+)
+
+# Nothing in the test process may reach the real keyring, not even outside a test function.
+keyring.set_keyring(fail.Keyring())
+
+
+def _unavailable(reason: str) -> None:
+    """Missing servers fail loudly in CI and skip with the reason elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must provide the test servers: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def _servers_root() -> Iterator[Path]:
+    try:
+        check_environment()
+    except ServerUnavailable as e:
+        _unavailable(str(e))
+    root = new_root()
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def test_certs(_servers_root: Path) -> Certificates:
+    """The private CA, the localhost server certificate and an unrelated CA (PEM file paths)."""
+    return make_certificates(_servers_root / "certs")
+
+
+def _start(root: Path, certs: Certificates, *, ssl_enabled: bool) -> Dovecot:
+    try:
+        return start_dovecot(root, certs, ssl_enabled=ssl_enabled)
+    except ServerUnavailable as e:
+        _unavailable(str(e))
+        raise  # unreachable: _unavailable always raises
+
+
+@pytest.fixture(scope="session")
+def dovecot(_servers_root: Path, test_certs: Certificates) -> Iterator[Dovecot]:
+    """The private Dovecot (IMAP, IMAPS, POP3, POP3S with STARTTLS/STLS) shared by the session."""
+    server = _start(_servers_root / "dovecot", test_certs, ssl_enabled=True)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def dovecot_nostarttls(_servers_root: Path, test_certs: Certificates) -> Iterator[Dovecot]:
+    """A second Dovecot with ssl = no: plain IMAP/POP3 only, no STARTTLS/STLS (imaps_port/pop3s_port are 0)."""
+    server = _start(_servers_root / "dovecot-nostarttls", test_certs, ssl_enabled=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def smtp_server(dovecot: Dovecot, test_certs: Certificates) -> Iterator[SmtpServer]:
+    """aiosmtpd submission server (STARTTLS on .port, implicit TLS on .smtps_port) delivering into dovecot."""
+    server = SmtpServer(dovecot, test_certs)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_user(dovecot: Dovecot) -> MailUser:
+    """A fresh Dovecot user with an empty mailbox."""
+    return dovecot.add_user()
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """Every test gets an empty in-memory keyring; the real one is never touched."""
+    ring = MemoryKeyring()
+    keyring.set_keyring(ring)
+    yield ring
+    keyring.set_keyring(fail.Keyring())
+
+
+@pytest.fixture(autouse=True)
+def app_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point TUI_MAIL_DATA_DIR, TUI_MAIL_STATE_DIR and TUI_MAIL_CONFIG into the test's tmp dir."""
+    base = tmp_path / "tui-mail"
+    monkeypatch.setenv("TUI_MAIL_DATA_DIR", str(base / "data"))
+    monkeypatch.setenv("TUI_MAIL_STATE_DIR", str(base / "state"))
+    monkeypatch.setenv("TUI_MAIL_CONFIG", str(base / "config.toml"))
+    return base
