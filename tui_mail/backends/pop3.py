@@ -1,0 +1,383 @@
+"""POP3 download into the local cache: UIDL diff, RETR, commit before DELE, keep/delete modes."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import poplib
+import socket
+import ssl
+import time
+from collections.abc import Iterable
+
+from ..config import AccountConfig
+from ..errors import AuthError, ConnectError, MailError, ProtocolError
+from ..mime import parse_envelope
+from ..models import DRAFT, SEEN, Role, SyncProgress
+from ..store.cache import Cache, NewMessage
+from ..tls import make_context
+from .base import Capabilities, ProgressCallback, SyncResult
+
+log = logging.getLogger(__name__)
+
+INBOX = "INBOX"
+LOCAL_FOLDERS: tuple[tuple[str, Role], ...] = (
+    (INBOX, Role.INBOX),
+    ("Drafts", Role.DRAFTS),
+    ("Sent", Role.SENT),
+    ("Trash", Role.TRASH),
+)
+
+# RFC 1939 limits lines to 512 octets, but real mail has far longer lines; poplib's own limit is 2048.
+_MAX_LINE = 1 << 20
+# Downloaded messages are committed in small batches; DELE follows each commit.
+BATCH_MESSAGES = 25
+BATCH_BYTES = 4 << 20
+
+
+class _LongLines:
+    """Mixin: poplib's line reader with a limit real-world mail does not hit."""
+
+    def _getline(self) -> tuple[bytes, int]:
+        line: bytes = self.file.readline(_MAX_LINE + 1)  # type: ignore[attr-defined]
+        if len(line) > _MAX_LINE:
+            raise poplib.error_proto("line too long")
+        if not line:
+            raise poplib.error_proto("-ERR EOF")
+        octets = len(line)
+        if line[-2:] == b"\r\n":
+            return line[:-2], octets
+        if line[:1] == b"\r":
+            return line[1:-1], octets
+        return line[:-1], octets
+
+
+class _POP3(_LongLines, poplib.POP3):
+    pass
+
+
+class _POP3_SSL(_LongLines, poplib.POP3_SSL):
+    pass
+
+
+def server_text(resp: object, limit: int = 200) -> str:
+    """A server reply as a short printable string (it is untrusted text)."""
+    if isinstance(resp, poplib.error_proto) and resp.args:
+        resp = resp.args[0]
+    text = resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    text = " ".join(text.split())
+    if text.startswith(("-ERR", "+OK")):
+        text = text[4:].strip()
+    return text[:limit] or "no reason given"
+
+
+def _reason(e: BaseException) -> str:
+    """A short, password-free description of a socket/TLS error."""
+    if isinstance(e, socket.gaierror):
+        return "host name not found"
+    if isinstance(e, TimeoutError | socket.timeout):
+        return "timed out"
+    if isinstance(e, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(e, ssl.SSLError):
+        return e.reason or str(e)
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror.lower()
+    return type(e).__name__
+
+
+def _raw_from_lines(lines: Iterable[bytes]) -> bytes:
+    """poplib has already undone dot-stuffing; rebuild the message with CRLF line ends."""
+    out = b"\r\n".join(lines)
+    return out + b"\r\n" if out else out
+
+
+def _close_quietly(conn: poplib.POP3) -> None:
+    """Close the socket without QUIT; a connection that is already broken may fail to shut down cleanly."""
+    try:
+        conn.close()
+    except OSError:
+        conn.sock = conn.file = None  # type: ignore[assignment]
+
+
+class Pop3Backend:
+    """A POP3 account: one server mailbox downloaded into INBOX, plus local-only Drafts/Sent/Trash."""
+
+    capabilities = Capabilities(server_folders=False, move=True, server_flags=False)
+
+    def __init__(self, account: AccountConfig, password: str, cache: Cache) -> None:
+        self.account = account
+        self._password = password
+        self.cache = cache
+        self._conn: poplib.POP3 | None = None
+        self.folder_ids: dict[Role, int] = {}
+        for name, role in LOCAL_FOLDERS:
+            # Every POP3 folder lives only in the cache: nothing is ever queued for the server.
+            self.folder_ids[role] = cache.ensure_folder(name, role=role, local_only=True)
+
+    @property
+    def _where(self) -> str:
+        return f"{self.account.incoming.host}:{self.account.incoming.port}"
+
+    def __repr__(self) -> str:  # never show the password
+        return f"Pop3Backend({self.account.name!r}, {self._where})"
+
+    # -- connection ----------------------------------------------------------------------------------------------
+
+    def _connect(self) -> poplib.POP3:
+        srv = self.account.incoming
+        try:
+            conn: poplib.POP3
+            if srv.security == "tls":
+                conn = _POP3_SSL(srv.host, srv.port, context=make_context(srv.ca_file), timeout=srv.timeout)
+            else:
+                conn = _POP3(srv.host, srv.port, timeout=srv.timeout)
+        except ssl.SSLCertVerificationError as e:
+            raise ConnectError(
+                f"The certificate of {self._where} could not be verified ({e.verify_message or e.reason})."
+            ) from None
+        except ssl.SSLError as e:
+            raise ConnectError(f"A secure connection to {self._where} could not be set up ({_reason(e)}).") from None
+        except (OSError, poplib.error_proto) as e:
+            raise ConnectError(f"Cannot reach {self._where}: {_reason(e)}.") from None
+        try:
+            if srv.security == "starttls":
+                self._starttls(conn)
+            self._login(conn)
+        except BaseException:
+            _close_quietly(conn)
+            raise
+        return conn
+
+    def _starttls(self, conn: poplib.POP3) -> None:
+        srv = self.account.incoming
+        try:
+            caps = conn.capa()
+        except poplib.error_proto:
+            caps = {}
+        except OSError as e:
+            raise ConnectError(f"The connection to {self._where} was lost: {_reason(e)}.") from None
+        if "STLS" not in caps:
+            raise ConnectError(
+                f"{self._where} does not offer STLS, so tui-mail will not log in over an unencrypted connection."
+            )
+        try:
+            conn.stls(context=make_context(srv.ca_file))
+        except ssl.SSLCertVerificationError as e:
+            raise ConnectError(
+                f"The certificate of {self._where} could not be verified ({e.verify_message or e.reason})."
+            ) from None
+        except ssl.SSLError as e:
+            raise ConnectError(f"A secure connection to {self._where} could not be set up ({_reason(e)}).") from None
+        except poplib.error_proto as e:
+            raise ConnectError(f"{self._where} refused STLS: {server_text(e)}.") from None
+        except OSError as e:
+            raise ConnectError(f"The connection to {self._where} was lost: {_reason(e)}.") from None
+
+    def _login(self, conn: poplib.POP3) -> None:
+        srv = self.account.incoming
+        try:
+            conn.user(srv.username)
+            conn.pass_(self._password)
+        except poplib.error_proto as e:
+            text = server_text(e)
+            if "[IN-USE]" in text:
+                raise ProtocolError(
+                    f"{srv.host} says the mailbox of account {self.account.name} is in use by another session."
+                ) from None
+            if "[SYS/" in text:
+                raise ProtocolError(f"{srv.host} could not open the mailbox right now: {text}.") from None
+            if "plaintext" in text.lower():
+                raise AuthError(f"{srv.host} refused the login for account {self.account.name}: {text}.") from None
+            raise AuthError(f"{srv.host} rejected the username or password for account {self.account.name}.") from None
+        except OSError as e:
+            raise ConnectError(f"The connection to {self._where} was lost: {_reason(e)}.") from None
+
+    def _abandon(self) -> None:
+        """Drop the connection without QUIT, so the server deletes nothing (RFC 1939: DELE takes effect at QUIT)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            _close_quietly(conn)
+
+    # -- sync ----------------------------------------------------------------------------------------------------
+
+    def sync(self, progress: ProgressCallback | None = None) -> SyncResult:
+        """Download new messages into INBOX, DELE what the policy says (after commit), QUIT."""
+        result = SyncResult(folders=len(LOCAL_FOLDERS))
+        self._conn = self._connect()
+        try:
+            deleted = self._session(self._conn, result, progress)
+            try:
+                self._conn.quit()
+            except (OSError, poplib.error_proto) as e:
+                why = _reason(e) if isinstance(e, OSError) else server_text(e)
+                raise ConnectError(
+                    f"{self._where} did not confirm the end of the session ({why}), so messages may remain on the "
+                    "server until the next sync."
+                ) from None
+            self._conn = None
+            if deleted:
+                self.cache.mark_uidls_deleted(deleted)
+            result.removed = len(deleted)
+        except MailError:
+            self._abandon()
+            raise
+        except poplib.error_proto as e:
+            self._abandon()
+            raise ProtocolError(f"{self._where} answered something unexpected: {server_text(e)}.") from None
+        except OSError as e:
+            self._abandon()
+            raise ConnectError(f"The connection to {self._where} was lost: {_reason(e)}.") from None
+        except BaseException:
+            self._abandon()
+            raise
+        if progress is not None:
+            progress(
+                SyncProgress(
+                    self.account.name, stage="done", folder=INBOX, done=1, total=1, new_messages=result.new_messages
+                )
+            )
+        return result
+
+    def _session(self, conn: poplib.POP3, result: SyncResult, progress: ProgressCallback | None) -> list[str]:
+        """Everything between login and QUIT; returns the identities DELE'd (they vanish at QUIT)."""
+        sizes = self._list(conn)
+        ids = self._identities(conn, sizes, result)  # msg number -> uidl (or header hash)
+        on_server = set(ids.values())
+        known = self.cache.known_uidls()
+        todo = [(n, uidl) for n, uidl in sorted(ids.items()) if uidl not in known]
+        inbox = self.folder_ids[Role.INBOX]
+        opts = self.account.pop3
+        delete_mode = not opts.leave_on_server
+        by_uidl = {uidl: n for n, uidl in ids.items()}
+        deleted: list[str] = []
+
+        def dele(uidl: str) -> None:
+            conn.dele(by_uidl[uidl])
+            deleted.append(uidl)
+
+        # Mail committed by an earlier, interrupted run is still on the server: delete mode removes it now.
+        if delete_mode:
+            for uidl in sorted(known & on_server, key=lambda u: by_uidl[u]):
+                dele(uidl)
+
+        batch: list[NewMessage] = []
+        batch_bytes = 0
+
+        def commit() -> None:
+            nonlocal batch, batch_bytes
+            if not batch:
+                return
+            self.cache.store_messages(inbox, batch)
+            committed, batch, batch_bytes = batch, [], 0
+            result.new_messages += len(committed)
+            if delete_mode:
+                for m in committed:
+                    assert m.pop_uidl is not None
+                    dele(m.pop_uidl)
+
+        total = len(todo)
+        try:
+            for done, (n, uidl) in enumerate(todo, 1):
+                _resp, lines, _octets = conn.retr(n)
+                raw = _raw_from_lines(lines)
+                batch.append(NewMessage(envelope=parse_envelope(raw, len(raw)), raw=raw, pop_uidl=uidl))
+                batch_bytes += len(raw)
+                if len(batch) >= BATCH_MESSAGES or batch_bytes >= BATCH_BYTES:
+                    commit()
+                if progress is not None:
+                    progress(
+                        SyncProgress(
+                            self.account.name,
+                            stage="pop",
+                            folder=INBOX,
+                            done=done,
+                            total=total,
+                            new_messages=result.new_messages + len(batch),
+                        )
+                    )
+            commit()
+        except BaseException:
+            # Keep what was fully downloaded (the server still has it too: no QUIT follows, no DELE takes effect).
+            if batch:
+                try:
+                    self.cache.store_messages(inbox, batch)
+                except Exception:
+                    log.exception("could not keep the partly downloaded batch")
+            raise
+
+        if not delete_mode and opts.delete_after_days is not None:
+            older_than = int(time.time()) - opts.delete_after_days * 86400
+            for uidl in sorted(self.cache.uidls_to_delete(older_than) & on_server, key=lambda u: by_uidl[u]):
+                dele(uidl)
+        self.cache.forget_uidls_not_on_server(on_server)
+        return deleted
+
+    def _list(self, conn: poplib.POP3) -> dict[int, int]:
+        _resp, lines, _ = conn.list()
+        sizes: dict[int, int] = {}
+        for line in lines:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+                sizes[int(parts[0])] = int(parts[1])
+        return sizes
+
+    def _identities(self, conn: poplib.POP3, sizes: dict[int, int], result: SyncResult) -> dict[int, str]:
+        """Message number -> UIDL; without UIDL, a hash of the message's headers (TOP n 0)."""
+        try:
+            _resp, lines, _ = conn.uidl()
+        except poplib.error_proto:
+            return self._header_hashes(conn, sizes, result)
+        ids: dict[int, str] = {}
+        for line in lines:
+            parts = line.split(None, 1)
+            if len(parts) == 2 and parts[0].isdigit():
+                ids[int(parts[0])] = parts[1].strip().decode("ascii", "replace")
+        return ids
+
+    def _header_hashes(self, conn: poplib.POP3, sizes: dict[int, int], result: SyncResult) -> dict[int, str]:
+        result.warnings.append(
+            f"{self.account.incoming.host} does not support UIDL, so messages are recognised by a hash of their "
+            "headers; two identical messages may be treated as one."
+        )
+        ids: dict[int, str] = {}
+        seen: dict[str, int] = {}
+        for n in sorted(sizes):
+            try:
+                _resp, lines, _ = conn.top(n, 0)
+            except poplib.error_proto as e:
+                raise ProtocolError(
+                    f"{self.account.incoming.host} supports neither UIDL nor TOP, so tui-mail cannot tell which "
+                    f"messages it already has ({server_text(e)})."
+                ) from None
+            digest = "sha256:" + hashlib.sha256(b"\r\n".join(lines)).hexdigest()
+            count = seen.get(digest, 0)
+            seen[digest] = count + 1
+            ids[n] = digest if count == 0 else f"{digest}#{count + 1}"
+        return ids
+
+    # -- bodies and local copies ---------------------------------------------------------------------------------
+
+    def fetch_body(self, message_id: int) -> bytes:
+        """POP3 always downloads whole messages, so the body is in the cache already."""
+        raw = self.cache.body(message_id)
+        if raw is None:
+            raise ProtocolError("This message's content is not in the local cache and POP3 cannot fetch it again.")
+        return raw
+
+    def _store_local(self, role: Role, raw: bytes, flags: frozenset[str]) -> int:
+        env = parse_envelope(raw, len(raw))
+        return self.cache.store_messages(self.folder_ids[role], [NewMessage(envelope=env, raw=raw, flags=flags)])[0]
+
+    def save_sent(self, raw: bytes) -> None:
+        """Keep a copy of a sent message in the local Sent folder."""
+        self._store_local(Role.SENT, raw, frozenset({SEEN}))
+
+    def save_draft(self, raw: bytes) -> int:
+        """Keep a draft in the local Drafts folder; returns its row id."""
+        return self._store_local(Role.DRAFTS, raw, frozenset({SEEN, DRAFT}))
+
+    def close(self) -> None:
+        """Drop any connection left open (sync normally ends its session itself); safe to call twice."""
+        self._abandon()
