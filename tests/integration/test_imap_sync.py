@@ -1,0 +1,319 @@
+"""IMAP sync against the real private Dovecot: folders, new mail, flags, expunges, UIDVALIDITY, crash safety."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import imapclient
+import pytest
+
+from tui_mail.backends.imap import ImapBackend
+from tui_mail.models import FLAGGED, SEEN, Role
+from tui_mail.store.cache import Cache
+
+pytestmark = pytest.mark.servers
+
+_n = itertools.count(1)
+
+
+def make_msg(subject: str, sender: str = "Alice Example <alice@example.test>", body: str = "Hello.\r\n") -> bytes:
+    i = next(_n)
+    return (
+        f"From: {sender}\r\nTo: bob@example.test\r\nSubject: {subject}\r\n"
+        f"Message-ID: <m{i}.{subject.replace(' ', '-')}@example.test>\r\n"
+        f"Date: Mon, 02 Nov 2026 10:{i % 60:02d}:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}"
+    ).encode()
+
+
+BackendFactory = Callable[..., ImapBackend]
+
+
+@pytest.fixture
+def make_backend(dovecot: Any, mail_user: Any, tmp_path: Path) -> Iterator[BackendFactory]:
+    """ImapBackend(s) over implicit TLS with the private CA, sharing one cache unless told otherwise."""
+    made: list[ImapBackend] = []
+    shared = Cache(tmp_path / "cache.db")
+
+    def make(cache: Cache | None = None, user: Any = None, **overrides: Any) -> ImapBackend:
+        u = user or mail_user
+        b = ImapBackend(dovecot.imap_account(u, **overrides), u.password, cache or shared)
+        made.append(b)
+        return b
+
+    yield make
+    for b in made:
+        b.close()
+
+
+@pytest.fixture
+def server(dovecot: Any, mail_user: Any) -> Iterator[imapclient.IMAPClient]:
+    """A separate IMAP session, to change and inspect the mailbox behind the backend's back."""
+    client = dovecot.imap_client(mail_user)
+    yield client
+    try:
+        client.logout()
+    except Exception:
+        pass
+
+
+def subjects(cache: Cache, folder: str) -> list[str]:
+    f = cache.folder_by_name(folder)
+    assert f is not None, f"folder {folder} not in cache"
+    return sorted(r.subject for r in cache.window(f.id, 0, 10_000))
+
+
+def rows(cache: Cache, folder: str) -> dict[str, Any]:
+    f = cache.folder_by_name(folder)
+    assert f is not None
+    return {r.subject: r for r in cache.window(f.id, 0, 10_000)}
+
+
+def server_flags(server: imapclient.IMAPClient, folder: str) -> dict[str, set[str]]:
+    """Subject -> flags as the server has them now."""
+    server.select_folder(folder, readonly=True)
+    uids = server.search(["ALL"])
+    out: dict[str, set[str]] = {}
+    for data in server.fetch(uids, ["FLAGS", "BODY.PEEK[HEADER.FIELDS (SUBJECT)]"]).values():
+        subj = data[b"BODY[HEADER.FIELDS (SUBJECT)]"].decode().split(":", 1)[1].strip()
+        out[subj] = {f.decode() for f in data[b"FLAGS"]} - {"\\Recent"}
+    return out
+
+
+def test_first_sync_lists_folders_with_roles_and_messages(dovecot: Any, mail_user: Any, make_backend: BackendFactory):
+    dovecot.deliver(mail_user, make_msg("first", "Ann <ann@example.test>"), flags=[SEEN])
+    dovecot.deliver(mail_user, make_msg("second", "Ben <ben@example.test>"))
+    dovecot.deliver(mail_user, make_msg("third", "Cy <cy@example.test>"), flags=[FLAGGED])
+    b = make_backend()
+    progress: list[Any] = []
+    result = b.sync(progress.append)
+    cache = b.cache
+
+    roles = {f.name: f.role for f in cache.folders()}
+    assert roles["INBOX"] is Role.INBOX
+    assert roles["Sent"] is Role.SENT
+    assert roles["Drafts"] is Role.DRAFTS
+    assert roles["Trash"] is Role.TRASH
+    assert roles["Junk"] is Role.JUNK
+    got = rows(cache, "INBOX")
+    assert sorted(got) == ["first", "second", "third"]
+    assert (got["first"].from_name, got["first"].from_addr) == ("Ann", "ann@example.test")
+    assert got["first"].seen and not got["second"].seen
+    assert got["third"].flagged and not got["third"].seen
+    assert result.new_messages == 3
+    assert result.warnings == []
+    assert b.capabilities.idle is True
+    assert progress and progress[-1].stage == "done"
+    assert any(p.folder == "INBOX" and p.new_messages == 3 for p in progress)
+
+
+def test_incremental_sync_fetches_only_new_mail(dovecot: Any, mail_user: Any, make_backend: BackendFactory):
+    dovecot.deliver(mail_user, make_msg("old one"))
+    b = make_backend()
+    b.sync()
+    before = b.cache.folder_by_name("INBOX")
+    assert before is not None
+
+    dovecot.deliver(mail_user, make_msg("new one"))
+    dovecot.deliver(mail_user, make_msg("new two"))
+    result = b.sync()
+    assert result.new_messages == 2
+    assert subjects(b.cache, "INBOX") == ["new one", "new two", "old one"]
+    after = b.cache.folder_by_name("INBOX")
+    assert after is not None and after.last_uid == before.last_uid + 2
+
+    again = b.sync()  # nothing new: nothing fetched, nothing duplicated
+    assert again.new_messages == 0
+    assert subjects(b.cache, "INBOX") == ["new one", "new two", "old one"]
+
+
+def test_noop_resync_does_not_select_unchanged_folders(
+    dovecot: Any, mail_user: Any, make_backend: BackendFactory, monkeypatch: pytest.MonkeyPatch
+):
+    dovecot.deliver_many(mail_user, [make_msg(f"m{i}") for i in range(20)])
+    b = make_backend()
+    b.sync()
+    selected: list[str] = []
+    client = b._client
+    assert client is not None
+    real = client.select_folder
+    monkeypatch.setattr(
+        client, "select_folder", lambda name, readonly=False: selected.append(name) or real(name, readonly)
+    )
+    result = b.sync()
+    assert (result.new_messages, result.removed, result.flag_changes) == (0, 0, 0)
+    assert selected == []
+
+
+@pytest.mark.parametrize("condstore", [True, False], ids=["condstore", "plain-flags"])
+def test_flag_change_on_server_reaches_cache(
+    dovecot: Any, mail_user: Any, make_backend: BackendFactory, server: imapclient.IMAPClient, condstore: bool
+):
+    dovecot.deliver(mail_user, make_msg("read me"))
+    dovecot.deliver(mail_user, make_msg("flag me"), flags=[SEEN])
+    b = make_backend()
+    b.use_condstore = condstore
+    b.sync()
+    assert not rows(b.cache, "INBOX")["read me"].seen
+
+    server.select_folder("INBOX")
+    uids = {s: u for s, u in _subjects_to_uids(server).items()}
+    server.add_flags([uids["read me"]], [SEEN])
+    server.add_flags([uids["flag me"]], [FLAGGED])
+    server.remove_flags([uids["flag me"]], [SEEN])
+    result = b.sync()
+    got = rows(b.cache, "INBOX")
+    assert got["read me"].seen
+    assert got["flag me"].flagged and not got["flag me"].seen
+    assert result.flag_changes == 2
+
+
+def _subjects_to_uids(server: imapclient.IMAPClient) -> dict[str, int]:
+    uids = server.search(["ALL"])
+    return {
+        d[b"BODY[HEADER.FIELDS (SUBJECT)]"].decode().split(":", 1)[1].strip(): uid
+        for uid, d in server.fetch(uids, ["BODY.PEEK[HEADER.FIELDS (SUBJECT)]"]).items()
+    }
+
+
+@pytest.mark.parametrize("qresync", [True, False], ids=["qresync", "search-all"])
+def test_expunge_on_server_removes_from_cache(
+    dovecot: Any, mail_user: Any, make_backend: BackendFactory, server: imapclient.IMAPClient, qresync: bool
+):
+    for s in ("keep", "drop", "keep too"):
+        dovecot.deliver(mail_user, make_msg(s))
+    b = make_backend()
+    b.use_qresync = qresync
+    b.sync()
+    server.select_folder("INBOX")
+    server.delete_messages([_subjects_to_uids(server)["drop"]])
+    server.expunge()
+    result = b.sync()
+    assert subjects(b.cache, "INBOX") == ["keep", "keep too"]
+    assert result.removed == 1
+
+
+def test_folder_created_and_deleted_on_server(
+    dovecot: Any, mail_user: Any, make_backend: BackendFactory, server: imapclient.IMAPClient
+):
+    b = make_backend()
+    b.sync()
+    server.create_folder("Projects/Alpha")
+    dovecot.deliver(mail_user, make_msg("alpha news"), folder="Projects/Alpha")
+    b.sync()
+    assert subjects(b.cache, "Projects/Alpha") == ["alpha news"]
+    alpha = b.cache.folder_by_name("Projects/Alpha")
+    assert alpha is not None and alpha.display_name == "Alpha"
+
+    server.delete_folder("Projects/Alpha")
+    b.sync()
+    assert b.cache.folder_by_name("Projects/Alpha") is None
+    assert b.cache.folder_by_name("INBOX") is not None
+
+
+def test_uidvalidity_change_rebuilds_only_that_folder(dovecot: Any, mail_user: Any, make_backend: BackendFactory):
+    dovecot.deliver(mail_user, make_msg("inbox mail"))
+    dovecot.deliver(mail_user, make_msg("old lists 1"), folder="Lists")
+    dovecot.deliver(mail_user, make_msg("old lists 2"), folder="Lists")
+    b = make_backend()
+    b.sync()
+    lists = b.cache.folder_by_name("Lists")
+    inbox_before = rows(b.cache, "INBOX")
+    assert lists is not None
+    old_row = rows(b.cache, "Lists")["old lists 1"]
+    b.cache.set_flags([old_row.id], add=[FLAGGED])  # a local change that can no longer be applied
+
+    dovecot.doveadm("mailbox", "delete", "-u", mail_user.name, "Lists")
+    dovecot.deliver(mail_user, make_msg("new lists"), folder="Lists")
+    result = b.sync()
+    after = b.cache.folder_by_name("Lists")
+    assert after is not None and after.uidvalidity != lists.uidvalidity
+    assert subjects(b.cache, "Lists") == ["new lists"]
+    assert any("Lists" in w and "1 unsent local change" in w for w in result.warnings)
+    # INBOX untouched: same rows, same ids
+    assert {s: r.id for s, r in rows(b.cache, "INBOX").items()} == {s: r.id for s, r in inbox_before.items()}
+
+
+@pytest.mark.parametrize("use_move", [True, False], ids=["MOVE", "COPY+EXPUNGE"])
+def test_local_changes_are_replayed_to_the_server(
+    dovecot: Any, mail_user: Any, make_backend: BackendFactory, server: imapclient.IMAPClient, use_move: bool
+):
+    for s in ("to read", "to flag", "to move", "to delete", "untouched"):
+        dovecot.deliver(mail_user, make_msg(s))
+    b = make_backend()
+    b.use_move = use_move
+    b.sync()
+    cache = b.cache
+    got = rows(cache, "INBOX")
+    archive = cache.folder_by_role(Role.ARCHIVE)
+    assert archive is not None
+    cache.set_flags([got["to read"].id], add=[SEEN])
+    cache.set_flags([got["to flag"].id], add=[FLAGGED])
+    cache.move([got["to move"].id], archive.id)
+    cache.delete([got["to delete"].id])
+
+    result = b.sync()
+    assert result.actions_replayed == 4
+    assert cache.pending_actions() == []
+    inbox = server_flags(server, "INBOX")
+    assert set(inbox) == {"to read", "to flag", "untouched"}
+    assert SEEN in inbox["to read"]
+    assert FLAGGED in inbox["to flag"]
+    assert server_flags(server, "Archive") == {"to move": set()}
+    # the cache agrees with the server, nothing duplicated
+    assert subjects(cache, "INBOX") == ["to flag", "to read", "untouched"]
+    assert subjects(cache, "Archive") == ["to move"]
+    moved = rows(cache, "Archive")["to move"]
+    assert moved.uid is not None
+    b.sync()
+    assert subjects(cache, "Archive") == ["to move"]
+    assert rows(cache, "INBOX")["to read"].seen
+
+
+def test_action_on_message_already_gone_is_not_an_error(
+    dovecot: Any, mail_user: Any, make_backend: BackendFactory, server: imapclient.IMAPClient
+):
+    dovecot.deliver(mail_user, make_msg("vanishing"))
+    b = make_backend()
+    b.sync()
+    row = rows(b.cache, "INBOX")["vanishing"]
+    server.select_folder("INBOX")
+    server.delete_messages(server.search(["ALL"]))
+    server.expunge()
+    b.cache.set_flags([row.id], add=[SEEN])
+    result = b.sync()
+    assert result.warnings == []
+    assert b.cache.pending_actions() == []
+    assert subjects(b.cache, "INBOX") == []
+
+
+def test_crash_mid_sync_then_resync_has_every_message_once(
+    dovecot: Any, mail_user: Any, make_backend: BackendFactory, monkeypatch: pytest.MonkeyPatch
+):
+    dovecot.deliver_many(mail_user, [make_msg(f"bulk {i:02d}") for i in range(25)])
+    b = make_backend()
+    b.chunk_size = 10
+    real = b.cache.store_messages
+    calls = {"n": 0}
+
+    def crashing(*args: Any, **kw: Any) -> Any:
+        if args[1]:
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise RuntimeError("simulated crash")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(b.cache, "store_messages", crashing)
+    with pytest.raises(RuntimeError):
+        b.sync()
+    b.close()
+    assert len(subjects(b.cache, "INBOX")) == 10  # the first chunk and its cursor were committed
+
+    monkeypatch.setattr(b.cache, "store_messages", real)
+    fresh = make_backend(cache=b.cache)
+    fresh.chunk_size = 10
+    result = fresh.sync()
+    assert result.new_messages == 15
+    assert subjects(b.cache, "INBOX") == [f"bulk {i:02d}" for i in range(25)]

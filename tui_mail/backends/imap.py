@@ -1,0 +1,744 @@
+"""IMAP sync engine: brings one account's SQLite cache up to date with its IMAP server (imapclient).
+
+Connections: the sync connection (``sync``, ``fetch_body``, ``save_sent``, ``save_draft``) is opened lazily and
+must be used by one thread at a time; ``idle_wait`` uses a second, dedicated connection so an IDLE thread never
+shares a socket with a sync worker. Every socket has a timeout (``incoming.timeout``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import imapclient
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+
+from ..config import AccountConfig
+from ..errors import AuthError, ConnectError, MailError, ProtocolError
+from ..models import DRAFT, SEEN, Envelope, Folder, PendingAction, Role, SyncProgress
+from ..store.cache import Cache, NewMessage
+from ..tls import make_context
+from .base import Capabilities, ProgressCallback, SyncResult
+
+log = logging.getLogger(__name__)
+
+# SPECIAL-USE attributes (RFC 6154) -> roles.
+_SPECIAL_USE: dict[str, Role] = {
+    "\\sent": Role.SENT,
+    "\\drafts": Role.DRAFTS,
+    "\\trash": Role.TRASH,
+    "\\junk": Role.JUNK,
+    "\\archive": Role.ARCHIVE,
+}
+# Well-known names, used only when the server announces no SPECIAL-USE attributes at all.
+_WELL_KNOWN: dict[str, Role] = {
+    "sent": Role.SENT,
+    "sent items": Role.SENT,
+    "sent messages": Role.SENT,
+    "sent mail": Role.SENT,
+    "drafts": Role.DRAFTS,
+    "draft": Role.DRAFTS,
+    "trash": Role.TRASH,
+    "deleted items": Role.TRASH,
+    "deleted messages": Role.TRASH,
+    "junk": Role.JUNK,
+    "junk e-mail": Role.JUNK,
+    "spam": Role.JUNK,
+    "archive": Role.ARCHIVE,
+    "archives": Role.ARCHIVE,
+}
+_IGNORED_FLAGS = {"\\recent"}
+_COPYUID = re.compile(rb"(\d+)\s+([\d:,]+)\s+([\d:,]+)")
+
+
+def parse_envelope(raw: bytes, size: int | None = None) -> Envelope:
+    """Envelope of a message (headers-only or full); the MIME module does the real work."""
+    from ..mime import parse_envelope as _parse
+
+    return _parse(raw, size)
+
+
+def uid_set(uids: Iterable[int]) -> str:
+    """Compress UIDs into an IMAP sequence set ("1:3,7")."""
+    out: list[str] = []
+    ordered = sorted(set(uids))
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        out.append(str(ordered[i]) if i == j else f"{ordered[i]}:{ordered[j]}")
+        i = j + 1
+    return ",".join(out)
+
+
+def parse_uid_set(text: str) -> list[int]:
+    """Expand an IMAP sequence set of UIDs ("1:3,7") into a list, in the order given."""
+    out: list[int] = []
+    for part in text.strip().split(","):
+        if not part:
+            continue
+        if ":" in part:
+            a, b = (int(x) for x in part.split(":", 1))
+            step = 1 if b >= a else -1
+            out.extend(range(a, b + step, step))
+        else:
+            out.append(int(part))
+    return out
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _flags(raw: Iterable[object]) -> frozenset[str]:
+    return frozenset(f for f in (_text(x) for x in raw) if f.lower() not in _IGNORED_FLAGS)
+
+
+def _reason(e: BaseException) -> str:
+    """A short, password-free reason from a low-level exception."""
+    if isinstance(e, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(e, TimeoutError | socket.timeout):
+        return "timed out"
+    if isinstance(e, socket.gaierror):
+        return "host name not found"
+    if isinstance(e, ssl.SSLCertVerificationError):
+        return e.verify_message or str(e.reason)
+    text = getattr(e, "strerror", None) or (str(e.args[0]) if e.args else type(e).__name__)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return str(text).strip().rstrip(".") or type(e).__name__
+
+
+class _FolderGone(Exception):
+    """SELECT failed because the folder does not exist (anymore)."""
+
+
+class ImapBackend:
+    """One IMAP account: replays local changes, syncs folders/messages/flags, fetches bodies, appends Sent/Drafts."""
+
+    chunk_size: int = 500  # UIDs per FETCH (and per cache transaction)
+    full_chunk_bytes: int = 16 * 1024 * 1024  # at most this much message data per FETCH in download="full"
+
+    def __init__(self, account: AccountConfig, password: str, cache: Cache) -> None:
+        self.account = account
+        self.cache = cache
+        self._password = password
+        self._client: imapclient.IMAPClient | None = None
+        self._selected: str | None = None
+        self._idle_client: imapclient.IMAPClient | None = None
+        self._caps: set[str] = set()
+        self._enabled: set[str] = set()
+        # Tests switch these off to exercise the fallbacks on a server that offers the extensions.
+        self.use_condstore = True
+        self.use_qresync = True
+        self.use_move = True
+        self.capabilities = Capabilities(
+            server_folders=True, move=True, server_flags=True, idle=account.idle, server_search=True
+        )
+
+    # -- connection -----------------------------------------------------------------------------------------------
+
+    @property
+    def _where(self) -> str:
+        return f"{self.account.incoming.host}:{self.account.incoming.port}"
+
+    def _open(self) -> imapclient.IMAPClient:
+        """A logged-in connection, or a typed error with one sentence."""
+        srv = self.account.incoming
+        ctx = make_context(srv.ca_file) if srv.security != "none" else None
+        client: imapclient.IMAPClient | None = None
+        try:
+            client = imapclient.IMAPClient(
+                srv.host, port=srv.port, ssl=srv.security == "tls", ssl_context=ctx, timeout=srv.timeout
+            )
+            if srv.security == "starttls":
+                if not client.has_capability("STARTTLS"):
+                    raise ConnectError(f"{self._where} does not offer STARTTLS; refusing to log in without encryption.")
+                client.starttls(ctx)
+            client.login(srv.username, self._password)
+        except MailError:
+            _quietly_close(client)
+            raise
+        except LoginError:
+            _quietly_close(client)
+            raise AuthError(f"{srv.host} rejected the username or password for account {self.account.name}.") from None
+        except ssl.SSLCertVerificationError as e:
+            _quietly_close(client)
+            raise ConnectError(f"the certificate of {srv.host} could not be verified ({_reason(e)}).") from None
+        except ssl.SSLError as e:
+            _quietly_close(client)
+            raise ConnectError(f"the TLS connection to {self._where} failed ({_reason(e)}).") from None
+        except (OSError, IMAPClientAbortError) as e:
+            _quietly_close(client)
+            raise ConnectError(f"cannot reach {self._where}: {_reason(e)}.") from None
+        except IMAPClientError as e:
+            _quietly_close(client)
+            raise ProtocolError(
+                f"{srv.host} refused the login for account {self.account.name} ({_reason(e)})."
+            ) from None
+        return client
+
+    def connect(self) -> None:
+        """Open and log in the sync connection (done lazily by every operation that needs it)."""
+        if self._client is not None:
+            return
+        client = self._open()
+        try:
+            caps = {_text(c).upper() for c in client.capabilities()}
+            enabled: set[str] = set()
+            wanted = [c for c in ("QRESYNC", "CONDSTORE") if c in caps]
+            if wanted and "ENABLE" in caps:
+                enabled = {_text(c).upper() for c in client.enable(*wanted)}
+                if "QRESYNC" in enabled:
+                    enabled.add("CONDSTORE")
+        except (OSError, IMAPClientAbortError) as e:
+            _quietly_close(client)
+            raise ConnectError(f"lost the connection to {self._where} ({_reason(e)}).") from None
+        except IMAPClientError:
+            enabled = set()
+        self._client = client
+        self._caps = caps
+        self._enabled = enabled
+        self.capabilities = Capabilities(
+            server_folders=True,
+            move=True,
+            server_flags=True,
+            idle=self.account.idle and "IDLE" in caps,
+            server_search=True,
+        )
+
+    @property
+    def _c(self) -> imapclient.IMAPClient:
+        self.connect()
+        assert self._client is not None
+        return self._client
+
+    def _has(self, cap: str) -> bool:
+        return cap in self._caps
+
+    @property
+    def _condstore(self) -> bool:
+        return self.use_condstore and "CONDSTORE" in self._enabled
+
+    @property
+    def _qresync(self) -> bool:
+        return self.use_qresync and self._condstore and "QRESYNC" in self._enabled
+
+    def _guard(self, what: Callable[[], Any]) -> Any:
+        """Run an operation on the sync connection; a dropped connection becomes ConnectError (and is reset)."""
+        try:
+            return what()
+        except MailError:
+            raise
+        except (OSError, IMAPClientAbortError) as e:
+            self._drop()
+            raise ConnectError(f"lost the connection to {self._where} ({_reason(e)}).") from None
+
+    def _drop(self) -> None:
+        _quietly_close(self._client)
+        self._client = None
+        self._selected = None
+
+    def close(self) -> None:
+        """Log out both connections; errors ignored; safe to call twice."""
+        self._drop()
+        idle, self._idle_client = self._idle_client, None
+        _quietly_close(idle)
+
+    # -- sync -----------------------------------------------------------------------------------------------------
+
+    def sync(self, progress: ProgressCallback | None = None) -> SyncResult:
+        """Replay pending local changes, then bring every folder of the cache up to date with the server."""
+        return self._guard(lambda: self._sync(progress))  # type: ignore[no-any-return]
+
+    def _report(self, progress: ProgressCallback | None, **kw: Any) -> None:
+        if progress is not None:
+            progress(SyncProgress(account=self.account.name, **kw))
+
+    def _sync(self, progress: ProgressCallback | None) -> SyncResult:
+        result = SyncResult()
+        self.connect()
+        self._report(progress, stage="send")
+        self._replay(result)
+        self._report(progress, stage="folders")
+        folders = self._sync_folder_list(result)
+        result.folders = len(folders)
+        for i, folder in enumerate(folders):
+            self._report(
+                progress,
+                stage="headers",
+                folder=folder.name,
+                done=i,
+                total=len(folders),
+                new_messages=result.new_messages,
+            )
+            try:
+                self._sync_folder(folder, result, progress)
+            except _FolderGone:
+                result.warnings.append(f"The folder {folder.name} could not be opened on the server; skipped.")
+            except IMAPClientError as e:
+                log.warning("sync of %s failed: %s", folder.name, e)
+                result.warnings.append(f"The folder {folder.name} could not be synced ({_reason(e)}).")
+        self._report(progress, stage="done", done=len(folders), total=len(folders), new_messages=result.new_messages)
+        return result
+
+    # folders
+
+    def _list(self) -> list[tuple[str, str, Role, bool]]:
+        """(name, delimiter, role, selectable) for every server folder."""
+        entries = self._c.list_folders()
+        special = any(_text(f).lower() in _SPECIAL_USE for flags, _delim, _name in entries for f in flags)
+        out = []
+        for flags, delim, name in entries:
+            name = _text(name)
+            lflags = {_text(f).lower() for f in flags}
+            role = Role.NONE
+            if name.upper() == "INBOX":
+                role = Role.INBOX
+                name = "INBOX"
+            else:
+                for f in lflags:
+                    if f in _SPECIAL_USE:
+                        role = _SPECIAL_USE[f]
+                        break
+                if role is Role.NONE and not special:
+                    role = _WELL_KNOWN.get(name.lower(), Role.NONE)
+            selectable = "\\noselect" not in lflags and "\\nonexistent" not in lflags
+            out.append((name, _text(delim) if delim else "", role, selectable))
+        return out
+
+    def _sync_folder_list(self, result: SyncResult) -> list[Folder]:
+        entries = self._list()
+        # One folder per role: the first one listed keeps it.
+        seen_roles: set[Role] = set()
+        names: set[str] = set()
+        for name, delim, role, selectable in entries:
+            if not selectable:
+                continue
+            if role is not Role.NONE:
+                if role in seen_roles:
+                    role = Role.NONE
+                seen_roles.add(role)
+            self.cache.ensure_folder(name, delim or "/", role)
+            names.add(name)
+        for f in self.cache.folders():
+            if not f.local_only and f.name not in names:
+                self.cache.delete_folder(f.id)
+        return [f for f in self.cache.folders() if not f.local_only and f.name in names]
+
+    # one folder
+
+    def _select(self, name: str, readonly: bool) -> dict[bytes, Any]:
+        try:
+            info = self._c.select_folder(name, readonly=readonly)
+        except IMAPClientAbortError:
+            raise
+        except IMAPClientError as e:
+            self._selected = None
+            raise _FolderGone(str(e)) from None
+        self._selected = name
+        return info  # type: ignore[no-any-return]
+
+    def _leave(self) -> None:
+        """Leave the selected folder: Dovecot answers STATUS for the selected folder from the session's (stale)
+        view, so the cheap STATUS check needs nothing selected. UNSELECT never expunges (CLOSE would)."""
+        if self._selected is None:
+            return
+        if self._has("UNSELECT"):
+            self._c.unselect_folder()
+        else:
+            self._c.noop()
+        self._selected = None
+
+    def _sync_folder(self, folder: Folder, result: SyncResult, progress: ProgressCallback | None) -> None:
+        c = self._c
+        cached_uids = self.cache.uid_map(folder.id)
+        if folder.uidvalidity is not None and folder.uidnext is not None:
+            self._leave()
+            # Cheap path: STATUS tells whether anything changed since the last sync.
+            what = ["MESSAGES", "UIDNEXT", "UIDVALIDITY"] + (["HIGHESTMODSEQ"] if self._condstore else [])
+            try:
+                st = c.folder_status(folder.name, what)
+            except IMAPClientAbortError:
+                raise
+            except IMAPClientError as e:
+                raise _FolderGone(str(e)) from None
+            if (
+                self._condstore
+                and st.get(b"UIDVALIDITY") == folder.uidvalidity
+                and st.get(b"UIDNEXT") == folder.uidnext
+                and st.get(b"HIGHESTMODSEQ") == folder.highestmodseq
+                and st.get(b"MESSAGES") == len(cached_uids)
+            ):
+                return
+        info = self._select(folder.name, readonly=True)
+        uidvalidity = int(info.get(b"UIDVALIDITY", 0))
+        uidnext = info.get(b"UIDNEXT")
+        exists = int(info.get(b"EXISTS", 0))
+        modseq = info.get(b"HIGHESTMODSEQ") if self._condstore else None
+        last_uid = folder.last_uid
+        cached_modseq = folder.highestmodseq
+        if folder.uidvalidity is not None and folder.uidvalidity != uidvalidity:
+            dropped = self.cache.reset_folder(folder.id, uidvalidity)
+            result.warnings.append(
+                f"The folder {folder.name} was replaced on the server (UIDVALIDITY changed); its cache was rebuilt"
+                + (f" and {dropped} unsent local change(s) were dropped." if dropped else ".")
+            )
+            cached_uids = {}
+            last_uid = 0
+            cached_modseq = None
+        if folder.uidvalidity != uidvalidity:
+            self.cache.store_messages(folder.id, [], uidvalidity=uidvalidity)  # remember it even when empty
+
+        # 1. new messages
+        new_uids: list[int] = []
+        if exists:
+            found = c.search(["UID", f"{last_uid + 1}:*"])
+            new_uids = sorted(u for u in found if u > last_uid and u not in cached_uids)
+        if new_uids:
+            self._fetch_new(folder, uidvalidity, new_uids, result, progress)
+
+        # 2. flag changes and 3. expunges of the messages cached before this sync
+        removed_done = False
+        if cached_uids:
+            self._report(progress, stage="flags", folder=folder.name)
+            uids = sorted(cached_uids)
+            changed: dict[int, frozenset[str]] = {}
+            if self._condstore and cached_modseq is not None and modseq is not None:
+                if modseq != cached_modseq:
+                    modifiers = [f"CHANGEDSINCE {cached_modseq}"] + (["VANISHED"] if self._qresync else [])
+                    c._imap.untagged_responses.pop("VANISHED", None)
+                    for chunk in _chunks(uids, self.chunk_size):
+                        for uid, data in c.fetch(chunk, ["FLAGS"], modifiers=modifiers).items():
+                            if b"FLAGS" in data:
+                                changed[uid] = _flags(data[b"FLAGS"])
+                    if self._qresync:
+                        gone: set[int] = set()
+                        for line in c._imap.untagged_responses.pop("VANISHED", []) or []:
+                            text = _text(line).replace("(EARLIER)", "").strip()
+                            gone.update(parse_uid_set(text))
+                        result.removed += self.cache.remove_uids(folder.id, sorted(gone & set(uids)))
+                        removed_done = True
+                else:
+                    removed_done = self._qresync
+            else:
+                for chunk in _chunks(uids, self.chunk_size):
+                    for uid, data in c.fetch(chunk, ["FLAGS"]).items():
+                        if b"FLAGS" in data:
+                            changed[uid] = _flags(data[b"FLAGS"])
+            result.flag_changes += self.cache.apply_server_flags(folder.id, changed, highestmodseq=modseq)
+            if not removed_done or len(self.cache.uid_map(folder.id)) != exists:
+                # Safety net (and the only way without QRESYNC): compare the server's UIDs with the cache.
+                on_server = set(c.search(["ALL"])) if exists else set()
+                stale = [u for u in self.cache.uid_map(folder.id) if u not in on_server]
+                result.removed += self.cache.remove_uids(folder.id, stale)
+        self.cache.set_folder_state(folder.id, uidnext=uidnext, highestmodseq=modseq)
+
+    def _fetch_new(
+        self,
+        folder: Folder,
+        uidvalidity: int,
+        uids: list[int],
+        result: SyncResult,
+        progress: ProgressCallback | None,
+    ) -> None:
+        c = self._c
+        full = self.account.download == "full"
+        done = 0
+        for chunk in _chunks(uids, self.chunk_size):
+            parts = [chunk]
+            if full:
+                sizes = c.fetch(chunk, ["RFC822.SIZE"])
+                parts = _split_by_size(
+                    chunk, {u: int(d.get(b"RFC822.SIZE", 0)) for u, d in sizes.items()}, self.full_chunk_bytes
+                )
+            for part in parts:
+                items = (
+                    ["BODY.PEEK[]", "FLAGS", "RFC822.SIZE"] if full else ["BODY.PEEK[HEADER]", "FLAGS", "RFC822.SIZE"]
+                )
+                data = c.fetch(part, items)
+                msgs: list[NewMessage] = []
+                for uid in part:
+                    d = data.get(uid)
+                    if d is None:
+                        continue  # expunged meanwhile
+                    raw = d.get(b"BODY[]") if full else d.get(b"BODY[HEADER]")
+                    if raw is None:
+                        raw = b""
+                    size = int(d.get(b"RFC822.SIZE", 0) or len(raw))
+                    msgs.append(
+                        NewMessage(
+                            envelope=parse_envelope(bytes(raw), size),
+                            uid=uid,
+                            flags=_flags(d.get(b"FLAGS", ())),
+                            raw=bytes(raw) if full else None,
+                        )
+                    )
+                # The cursor advances in the same transaction as the data it covers.
+                self.cache.store_messages(folder.id, msgs, uidvalidity=uidvalidity, last_uid=max(part))
+                done += len(part)
+                result.new_messages += len(msgs)
+                self._report(
+                    progress,
+                    stage="bodies" if full else "headers",
+                    folder=folder.name,
+                    done=done,
+                    total=len(uids),
+                    new_messages=result.new_messages,
+                )
+
+    # -- replaying local changes ------------------------------------------------------------------------------------
+
+    def _replay(self, result: SyncResult) -> None:
+        actions = self.cache.pending_actions()
+        if not actions:
+            return
+        folders = {f.id: f for f in self.cache.folders()}
+        groups: list[list[PendingAction]] = []
+        for a in actions:
+            last = groups[-1][0] if groups else None
+            if last is not None and (last.kind, last.folder_id, last.args) == (a.kind, a.folder_id, a.args):
+                groups[-1].append(a)
+            else:
+                groups.append([a])
+        selected: int | None = None
+        skip: set[int] = set()
+        for group in groups:
+            first = group[0]
+            folder = folders.get(first.folder_id)
+            if folder is None or first.folder_id in skip:
+                continue
+            if selected != folder.id:
+                try:
+                    info = self._select(folder.name, readonly=False)
+                except _FolderGone:
+                    for a in group:
+                        self.cache.fail_action(a.id, f"The folder {folder.name} no longer exists on the server.")
+                    continue
+                if folder.uidvalidity is not None and info.get(b"UIDVALIDITY") != folder.uidvalidity:
+                    skip.add(folder.id)  # the folder sync resets it and reports the dropped changes
+                    continue
+                selected = folder.id
+            uids = [a.uid for a in group if a.uid is not None]
+            try:
+                self._apply(first, uids, group)
+            except IMAPClientAbortError:
+                raise
+            except IMAPClientError as e:
+                msg = f"The server refused to {_verb(first.kind)} ({_reason(e)})."
+                for a in group:
+                    self.cache.fail_action(a.id, msg)
+                result.warnings.append(msg)
+                continue
+            for a in group:
+                self.cache.complete_action(a.id)
+            result.actions_replayed += len(group)
+
+    def _apply(self, first: PendingAction, uids: list[int], group: list[PendingAction]) -> None:
+        c = self._c
+        if not uids:
+            return
+        if first.kind == "flags":
+            add = [str(f) for f in first.args.get("add", [])]  # type: ignore[attr-defined]
+            remove = [str(f) for f in first.args.get("remove", [])]  # type: ignore[attr-defined]
+            if add:
+                c.add_flags(uids, add, silent=True)
+            if remove:
+                c.remove_flags(uids, remove, silent=True)
+        elif first.kind == "move":
+            dest = str(first.args["dest"])
+            c._imap.untagged_responses.pop("COPYUID", None)
+            if self.use_move and self._has("MOVE"):
+                c.move(uids, dest)
+            else:
+                c.copy(uids, dest)
+                c.add_flags(uids, ["\\Deleted"], silent=True)
+                if self._has("UIDPLUS"):
+                    c.uid_expunge(uids)
+                else:
+                    c.expunge()
+            mapping = _copyuid(c._imap.untagged_responses.pop("COPYUID", None))
+            for a in group:
+                if a.message_id is None:
+                    continue
+                new = mapping.get(a.uid) if a.uid is not None else None
+                if new is not None:
+                    self.cache.assign_uid(a.message_id, new[1], new[0])
+                else:
+                    # Unknown new UID: drop the placeholder; the folder sync brings the message back.
+                    self.cache.delete([a.message_id])
+        elif first.kind == "delete":
+            c.add_flags(uids, ["\\Deleted"], silent=True)
+            if self._has("UIDPLUS"):
+                c.uid_expunge(uids)
+            else:
+                c.expunge()
+        else:
+            log.warning("unknown pending action kind %r", first.kind)
+
+    # -- bodies -----------------------------------------------------------------------------------------------------
+
+    def fetch_body(self, message_id: int) -> bytes:
+        """Download the full message with BODY.PEEK[] (never marks it read), cache it and return it."""
+        cached = self.cache.body(message_id)
+        if cached is not None:
+            return cached
+        folder_id, uid, uidvalidity = self.cache.message_location(message_id)
+        if uid is None:
+            raise ProtocolError("This message has not reached the server yet; sync first.")
+        folder = self.cache.folder(folder_id)
+
+        def run() -> bytes:
+            try:
+                info = self._select(folder.name, readonly=True)
+            except _FolderGone:
+                raise ProtocolError(f"The folder {folder.name} no longer exists on the server.") from None
+            if uidvalidity is not None and info.get(b"UIDVALIDITY") != uidvalidity:
+                raise ProtocolError(f"The folder {folder.name} changed on the server; sync before opening.")
+            data = self._c.fetch([uid], ["BODY.PEEK[]"]).get(uid)
+            if not data or data.get(b"BODY[]") is None:
+                raise ProtocolError("This message is no longer on the server.")
+            return bytes(data[b"BODY[]"])
+
+        raw: bytes = self._guard(run)
+        self.cache.store_bodies([(message_id, raw, parse_envelope(raw, len(raw)))])
+        return raw
+
+    # -- Sent and Drafts ----------------------------------------------------------------------------------------------
+
+    def _role_folder(self, role: Role, default: str) -> str:
+        for name, _delim, r, selectable in self._list():
+            if r is role and selectable:
+                return name
+        try:
+            self._c.create_folder(default)
+        except IMAPClientAbortError:
+            raise
+        except IMAPClientError:
+            pass  # already exists without a SPECIAL-USE attribute
+        self.cache.ensure_folder(default, "/", role)
+        return default
+
+    def _append(self, role: Role, default: str, raw: bytes, flags: Sequence[str]) -> None:
+        def run() -> None:
+            folder = self._role_folder(role, default)
+            try:
+                self._c.append(folder, raw, flags=list(flags))
+            except IMAPClientAbortError:
+                raise
+            except IMAPClientError as e:
+                raise ProtocolError(f"The server refused to store the message in {folder} ({_reason(e)}).") from None
+
+        self._guard(run)
+
+    def save_sent(self, raw: bytes) -> None:
+        """APPEND a just-sent message to the Sent folder (created if missing) with \\Seen; next sync lists it."""
+        self._append(Role.SENT, "Sent", raw, [SEEN])
+
+    def save_draft(self, raw: bytes) -> None:
+        """APPEND a draft to the Drafts folder (created if missing) with \\Draft \\Seen; next sync lists it."""
+        self._append(Role.DRAFTS, "Drafts", raw, [DRAFT, SEEN])
+
+    # -- push ---------------------------------------------------------------------------------------------------------
+
+    def idle_wait(self, timeout: float, stop: threading.Event) -> bool:
+        """IDLE on INBOX (own connection) for up to timeout seconds; True if the server reported a change.
+
+        Returns early (False) when stop is set; checks it at least once a second. Without IDLE support it just
+        waits and returns False, so callers can poll with sync() instead.
+        """
+        try:
+            if self._idle_client is None:
+                client = self._open()
+                try:
+                    client.select_folder("INBOX", readonly=True)
+                except Exception:
+                    _quietly_close(client)
+                    raise
+                self._idle_client = client
+            client = self._idle_client
+            if not client.has_capability("IDLE"):
+                stop.wait(timeout)
+                return False
+            deadline = time.monotonic() + timeout
+            changed = False
+            client.idle()
+            try:
+                while not stop.is_set() and not changed:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    for resp in client.idle_check(timeout=min(1.0, left)):
+                        if len(resp) >= 2 and _text(resp[1]).upper() in ("EXISTS", "EXPUNGE", "FETCH", "VANISHED"):
+                            changed = True
+            finally:
+                client.idle_done()
+            return changed
+        except MailError:
+            raise
+        except (OSError, IMAPClientError) as e:
+            idle, self._idle_client = self._idle_client, None
+            _quietly_close(idle)
+            raise ConnectError(f"lost the connection to {self._where} ({_reason(e)}).") from None
+
+
+def _split_by_size(uids: list[int], sizes: dict[int, int], limit: int) -> list[list[int]]:
+    out: list[list[int]] = []
+    cur: list[int] = []
+    total = 0
+    for u in uids:
+        s = sizes.get(u, 0)
+        if cur and total + s > limit:
+            out.append(cur)
+            cur, total = [], 0
+        cur.append(u)
+        total += s
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _copyuid(responses: list[Any] | None) -> dict[int, tuple[int, int]]:
+    """COPYUID response codes -> {old uid: (uidvalidity, new uid)}."""
+    out: dict[int, tuple[int, int]] = {}
+    for r in responses or []:
+        m = _COPYUID.search(r if isinstance(r, bytes) else str(r).encode())
+        if not m:
+            continue
+        validity = int(m.group(1))
+        old = parse_uid_set(m.group(2).decode())
+        new = parse_uid_set(m.group(3).decode())
+        for a, b in zip(old, new, strict=False):
+            out[a] = (validity, b)
+    return out
+
+
+def _verb(kind: str) -> str:
+    return {"flags": "change flags", "move": "move messages", "delete": "delete messages"}.get(kind, kind)
+
+
+def _quietly_close(client: imapclient.IMAPClient | None) -> None:
+    if client is None:
+        return
+    try:
+        client.logout()
+    except Exception:
+        try:
+            client.shutdown()
+        except Exception:
+            pass
