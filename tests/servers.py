@@ -245,7 +245,7 @@ class Dovecot:
         self._counter = itertools.count(1)
         self._dovecot = dovecot_binary()
         self._doveadm = doveadm_binary()
-        self._pid: int | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
         if self._dovecot is None or self._doveadm is None:
             raise ServerUnavailable(INSTALL_HINT)
         if os.geteuid() == 0:
@@ -282,51 +282,56 @@ class Dovecot:
                 self.log_file.unlink()
             except FileNotFoundError:
                 pass
-            # The daemonised master inherits our stdio: give it a file, never a pipe we would wait on forever.
-            startup = self.root / "startup.err"
-            with open(startup, "wb") as err:
-                proc = subprocess.run(
-                    [str(self._dovecot), "-c", str(self.conf)], stdin=subprocess.DEVNULL, stdout=err, stderr=err
+            # Foreground (-F) as our child, killed with us even if pytest itself is killed: no orphaned daemons.
+            with open(self.root / "startup.err", "wb") as err:
+                self._proc = subprocess.Popen(
+                    [str(self._dovecot), "-F", "-c", str(self.conf)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=err,
+                    stderr=err,
+                    preexec_fn=_die_with_parent,
+                    start_new_session=True,
                 )
-            if proc.returncode != 0:
-                last_error = startup.read_text(errors="replace").strip()
-                if "Address already in use" in last_error + self.log_tail():
-                    continue
-                raise RuntimeError(f"dovecot failed to start: {last_error}\n--- log tail ---\n{self.log_tail()}")
-            self._pid = self._read_pid()
             deadline = time.monotonic() + START_TIMEOUT
             ports = [p for p in (self.imap_port, self.imaps_port, self.pop3_port, self.pop3s_port) if p]
-            if all(wait_for_port(p, deadline) for p in ports):
+            if all(self._wait_ready(p, deadline) for p in ports):
                 return
-            tail = self.log_tail()
+            tail = self._startup_output()
             self.stop()
             if "Address already in use" in tail:
                 last_error = tail
                 continue
-            raise RuntimeError(f"dovecot did not open its ports within {START_TIMEOUT:.0f} s\n--- log tail ---\n{tail}")
+            raise RuntimeError(f"dovecot did not start (config {self.conf}):\n{tail}")
         raise RuntimeError(f"dovecot could not bind free ports: {last_error}")
 
-    def stop(self) -> None:
-        """Stop Dovecot (doveadm stop, then SIGTERM/SIGKILL by pid if it lingers)."""
-        pid = self._pid or self._read_pid()
-        if pid is None:
-            return
+    def _wait_ready(self, port: int, deadline: float) -> bool:
+        while time.monotonic() < deadline and self._proc is not None and self._proc.poll() is None:
+            if wait_for_port(port, min(deadline, time.monotonic() + 0.2)):
+                return True
+        return False
+
+    def _startup_output(self) -> str:
         try:
-            os.kill(pid, signal.SIGTERM)
+            err = (self.root / "startup.err").read_text(errors="replace").strip()
+        except OSError:
+            err = ""
+        return f"{err}\n--- {self.log_file} (tail) ---\n{self.log_tail()}"
+
+    def stop(self) -> None:
+        """Stop Dovecot (SIGTERM, SIGKILL if it lingers) and wait for it."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        # The whole group at once: SIGTERM to only the master makes it wait a second for its children.
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.02)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-        self._pid = None
-
-    def _read_pid(self) -> int | None:
         try:
-            return int((self.root / "run" / "master.pid").read_text().strip())
-        except (OSError, ValueError):
-            return None
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
     def log_tail(self, lines: int = 30) -> str:
         """The last lines of Dovecot's log file."""
@@ -543,19 +548,14 @@ service pop3 {{
         return self._account("pop3", user, security, kw)
 
 
-def _alive(pid: int) -> bool:
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGTERM it when the test process dies."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child of ours counts as gone
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:
-        return True
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def start_dovecot(root: Path, certs: Certificates, *, ssl_enabled: bool = True) -> Dovecot:
