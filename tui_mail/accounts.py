@@ -245,16 +245,19 @@ class AccountManager:
         from email import message_from_bytes
         from email.policy import default
 
-        from .smtp import send_message
+        from .smtp import PartialSendError, send_message
 
         cfg = acc.config
         if cfg.smtp is None:
             raise ConfigError(f"Account {cfg.name} has no [accounts.smtp] section, so it cannot send.")
         msg = message_from_bytes(raw, policy=default)
         assert isinstance(msg, EmailMessage)
+        partial: PartialSendError | None = None
         try:
             password = self._password_source(cfg, cfg.smtp) if cfg.smtp.auth else None
             send_message(cfg.smtp, password, msg, recipients, from_addr=cfg.email)
+        except PartialSendError as e:
+            partial = e  # delivered to the others: it counts as sent (a resend would duplicate it for them)
         except ConnectError as e:
             acc.cache.fail_outbox(item_id, str(e))
             raise SendError(f"{e} The message waits in the outbox and is sent at the next sync.") from None
@@ -270,12 +273,14 @@ class AccountManager:
         except MailError as e:
             log.warning("sent, but the copy to Sent failed: %s", e)
             self._store_local(acc.cache, Role.SENT, raw, {SEEN})
+        if partial is not None:
+            raise partial
 
     def save_draft(self, name: str, msg: EmailMessage) -> str:
         """Keep a draft: on the server's Drafts folder when reachable, else in the local cache. Returns where."""
         acc = self._get(name)
         raw = msg.as_bytes(policy=SMTP)
-        if not self.offline:
+        if not self.offline and acc.config.protocol == "imap":
             try:
                 self._with_io_backend(acc, lambda b: b.save_draft(raw))
                 return "server"
