@@ -47,11 +47,11 @@ class Backend(Protocol):
         """Download (and cache) the full message of a cached row whose body is not cached yet."""
         ...
 
-    def save_sent(self, raw: bytes) -> None:
+    def save_sent(self, raw: bytes) -> int | None:
         """Keep a copy of a message that was just sent (IMAP: APPEND to Sent with \\Seen; POP3: local Sent)."""
         ...
 
-    def save_draft(self, raw: bytes) -> None:
+    def save_draft(self, raw: bytes) -> int | None:
         """Keep a draft (IMAP: APPEND to Drafts with \\Draft \\Seen; POP3: local Drafts)."""
         ...
 
