@@ -45,6 +45,8 @@ class _Account:
     io_lock: threading.Lock = field(default_factory=threading.Lock)
     sync_backend: Backend | None = None
     io_backend: Backend | None = None
+    idle_lock: threading.Lock = field(default_factory=threading.Lock)
+    idle_backend: Backend | None = None
     last_sync: float | None = None
 
 
@@ -170,6 +172,30 @@ class AccountManager:
             except (ConnectError, AuthError, OSError):
                 self._drop(acc.io_backend)
                 acc.io_backend = None
+                raise
+
+    def wait_for_new_mail(self, name: str, timeout: float, stop: threading.Event) -> bool:
+        """Block up to timeout seconds on IMAP IDLE (its own connection); True when the server reported a change.
+
+        Accounts without push (POP3, offline, no IDLE, or `idle = false`) just wait and return False, so the
+        caller's loop falls back to polling every poll_interval.
+        """
+        acc = self._get(name)
+        if self.offline or acc.config.protocol != "imap" or not acc.config.idle:
+            stop.wait(timeout)
+            return False
+        with acc.idle_lock:
+            if acc.idle_backend is None:
+                acc.idle_backend = self._new_backend(acc)
+            idle_wait = getattr(acc.idle_backend, "idle_wait", None)
+            if idle_wait is None:
+                stop.wait(timeout)
+                return False
+            try:
+                return bool(idle_wait(timeout, stop))
+            except (ConnectError, AuthError, OSError):
+                self._drop(acc.idle_backend)
+                acc.idle_backend = None
                 raise
 
     # -- local changes ---------------------------------------------------------------------------------------------
@@ -313,4 +339,5 @@ class AccountManager:
         for acc in list(self._accounts.values()):
             self._drop(acc.sync_backend)
             self._drop(acc.io_backend)
-            acc.sync_backend = acc.io_backend = None
+            self._drop(acc.idle_backend)
+            acc.sync_backend = acc.io_backend = acc.idle_backend = None
