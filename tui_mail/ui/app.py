@@ -19,6 +19,7 @@ from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 
 MESSAGE_ACTIONS = {"reply", "reply_all", "forward", "delete", "move", "flag", "toggle_read"}
 SEND_ACTIONS = {"compose", "reply", "reply_all", "forward"}
+HELP_NOISE = {"scroll_left", "scroll_right", "page_left", "page_right"}
 MAIN_ONLY_ACTIONS = {"account", "next_account", "previous_account", "filter", "toggle_reader"}
 
 
@@ -157,6 +159,7 @@ class MailApp(App[int]):
         self.sync_states: dict[str, SyncState] = {}
         self._preview_timer: Timer | None = None
         self._push_timers: dict[str, Timer] = {}
+        self._poll_timers: dict[str, Timer] = {}
         self._body_waiters: dict[tuple[str, int], list[Callable[[bytes], None]]] = {}
         self._last_progress_reload = 0.0
         self._had_target: bool | None = None
@@ -236,23 +239,36 @@ class MailApp(App[int]):
         self.switch_account(0)
         self.message_list.focus()
         for acc in self.accounts:
-            self.set_interval(max(10, acc.poll_interval), partial(self.start_sync, acc.name, True))
+            self._poll_timers[acc.name] = self.set_interval(
+                max(10, acc.poll_interval), partial(self.start_sync, acc.name, True)
+            )
         if self.sync_on_start:
             for acc in self.accounts:
                 self.start_sync(acc.name, quiet=True)
 
     def _setup_done(self, config: Config | None) -> None:
+        """The setup screen wrote a config: open its accounts (the manager is rebuilt for the new config)."""
         if config is None or not config.accounts:
+            if not self.accounts:
+                self.notify("No account yet: press ctrl+k and choose 'Add an account', or q to quit.", markup=False)
             return
         from ..accounts import AccountManager
 
+        self._save_view()
         self.config = config
-        self.manager = AccountManager(config)
-        self.views.clear()
-        self.sync_states.clear()
+        self.manager = AccountManager(
+            config,
+            data_dir=getattr(self.manager, "_data_dir", None),
+            offline=bool(getattr(self.manager, "offline", False)),
+        )
         self._init_accounts()
-        self.switch_account(0)
+        self.switch_account(len(self.accounts) - 1)
+        self.message_list.focus()
         for acc in self.accounts:
+            if acc.name not in self._poll_timers:
+                self._poll_timers[acc.name] = self.set_interval(
+                    max(10, acc.poll_interval), partial(self.start_sync, acc.name, True)
+                )
             self.start_sync(acc.name, quiet=True)
 
     # -- accounts and folders --------------------------------------------------------------------------------------
@@ -397,7 +413,12 @@ class MailApp(App[int]):
 
     def _update_preview(self) -> None:
         self._preview_timer = None
-        ml = self.message_list
+        if not self.is_running:
+            return
+        try:
+            ml = self.message_list
+        except NoMatches:  # shutting down
+            return
         row = ml.current_row
         if row is None or ml.source is None:
             self.reader.clear("No message selected.")
@@ -721,7 +742,7 @@ class MailApp(App[int]):
         seen: dict[tuple[str, str], int] = {}
         for key, active in self.screen.active_bindings.items():
             binding = active.binding
-            if not binding.description or binding.system:
+            if not binding.description or binding.system or binding.action in HELP_NOISE:
                 continue
             label = self.get_key_display(binding.with_key(key))
             ident = (binding.action, binding.description)
@@ -887,7 +908,9 @@ class MailApp(App[int]):
         yield SystemCommand("Toggle reader pane", "Show or hide the preview under the list", self.action_toggle_reader)
         if SetupScreen is not None and self.config_path is not None:
             yield SystemCommand(
-                "Add an account", "Open the account setup", lambda: self.push_screen(SetupScreen(self.config_path))
+                "Add an account",
+                "Open the account setup",
+                lambda: self.push_screen(SetupScreen(self.config_path), self._setup_done),
             )
 
     def _sync_all(self) -> None:

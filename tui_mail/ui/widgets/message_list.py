@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
-from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -103,6 +102,8 @@ class MessageList(ScrollView, can_focus=True):
         self._g_pending: float = 0.0
         self._g_timer: Timer | None = None
         self.window_queries = 0  # how many window reads were made (tests and bench look at this)
+        self._styles: dict[str, Style] | None = None
+        self._strips: OrderedDict[tuple[int, bool, bool, int], Strip] = OrderedDict()
 
     # -- data --------------------------------------------------------------------------------------------------
 
@@ -115,6 +116,7 @@ class MessageList(ScrollView, can_focus=True):
         """Show another folder (or nothing); reads only the count now, rows as they are drawn."""
         self.source = source
         self._pages.clear()
+        self._strips.clear()
         self.row_count = source.cache.count(source.folder_id, source.query) if source else 0
         self.virtual_size = Size(self.size.width, self.row_count)
         self.scroll_to(y=scroll_y, animate=False, force=True)
@@ -130,6 +132,7 @@ class MessageList(ScrollView, can_focus=True):
         keep = self.current_id
         old_cursor = self.cursor
         self._pages.clear()
+        self._strips.clear()
         self.row_count = source.cache.count(source.folder_id, source.query)
         self.virtual_size = Size(self.size.width, self.row_count)
         new_cursor = old_cursor
@@ -248,31 +251,65 @@ class MessageList(ScrollView, can_focus=True):
         except (ValueError, OverflowError, OSError):
             return "?"
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles = None
+        self._strips.clear()
+
+    def on_focus(self) -> None:
+        self.refresh_line(self.cursor)
+
+    def on_blur(self) -> None:
+        self.refresh_line(self.cursor)
+
+    def _style(self, name: str) -> Style:
+        """Component styles, looked up once per style change (rich_style walks the DOM: too slow per line)."""
+        if self._styles is None:
+            names = (
+                "message-list--cursor",
+                "message-list--cursor-blurred",
+                "message-list--unread",
+                "message-list--flagged",
+                "message-list--date",
+                "message-list--flags",
+                "message-list--empty",
+            )
+            self._styles = {n: self.get_component_rich_style(n) for n in names}
+            self._styles["base"] = self.rich_style
+        return self._styles[name]
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width or self.size.width
         index = round(self.scroll_offset.y) + y
-        base = self.rich_style
+        base = self._style("base")
         if self.row_count == 0:
             if y == 0 and self.source is not None:
-                empty = self.get_component_rich_style("message-list--empty")
                 text = "  No messages" + (" match the filter" if self.source.query else " in this folder")
-                return Strip([Segment(set_cell_size(text, width), base + empty)], width)
+                return Strip([Segment(set_cell_size(text, width), base + self._style("message-list--empty"))], width)
             return Strip.blank(width, base)
+        is_cursor = index == self.cursor
+        key = (index, is_cursor, is_cursor and self.has_focus, width)
+        strip = self._strips.get(key)
+        if strip is not None:
+            self._strips.move_to_end(key)
+            return strip
         row = self.row(index)
         if row is None:
             return Strip.blank(width, base)
-        return self._render_row(row, index, width, base)
+        strip = self._render_row(row, is_cursor, width, base)
+        self._strips[key] = strip
+        while len(self._strips) > 2 * PAGE_SIZE:
+            self._strips.popitem(last=False)
+        return strip
 
-    def _render_row(self, row: MessageRow, index: int, width: int, base: Style) -> Strip:
+    def _render_row(self, row: MessageRow, is_cursor: bool, width: int, base: Style) -> Strip:
         style = base
         if not row.seen:
-            style += self.get_component_rich_style("message-list--unread")
+            style += self._style("message-list--unread")
         if row.flagged:
-            style += self.get_component_rich_style("message-list--flagged")
-        if index == self.cursor:
-            style += self.get_component_rich_style(
-                "message-list--cursor" if self.has_focus else "message-list--cursor-blurred"
-            )
+            style += self._style("message-list--flagged")
+        if is_cursor:
+            style += self._style("message-list--cursor" if self.has_focus else "message-list--cursor-blurred")
         flags = " " + flag_marks(row) + " "
         date = self._format_date(row.date)
         date_w = max(cell_len(date), 10)
@@ -285,12 +322,12 @@ class MessageList(ScrollView, can_focus=True):
         subject = indent + (clean_line(row.subject) or "(no subject)")
         sender = clean_line(row.sender) or "(unknown sender)"
         segments = [
-            Segment(flags, style + self.get_component_rich_style("message-list--flags")),
-            Segment(set_cell_size(date, date_w) + "  ", style + self.get_component_rich_style("message-list--date")),
+            Segment(flags, style + self._style("message-list--flags")),
+            Segment(set_cell_size(date, date_w) + "  ", style + self._style("message-list--date")),
             Segment(set_cell_size(sender, from_w) + " ", style),
             Segment(set_cell_size(subject, subject_w), style),
         ]
         return Strip(segments).adjust_cell_length(width, style)
 
 
-__all__ = ["MAX_PAGES", "PAGE_SIZE", "Binding", "ListSource", "MessageList", "flag_marks"]
+__all__ = ["MAX_PAGES", "PAGE_SIZE", "ListSource", "MessageList", "flag_marks"]
