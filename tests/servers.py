@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import grp
 import itertools
 import os
 import pwd
@@ -85,14 +86,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_port(port: int, deadline: float) -> bool:
-    """Poll until something accepts TCP connections on HOST:port, or the deadline (monotonic) passes."""
+def wait_for_port(port: int, deadline: float, greeting: bytes = b"") -> bool:
+    """Poll until HOST:port accepts connections (and, if given, its first line starts with greeting), or the
+    deadline (monotonic) passes. A bound port alone is not readiness: the kernel accepts before the server does."""
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection((HOST, port), timeout=0.5):
-                return True
+            with socket.create_connection((HOST, port), timeout=1.0) as s:
+                if not greeting or s.recv(64).startswith(greeting):
+                    return True
         except OSError:
-            time.sleep(0.02)
+            pass
+        time.sleep(0.02)
     return False
 
 
@@ -261,6 +265,7 @@ class Dovecot:
             me = pwd.getpwuid(os.geteuid())
             self._uid, self._gid = me.pw_uid, me.pw_gid
             self._login_user = self._internal_user = me.pw_name
+        self._internal_group = grp.getgrgid(self._gid).gr_name if os.geteuid() != 0 else "dovecot"
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -293,8 +298,14 @@ class Dovecot:
                     start_new_session=True,
                 )
             deadline = time.monotonic() + START_TIMEOUT
-            ports = [p for p in (self.imap_port, self.imaps_port, self.pop3_port, self.pop3s_port) if p]
-            if all(self._wait_ready(p, deadline) for p in ports):
+            # The plain ports must greet; the TLS ones are served by the same login processes.
+            ports = [
+                (self.imap_port, b"* OK"),
+                (self.pop3_port, b"+OK"),
+                (self.imaps_port, b""),
+                (self.pop3s_port, b""),
+            ]
+            if all(self._wait_ready(p, greeting, deadline) for p, greeting in ports if p):
                 return
             tail = self._startup_output()
             self.stop()
@@ -304,9 +315,9 @@ class Dovecot:
             raise RuntimeError(f"dovecot did not start (config {self.conf}):\n{tail}")
         raise RuntimeError(f"dovecot could not bind free ports: {last_error}")
 
-    def _wait_ready(self, port: int, deadline: float) -> bool:
+    def _wait_ready(self, port: int, greeting: bytes, deadline: float) -> bool:
         while time.monotonic() < deadline and self._proc is not None and self._proc.poll() is None:
-            if wait_for_port(port, min(deadline, time.monotonic() + 0.2)):
+            if wait_for_port(port, min(deadline, time.monotonic() + 0.2), greeting):
                 return True
         return False
 
@@ -373,6 +384,7 @@ debug_log_path = {self.log_file}
 shutdown_clients = yes
 default_login_user = {self._login_user}
 default_internal_user = {self._internal_user}
+default_internal_group = {self._internal_group}
 {ssl_lines}disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_cache_size = 0
