@@ -134,3 +134,17 @@ def test_account_configs_point_at_the_right_ports(
     pop = dovecot.pop3_account(mail_user, security="none", leave_on_server=False, delete_after_days=3)
     assert (pop.protocol, pop.incoming.port, pop.smtp) == ("pop3", dovecot.pop3_port, None)
     assert (pop.pop3.leave_on_server, pop.pop3.delete_after_days) == (False, 3)
+
+
+def test_login_with_full_address_and_dotted_name(dovecot: Dovecot, mail_user: MailUser) -> None:
+    user = dovecot.add_user(f"first.{mail_user.name}", password="pw")
+    client = imapclient.IMAPClient(dovecot.host, port=dovecot.imap_port, ssl=False)
+    client.login(user.email, user.password)
+    client.logout()
+
+
+def test_mail_before_auth_is_refused(smtp_server: SmtpServer, mail_user: MailUser) -> None:
+    with smtplib.SMTP(smtp_server.host, smtp_server.port, timeout=10) as s:
+        s.starttls(context=make_context(smtp_server.ca_file))
+        with pytest.raises(smtplib.SMTPSenderRefused):
+            s.send_message(_message(mail_user, "someone@elsewhere.example"))
