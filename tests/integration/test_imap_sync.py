@@ -10,7 +10,7 @@ from typing import Any
 import imapclient
 import pytest
 
-from tui_mail.backends.imap import ImapBackend
+from tui_mail.backends.imap import ImapBackend, folder_role
 from tui_mail.models import FLAGGED, SEEN, Role
 from tui_mail.store.cache import Cache
 
@@ -109,6 +109,22 @@ def test_first_sync_lists_folders_with_roles_and_messages(dovecot: Any, mail_use
     assert any(p.folder == "INBOX" and p.new_messages == 3 for p in progress)
 
 
+@pytest.mark.parametrize(
+    ("name", "flags", "special", "role"),
+    [
+        ("inbox", [], True, Role.INBOX),
+        ("Gesendet", ["\\HasNoChildren", "\\Sent"], True, Role.SENT),
+        ("Sent Messages", [], True, Role.NONE),  # the server names its roles; a look-alike name is just a folder
+        ("Sent Messages", [], False, Role.SENT),
+        ("INBOX.Deleted Items", [], False, Role.TRASH),
+        ("Projects", [], False, Role.NONE),
+    ],
+)
+def test_folder_roles_from_special_use_or_well_known_names(name: str, flags: list[str], special: bool, role: Role):
+    delimiter = "." if name.startswith("INBOX.") else "/"
+    assert folder_role(name, delimiter, flags, special) is role
+
+
 def test_incremental_sync_fetches_only_new_mail(dovecot: Any, mail_user: Any, make_backend: BackendFactory):
     dovecot.deliver(mail_user, make_msg("old one"))
     b = make_backend()
@@ -178,14 +194,21 @@ def _subjects_to_uids(server: imapclient.IMAPClient) -> dict[str, int]:
     }
 
 
-@pytest.mark.parametrize("qresync", [True, False], ids=["qresync", "search-all"])
+@pytest.mark.parametrize(
+    ("qresync", "condstore"), [(True, True), (False, True), (False, False)], ids=["vanished", "search-all", "plain"]
+)
 def test_expunge_on_server_removes_from_cache(
-    dovecot: Any, mail_user: Any, make_backend: BackendFactory, server: imapclient.IMAPClient, qresync: bool
+    dovecot: Any,
+    mail_user: Any,
+    make_backend: BackendFactory,
+    server: imapclient.IMAPClient,
+    qresync: bool,
+    condstore: bool,
 ):
     for s in ("keep", "drop", "keep too"):
         dovecot.deliver(mail_user, make_msg(s))
     b = make_backend()
-    b.use_qresync = qresync
+    b.use_qresync, b.use_condstore = qresync, condstore
     b.sync()
     server.select_folder("INBOX")
     server.delete_messages([_subjects_to_uids(server)["drop"]])
@@ -275,18 +298,24 @@ def test_local_changes_are_replayed_to_the_server(
 def test_action_on_message_already_gone_is_not_an_error(
     dovecot: Any, mail_user: Any, make_backend: BackendFactory, server: imapclient.IMAPClient
 ):
-    dovecot.deliver(mail_user, make_msg("vanishing"))
+    for s in ("flag gone", "move gone", "delete gone"):
+        dovecot.deliver(mail_user, make_msg(s))
     b = make_backend()
     b.sync()
-    row = rows(b.cache, "INBOX")["vanishing"]
+    got = rows(b.cache, "INBOX")
     server.select_folder("INBOX")
     server.delete_messages(server.search(["ALL"]))
     server.expunge()
-    b.cache.set_flags([row.id], add=[SEEN])
+    archive = b.cache.folder_by_role(Role.ARCHIVE)
+    assert archive is not None
+    b.cache.set_flags([got["flag gone"].id], add=[SEEN])
+    b.cache.move([got["move gone"].id], archive.id)
+    b.cache.delete([got["delete gone"].id])
     result = b.sync()
     assert result.warnings == []
     assert b.cache.pending_actions() == []
     assert subjects(b.cache, "INBOX") == []
+    assert subjects(b.cache, "Archive") == []  # the placeholder of the move went too
 
 
 def test_crash_mid_sync_then_resync_has_every_message_once(

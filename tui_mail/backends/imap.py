@@ -64,18 +64,28 @@ def parse_envelope(raw: bytes, size: int | None = None) -> Envelope:
     return _parse(raw, size)
 
 
-def uid_set(uids: Iterable[int]) -> str:
-    """Compress UIDs into an IMAP sequence set ("1:3,7")."""
-    out: list[str] = []
-    ordered = sorted(set(uids))
-    i = 0
-    while i < len(ordered):
-        j = i
-        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
-            j += 1
-        out.append(str(ordered[i]) if i == j else f"{ordered[i]}:{ordered[j]}")
-        i = j + 1
-    return ",".join(out)
+def folder_role(name: str, delimiter: str, flags: Iterable[str], server_has_special_use: bool) -> Role:
+    """The role of a LISTed folder: INBOX by name, else its SPECIAL-USE attribute; well-known names (by the
+    last path component, e.g. "Sent Messages", "Deleted Items") only when the server announces no SPECIAL-USE."""
+    if name.upper() == "INBOX":
+        return Role.INBOX
+    for f in flags:
+        role = _SPECIAL_USE.get(f.lower())
+        if role is not None:
+            return role
+    if server_has_special_use:
+        return Role.NONE
+    leaf = name.rsplit(delimiter, 1)[-1] if delimiter else name
+    return _WELL_KNOWN.get(leaf.strip().lower(), Role.NONE)
+
+
+def safe_envelope(raw: bytes, size: int) -> Envelope:
+    """parse_envelope, but a message the parser chokes on still gets a row (and the sync goes on)."""
+    try:
+        return parse_envelope(raw, size)
+    except Exception:
+        log.exception("could not parse a message envelope")
+        return Envelope(subject="(message could not be read)", size=size)
 
 
 def parse_uid_set(text: str) -> list[int]:
@@ -305,21 +315,12 @@ class ImapBackend:
         special = any(_text(f).lower() in _SPECIAL_USE for flags, _delim, _name in entries for f in flags)
         out = []
         for flags, delim, name in entries:
-            name = _text(name)
-            lflags = {_text(f).lower() for f in flags}
-            role = Role.NONE
+            name, sep = _text(name), (_text(delim) if delim else "")
             if name.upper() == "INBOX":
-                role = Role.INBOX
                 name = "INBOX"
-            else:
-                for f in lflags:
-                    if f in _SPECIAL_USE:
-                        role = _SPECIAL_USE[f]
-                        break
-                if role is Role.NONE and not special:
-                    role = _WELL_KNOWN.get(name.lower(), Role.NONE)
+            lflags = {_text(f).lower() for f in flags}
             selectable = "\\noselect" not in lflags and "\\nonexistent" not in lflags
-            out.append((name, _text(delim) if delim else "", role, selectable))
+            out.append((name, sep, folder_role(name, sep, lflags, special), selectable))
         return out
 
     def _sync_folder_list(self, result: SyncResult) -> list[Folder]:
@@ -435,12 +436,19 @@ class ImapBackend:
                         result.removed += self.cache.remove_uids(folder.id, sorted(gone & set(uids)))
                         removed_done = True
                 else:
-                    removed_done = self._qresync
+                    # Unchanged HIGHESTMODSEQ: no flag changes, and on a QRESYNC server no expunges either.
+                    removed_done = self._has("QRESYNC")
             else:
+                # No CONDSTORE (or no cached modseq yet): FLAGS of every cached UID; a UID the server no longer
+                # returns was expunged.
+                returned: set[int] = set()
                 for chunk in _chunks(uids, self.chunk_size):
                     for uid, data in c.fetch(chunk, ["FLAGS"]).items():
                         if b"FLAGS" in data:
                             changed[uid] = _flags(data[b"FLAGS"])
+                            returned.add(uid)
+                result.removed += self.cache.remove_uids(folder.id, [u for u in uids if u not in returned])
+                removed_done = True
             result.flag_changes += self.cache.apply_server_flags(folder.id, changed, highestmodseq=modseq)
             if not removed_done or len(self.cache.uid_map(folder.id)) != exists:
                 # Safety net (and the only way without QRESYNC): compare the server's UIDs with the cache.
@@ -483,7 +491,7 @@ class ImapBackend:
                     size = int(d.get(b"RFC822.SIZE", 0) or len(raw))
                     msgs.append(
                         NewMessage(
-                            envelope=parse_envelope(bytes(raw), size),
+                            envelope=safe_envelope(bytes(raw), size),
                             uid=uid,
                             flags=_flags(d.get(b"FLAGS", ())),
                             raw=bytes(raw) if full else None,
@@ -524,6 +532,7 @@ class ImapBackend:
             if folder is None or first.folder_id in skip:
                 continue
             if selected != folder.id:
+                selected = None
                 try:
                     info = self._select(folder.name, readonly=False)
                 except _FolderGone:
@@ -616,7 +625,7 @@ class ImapBackend:
             return bytes(data[b"BODY[]"])
 
         raw: bytes = self._guard(run)
-        self.cache.store_bodies([(message_id, raw, parse_envelope(raw, len(raw)))])
+        self.cache.store_bodies([(message_id, raw, safe_envelope(raw, len(raw)))])
         return raw
 
     # -- Sent and Drafts ----------------------------------------------------------------------------------------------
