@@ -594,7 +594,12 @@ def check_environment() -> None:
 
 def new_root(prefix: str = "tui-mail-servers-") -> Path:
     """A fresh temp directory, readable by Dovecot's unprivileged workers."""
-    root = Path(tempfile.mkdtemp(prefix=prefix))
+    base = Path(tempfile.gettempdir())
+    # Dovecot's workers run as other users: every parent directory must be searchable by them (a private TMPDIR
+    # such as /root/tmp is not), else fall back to /tmp.
+    if not all(os.stat(p).st_mode & 0o001 for p in [base, *base.parents]):
+        base = Path("/tmp")
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
     root.chmod(0o755)
     return root
 
