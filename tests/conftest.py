@@ -35,6 +35,16 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+_SERVER_FIXTURES = {"dovecot", "dovecot_nostarttls", "smtp_server", "mail_user", "test_certs"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the real servers with `servers`, so `-m "not servers"` runs the rest."""
+    for item in items:
+        if _SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)
+
+
 @pytest.fixture(scope="session")
 def _servers_root() -> Iterator[Path]:
     try:
