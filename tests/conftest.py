@@ -25,6 +25,7 @@ from tests.servers import (
 )
 
 # Nothing in the test process may reach the real keyring, not even outside a test function.
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 keyring.set_keyring(fail.Keyring())
 
 
@@ -112,8 +113,10 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
 
 @pytest.fixture(autouse=True)
 def app_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point TUI_MAIL_DATA_DIR, TUI_MAIL_STATE_DIR and TUI_MAIL_CONFIG into the test's tmp dir."""
+    """Point TUI_MAIL_DATA_DIR, TUI_MAIL_STATE_DIR and TUI_MAIL_CONFIG into the test's tmp dir; subprocesses
+    (the CLI run as a program) get the "no keyring" backend, so they never reach the real keyring either."""
     base = tmp_path / "tui-mail"
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     monkeypatch.setenv("TUI_MAIL_DATA_DIR", str(base / "data"))
     monkeypatch.setenv("TUI_MAIL_STATE_DIR", str(base / "state"))
     monkeypatch.setenv("TUI_MAIL_CONFIG", str(base / "config.toml"))
