@@ -346,3 +346,52 @@ def test_crash_mid_sync_then_resync_has_every_message_once(
     result = fresh.sync()
     assert result.new_messages == 15
     assert subjects(b.cache, "INBOX") == [f"bulk {i:02d}" for i in range(25)]
+
+
+def test_a_folder_that_cannot_be_opened_is_reported_and_the_rest_still_syncs(
+    dovecot: Any, mail_user: Any, make_backend: BackendFactory, monkeypatch: pytest.MonkeyPatch
+):
+    dovecot.deliver(mail_user, make_msg("still arrives"))
+    b = make_backend()
+    real = b._list
+
+    def with_vanished_folder() -> list[tuple[str, str, Role, bool]]:
+        # A folder that is LISTed but gone by the time we SELECT it (deleted by another client meanwhile).
+        return [("Vanished", "/", Role.NONE, True), *real()]
+
+    monkeypatch.setattr(b, "_list", with_vanished_folder)
+    result = b.sync()
+    assert any("Vanished" in w for w in result.warnings)
+    assert subjects(b.cache, "INBOX") == ["still arrives"]
+
+
+def test_crash_after_a_move_reached_the_server_replays_without_loss_or_duplicate(
+    dovecot: Any,
+    mail_user: Any,
+    make_backend: BackendFactory,
+    server: imapclient.IMAPClient,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    dovecot.deliver(mail_user, make_msg("moved once"))
+    b = make_backend()
+    b.sync()
+    archive = b.cache.folder_by_role(Role.ARCHIVE)
+    assert archive is not None
+    b.cache.move([rows(b.cache, "INBOX")["moved once"].id], archive.id)
+
+    def crash(action_id: int) -> None:
+        raise RuntimeError("simulated crash before the action was marked done")
+
+    monkeypatch.setattr(b.cache, "complete_action", crash)
+    with pytest.raises(RuntimeError):
+        b.sync()
+    b.close()
+    monkeypatch.undo()
+
+    result = make_backend(cache=b.cache).sync()
+    assert result.warnings == []
+    assert b.cache.pending_actions() == []
+    assert subjects(b.cache, "Archive") == ["moved once"]
+    assert subjects(b.cache, "INBOX") == []
+    assert server_flags(server, "Archive") == {"moved once": set()}
+    assert server_flags(server, "INBOX") == {}

@@ -585,6 +585,11 @@ class ImapBackend:
             for a in group:
                 if a.message_id is None:
                     continue
+                try:
+                    if self.cache.message_location(a.message_id)[1] is not None:
+                        continue  # not a placeholder any more (a replay after a crash): leave it alone
+                except KeyError:
+                    continue
                 new = mapping.get(a.uid) if a.uid is not None else None
                 if new is not None:
                     self.cache.assign_uid(a.message_id, new[1], new[0])
