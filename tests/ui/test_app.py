@@ -5,14 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
 from textual.widgets import Input
 
+from tui_mail.accounts import AccountManager
 from tui_mail.backends.base import SyncResult
 from tui_mail.config import Config, UiConfig
 from tui_mail.mime import parse_envelope
 from tui_mail.models import FLAGGED, SEEN, Role
 from tui_mail.store.cache import NewMessage
-from tui_mail.ui.app import MailApp
+from tui_mail.ui.app import ComposeScreen, MailApp
 from tui_mail.ui.screens.folder_picker import DirectoryScreen, FolderPickerScreen
 from tui_mail.ui.screens.help import HelpScreen
 from tui_mail.ui.screens.reader_screen import ReaderScreen
@@ -387,3 +389,64 @@ async def test_empty_folder_and_no_accounts(tmp_path: Path, ui: Helpers) -> None
         assert "no accounts" in screen_text(app2)
         await pilot.press("j", "1", "dollar_sign")
         assert app2.is_running
+
+
+# -- against the real Dovecot and SMTP servers -------------------------------------------------------------------------
+
+
+def _live_message(sender: str, to: str, subject: str, msgid: str) -> bytes:
+    return (
+        f"From: Bob <{sender}>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{msgid}@example.test>\r\n"
+        f"Date: Mon, 23 Nov 2026 09:00:00 +0000\r\n\r\n{subject} body\r\n"
+    ).encode()
+
+
+@pytest.mark.servers
+async def test_live_sync_reply_and_delete_reach_the_servers(tmp_path: Path, dovecot, smtp_server, mail_user) -> None:  # type: ignore[no-untyped-def]
+    bob = dovecot.add_user()
+    dovecot.deliver(mail_user, _live_message(bob.email, mail_user.email, "Old news", "old"))
+    dovecot.deliver(mail_user, _live_message(bob.email, mail_user.email, "Lunch tomorrow?", "lunch"))
+    account = dovecot.imap_account(mail_user, smtp=smtp_server)
+    config = Config(path=None, accounts=(account,))
+    manager = AccountManager(config, data_dir=tmp_path, password_source=lambda _a, _s: mail_user.password)
+    app = MailApp(config, manager, show_clock=False, preview_delay=0, push=False)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)  # the sync at start
+            text = screen_text(app)
+            assert "Lunch tomorrow?" in text and "Old news" in text
+            assert "synced" in text
+            row = app.message_list.current_row
+            assert row is not None and row.subject == "Lunch tomorrow?"
+
+            # Reply: r opens the composer pre-filled; ctrl+s sends through SMTP to Bob's mailbox.
+            await pilot.press("r")
+            await settle(app, pilot)
+            assert ComposeScreen is not None and isinstance(app.screen, ComposeScreen)
+            await pilot.press("ctrl+s")
+            await settle(app, pilot)
+            assert app.screen is app.main_screen
+            assert any(b"Re: Lunch tomorrow?" in m for m in smtp_server.messages_to(bob.email))
+
+            # Delete: d moves "Old news" to Trash locally; $ replays it to the server.
+            await pilot.press("j")
+            assert app.message_list.current_row.subject == "Old news"  # type: ignore[union-attr]
+            await pilot.press("d")
+            await settle(app, pilot)
+            await pilot.press("dollar_sign")
+            await settle(app, pilot)
+            assert manager.cache(account.name).pending_count() == 0
+    finally:
+        manager.close()
+
+    # A fresh client sees the result on the server: Old news in Trash, not in INBOX.
+    check = AccountManager(config, data_dir=tmp_path / "check", password_source=lambda _a, _s: mail_user.password)
+    try:
+        check.sync(account.name)
+        cache = check.cache(account.name)
+        inbox, trash = cache.folder_by_role(Role.INBOX), cache.folder_by_role(Role.TRASH)
+        assert inbox is not None and trash is not None
+        assert [r.subject for r in cache.window(inbox.id, 0, 10)] == ["Lunch tomorrow?"]
+        assert "Old news" in [r.subject for r in cache.window(trash.id, 0, 10)]
+    finally:
+        check.close()

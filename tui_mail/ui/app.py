@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -30,7 +31,7 @@ from ..errors import ConnectError, MailError
 from ..models import MessageRow, Role, SyncProgress
 from ..store.cache import Cache
 from .bindings import APP_BINDINGS
-from .messages import ActionDone, BodyFetched, Notice, SyncFinished, SyncProgressed, SyncStarted
+from .messages import ActionDone, BodyFetched, Notice, PushNotified, SyncFinished, SyncProgressed, SyncStarted
 from .screens.folder_picker import DirectoryScreen, FolderPickerScreen, PickerScreen
 from .screens.help import HelpScreen
 from .screens.reader_screen import ReaderScreen
@@ -143,8 +144,11 @@ class MailApp(App[int]):
         show_clock: bool = True,
         preview_delay: float = 0.15,
         opener: Callable[[Path], None] | None = None,
+        push: bool = True,
     ) -> None:
         super().__init__()
+        self.push = push
+        self._stop = threading.Event()
         self.config = config
         self.manager = manager
         self.config_error = config_error
@@ -160,6 +164,7 @@ class MailApp(App[int]):
         self._preview_timer: Timer | None = None
         self._push_timers: dict[str, Timer] = {}
         self._poll_timers: dict[str, Timer] = {}
+        self._push_workers: set[str] = set()
         self._body_waiters: dict[tuple[str, int], list[Callable[[bytes], None]]] = {}
         self._last_progress_reload = 0.0
         self._had_target: bool | None = None
@@ -245,6 +250,48 @@ class MailApp(App[int]):
         if self.sync_on_start:
             for acc in self.accounts:
                 self.start_sync(acc.name, quiet=True)
+        self._start_push_workers()
+
+    def _start_push_workers(self) -> None:
+        """One long-lived IDLE worker per IMAP account with push, when online: new mail triggers a sync."""
+        if not self.push or getattr(self.manager, "offline", False) or not hasattr(self.manager, "wait_for_new_mail"):
+            return
+        for acc in self.accounts:
+            if acc.protocol == "imap" and acc.idle and acc.name not in self._push_workers:
+                self._push_workers.add(acc.name)
+                self.run_worker(
+                    partial(self._push_work, acc.name, max(10, acc.poll_interval)),
+                    name=f"push {acc.name}",
+                    group=f"push-{acc.name}",
+                    thread=True,
+                    exit_on_error=False,
+                )
+
+    def _push_work(self, account: str, interval: float) -> None:
+        """Runs in a worker thread until the app exits: wait on IMAP IDLE, post PushNotified on a change."""
+        while not self._stop.is_set():
+            try:
+                changed = self.manager.wait_for_new_mail(account, interval, self._stop)
+            except MailError:
+                self._stop.wait(interval)  # offline or rejected: the poll timer and $ still work
+                continue
+            except Exception:
+                log.exception("IDLE of %s failed", account)
+                self._stop.wait(interval)
+                continue
+            if changed and not self._stop.is_set():
+                self.post_message(PushNotified(account))
+
+    @on(PushNotified)
+    def _push_notified(self, event: PushNotified) -> None:
+        self.start_sync(event.account, quiet=True)
+
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        self._stop.set()
+        super().exit(*args, **kwargs)
+
+    def on_unmount(self) -> None:
+        self._stop.set()
 
     def _setup_done(self, config: Config | None) -> None:
         """The setup screen wrote a config: open its accounts (the manager is rebuilt for the new config)."""
@@ -270,6 +317,7 @@ class MailApp(App[int]):
                     max(10, acc.poll_interval), partial(self.start_sync, acc.name, True)
                 )
             self.start_sync(acc.name, quiet=True)
+        self._start_push_workers()
 
     # -- accounts and folders --------------------------------------------------------------------------------------
 
@@ -533,7 +581,12 @@ class MailApp(App[int]):
                 n = result.new_messages
                 self.notify(f"{n} new message{'s' if n != 1 else ''} in {clean_line(event.account)}.", markup=False)
             if current:
-                self.message_list.reload()
+                view = self.views[event.account]
+                if view.folder_id is None:  # the first sync brought the folders
+                    view.folder_id = self._default_folder(self.cache(event.account))
+                    self._show_folder(event.account, view)
+                else:
+                    self.message_list.reload()
         self.refresh_folders()
         self.update_status()
 

@@ -16,6 +16,14 @@ class SyncStarted(Message):
         self.account = account
 
 
+class PushNotified(Message):
+    """The server told an IDLE connection that something changed in the account."""
+
+    def __init__(self, account: str) -> None:
+        super().__init__()
+        self.account = account
+
+
 class SyncProgressed(Message):
     """Progress of a running sync (coalesced by the status line)."""
 
