@@ -9,41 +9,27 @@ from pathlib import Path
 import keyring
 import keyring.backend
 import keyring.errors
-import pytest
 from textual.app import App
 from textual.widgets import Input, Select, Static
 
+from tests.servers import MemoryKeyring
 from tui_mail.config import Config, load_config
 from tui_mail.ui.screens.setup import SetupScreen
 
 
-class _MemoryKeyring(keyring.backend.KeyringBackend):
+class _NoKeyring(keyring.backend.KeyringBackend):
+    """A system without any keyring backend."""
+
     priority = 1  # type: ignore[assignment]
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
     def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
+        raise keyring.errors.NoKeyringError("no backend")
 
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.store.pop((service, username), None)
-
-
-class _NoKeyring(_MemoryKeyring):
     def set_password(self, service: str, username: str, password: str) -> None:
         raise keyring.errors.NoKeyringError("no backend")
 
-
-@pytest.fixture
-def memory_keyring() -> _MemoryKeyring:
-    backend = _MemoryKeyring()
-    keyring.set_keyring(backend)
-    return backend
+    def delete_password(self, service: str, username: str) -> None:
+        raise keyring.errors.NoKeyringError("no backend")
 
 
 class SetupHost(App[None]):
@@ -72,7 +58,7 @@ def _error(app: App[None]) -> str:
 
 
 async def test_setup_writes_loadable_config_and_keeps_password_in_keyring(
-    tmp_path: Path, memory_keyring: _MemoryKeyring
+    tmp_path: Path, memory_keyring: MemoryKeyring
 ) -> None:
     config_path = tmp_path / "conf" / "config.toml"
     app = SetupHost(config_path)
@@ -108,11 +94,11 @@ async def test_setup_writes_loadable_config_and_keeps_password_in_keyring(
         "starttls",
     )
     assert acc.incoming.username == "ann@example.org"
-    assert memory_keyring.store == {("tui-mail:work", "ann@example.org"): "hunter2-secret"}
+    assert memory_keyring.passwords == {("tui-mail:work", "ann@example.org"): "hunter2-secret"}
 
 
 async def test_protocol_and_security_change_the_default_port_but_not_a_typed_one(
-    tmp_path: Path, memory_keyring: _MemoryKeyring
+    tmp_path: Path, memory_keyring: MemoryKeyring
 ) -> None:
     app = SetupHost(tmp_path / "config.toml")
     async with app.run_test(size=(110, 50)) as pilot:
@@ -131,7 +117,7 @@ async def test_protocol_and_security_change_the_default_port_but_not_a_typed_one
         assert screen.query_one("#setup-port", Input).value == "1110"
 
 
-async def test_invalid_input_is_one_sentence_and_writes_nothing(tmp_path: Path, memory_keyring: _MemoryKeyring) -> None:
+async def test_invalid_input_is_one_sentence_and_writes_nothing(tmp_path: Path, memory_keyring: MemoryKeyring) -> None:
     config_path = tmp_path / "config.toml"
     app = SetupHost(config_path)
     async with app.run_test(size=(110, 50)) as pilot:
