@@ -18,6 +18,8 @@ from typing import Any
 
 import imapclient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+from imapclient.imapclient import seq_to_parenstr_upper
+from imapclient.response_parser import parse_fetch_response
 
 from ..config import AccountConfig
 from ..errors import AuthError, ConnectError, MailError, ProtocolError
@@ -86,6 +88,27 @@ def safe_envelope(raw: bytes, size: int) -> Envelope:
     except Exception:
         log.exception("could not parse a message envelope")
         return Envelope(subject="(message could not be read)", size=size)
+
+
+def uid_sets(uids: Iterable[int], max_len: int = 4000) -> Iterator[str]:
+    """Compress UIDs into IMAP sequence sets ("1:3,7"), each at most about max_len characters long."""
+    ordered = sorted(set(uids))
+    parts: list[str] = []
+    length = 0
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        part = str(ordered[i]) if i == j else f"{ordered[i]}:{ordered[j]}"
+        if parts and length + len(part) + 1 > max_len:
+            yield ",".join(parts)
+            parts, length = [], 0
+        parts.append(part)
+        length += len(part) + 1
+        i = j + 1
+    if parts:
+        yield ",".join(parts)
 
 
 def parse_uid_set(text: str) -> list[int]:
@@ -344,6 +367,24 @@ class ImapBackend:
 
     # one folder
 
+    def _fetch_flags(self, uids: Sequence[int], modifiers: list[str] | None = None) -> dict[int, dict[bytes, Any]]:
+        """UID FETCH (FLAGS) for many UIDs in few round trips: the UIDs go as compressed sequence sets, which
+        imapclient 4.1's fetch() cannot take (it raises on "1:500"), so this issues the command itself."""
+        c = self._c
+        wanted = set(uids)
+        out: dict[int, dict[bytes, Any]] = {}
+        for spec in uid_sets(uids):
+            args = ["FETCH", spec, "(FLAGS)"]
+            if modifiers:
+                args.append(seq_to_parenstr_upper(modifiers))
+            typ, data = c._imap.uid(*args)
+            if typ != "OK":
+                raise IMAPClientError(f"FETCH failed: {_text(data[0]) if data else typ}")
+            for uid, d in parse_fetch_response([x for x in data if x is not None], c.normalise_times, True).items():
+                if uid in wanted:
+                    out[uid] = d
+        return out
+
     def _select(self, name: str, readonly: bool) -> dict[bytes, Any]:
         try:
             info = self._c.select_folder(name, readonly=readonly)
@@ -424,10 +465,9 @@ class ImapBackend:
                 if modseq != cached_modseq:
                     modifiers = [f"CHANGEDSINCE {cached_modseq}"] + (["VANISHED"] if self._qresync else [])
                     c._imap.untagged_responses.pop("VANISHED", None)
-                    for chunk in _chunks(uids, self.chunk_size):
-                        for uid, data in c.fetch(chunk, ["FLAGS"], modifiers=modifiers).items():
-                            if b"FLAGS" in data:
-                                changed[uid] = _flags(data[b"FLAGS"])
+                    for uid, data in self._fetch_flags(uids, modifiers).items():
+                        if b"FLAGS" in data:
+                            changed[uid] = _flags(data[b"FLAGS"])
                     if self._qresync:
                         gone: set[int] = set()
                         for line in c._imap.untagged_responses.pop("VANISHED", []) or []:
@@ -442,11 +482,10 @@ class ImapBackend:
                 # No CONDSTORE (or no cached modseq yet): FLAGS of every cached UID; a UID the server no longer
                 # returns was expunged.
                 returned: set[int] = set()
-                for chunk in _chunks(uids, self.chunk_size):
-                    for uid, data in c.fetch(chunk, ["FLAGS"]).items():
-                        if b"FLAGS" in data:
-                            changed[uid] = _flags(data[b"FLAGS"])
-                            returned.add(uid)
+                for uid, data in self._fetch_flags(uids).items():
+                    if b"FLAGS" in data:
+                        changed[uid] = _flags(data[b"FLAGS"])
+                        returned.add(uid)
                 result.removed += self.cache.remove_uids(folder.id, [u for u in uids if u not in returned])
                 removed_done = True
             result.flag_changes += self.cache.apply_server_flags(folder.id, changed, highestmodseq=modseq)
