@@ -527,15 +527,42 @@ class Cache:
         return rows
 
     def position(self, folder_id: int, message_id: int, *, threaded: bool = False, query: str = "") -> int | None:
-        """Index of a message in the folder's list order (to keep the cursor on it after new mail)."""
+        """Index of a message in the folder's list order (to keep the cursor on it after new mail).
+
+        Counted with index range scans (rows before it in the order), so it stays fast in a 100,000-message folder.
+        """
         where, params = self._filter(folder_id, query)
-        order = "thread_date DESC, thread_id DESC, date, id" if threaded else "date DESC, id DESC"
-        row = self.conn.execute(
-            f"SELECT pos FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY {order}) - 1 AS pos FROM messages "
-            f"WHERE {where}) WHERE id=?",
-            (*params, message_id),
+        me = self.conn.execute(
+            f"SELECT date, id, thread_date, thread_id FROM messages WHERE {where} AND id=?", (*params, message_id)
         ).fetchone()
-        return int(row[0]) if row else None
+        if me is None:
+            return None
+        date, mid, thread_date, thread_id = me
+        if not threaded:
+            before = [("date > ?", (date,)), ("date = ? AND id > ?", (date, mid))]
+        elif thread_id is None:
+            order = "thread_date DESC, thread_id DESC, date, id"
+            row = self.conn.execute(
+                f"SELECT pos FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY {order}) - 1 AS pos FROM messages "
+                f"WHERE {where}) WHERE id=?",
+                (*params, message_id),
+            ).fetchone()
+            return int(row[0]) if row else None
+        else:
+            before = [
+                ("thread_date > ?", (thread_date,)),
+                ("thread_date = ? AND thread_id > ?", (thread_date, thread_id)),
+                ("thread_date = ? AND thread_id = ? AND date < ?", (thread_date, thread_id, date)),
+                ("thread_date = ? AND thread_id = ? AND date = ? AND id < ?", (thread_date, thread_id, date, mid)),
+            ]
+        total = 0
+        for condition, values in before:
+            total += int(
+                self.conn.execute(
+                    f"SELECT COUNT(*) FROM messages WHERE {where} AND {condition}", (*params, *values)
+                ).fetchone()[0]
+            )
+        return total
 
     def message(self, message_id: int) -> MessageRow | None:
         r = self.conn.execute(f"SELECT {_ROW_COLUMNS} FROM messages WHERE id=?", (message_id,)).fetchone()
