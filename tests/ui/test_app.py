@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +15,7 @@ from tui_mail.accounts import AccountManager
 from tui_mail.backends.base import SyncResult
 from tui_mail.config import Config, UiConfig
 from tui_mail.mime import parse_envelope
-from tui_mail.models import FLAGGED, SEEN, Role
+from tui_mail.models import FLAGGED, SEEN, Role, SyncProgress
 from tui_mail.store.cache import NewMessage
 from tui_mail.ui.app import ComposeScreen, MailApp
 from tui_mail.ui.screens.folder_picker import DirectoryScreen, FolderPickerScreen
@@ -450,3 +453,64 @@ async def test_live_sync_reply_and_delete_reach_the_servers(tmp_path: Path, dove
         assert "Old news" in [r.subject for r in cache.window(trash.id, 0, 10)]
     finally:
         check.close()
+
+
+async def test_status_line_shows_sync_progress_and_pending(demo: Mailbox) -> None:
+    release = threading.Event()
+    reported = threading.Event()
+
+    def slow_sync(name: str, progress: Callable[[SyncProgress], None] | None = None) -> SyncResult:
+        assert progress is not None
+        progress(SyncProgress(name, stage="headers", folder="INBOX", done=3, total=10))
+        reported.set()
+        release.wait(10)
+        return SyncResult()
+
+    demo.manager.sync = slow_sync  # type: ignore[method-assign]
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("s")  # one local change waits for the server
+        await settle(app, pilot)
+        await pilot.press("dollar_sign")
+        for _ in range(200):
+            await pilot.pause()
+            if reported.is_set() and "syncing 3/10" in screen_text(app):
+                break
+        assert "work · Inbox · syncing 3/10 · 1 pending" in screen_text(app)
+        release.set()
+        await settle(app, pilot)
+        assert "work · Inbox · synced" in screen_text(app)
+
+
+async def test_an_account_without_smtp_hides_compose_and_reply(demo: Mailbox) -> None:
+    work, home = demo.config.accounts
+    config = Config(path=None, accounts=(dataclasses.replace(work, smtp=None), home), ui=demo.config.ui)
+    app = MailApp(config, demo.manager, sync_on_start=False, show_clock=False, preview_delay=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert "Compose" not in footer and "Reply" not in footer and "Delete" in footer
+        await pilot.press("c", "r")
+        assert app.screen is app.main_screen
+        await pilot.press("2")
+        await settle(app, pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert "Compose" in footer and "Reply" in footer
+        await pilot.press("c")
+        await settle(app, pilot)
+        assert ComposeScreen is not None and isinstance(app.screen, ComposeScreen)
+
+
+async def test_escape_quits_from_the_main_view(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("escape")  # back from the reader
+        await settle(app, pilot)
+        assert app.screen is app.main_screen and app.is_running
+        await pilot.press("escape")
+        await pilot.pause()
+    assert app.return_code == 0
