@@ -11,6 +11,7 @@ import imapclient
 import pytest
 
 from tui_mail.backends.imap import ImapBackend, folder_role
+from tui_mail.errors import ConnectError
 from tui_mail.models import FLAGGED, SEEN, Role
 from tui_mail.store.cache import Cache
 
@@ -395,3 +396,30 @@ def test_crash_after_a_move_reached_the_server_replays_without_loss_or_duplicate
     assert subjects(b.cache, "INBOX") == []
     assert server_flags(server, "Archive") == {"moved once": set()}
     assert server_flags(server, "INBOX") == {}
+
+
+def test_connection_dropped_mid_sync_is_one_sentence_and_the_next_sync_resumes(
+    dovecot: Any, mail_user: Any, make_backend: BackendFactory, monkeypatch: pytest.MonkeyPatch
+):
+    dovecot.deliver_many(mail_user, [make_msg(f"kicked {i:02d}") for i in range(25)])
+    b = make_backend()
+    b.chunk_size = 10
+    real = b.cache.store_messages
+    kicked: list[bool] = []
+
+    def store_then_kick(*args: Any, **kw: Any) -> Any:
+        ids = real(*args, **kw)
+        if args[1] and not kicked:
+            kicked.append(True)
+            dovecot.doveadm("kick", mail_user.name)  # the server drops every connection of this user
+        return ids
+
+    monkeypatch.setattr(b.cache, "store_messages", store_then_kick)
+    with pytest.raises(ConnectError, match=r"^lost the connection to 127\.0\.0\.1:\d+ \(.*\)\.$"):
+        b.sync()
+    monkeypatch.undo()
+    assert len(subjects(b.cache, "INBOX")) == 10
+
+    result = b.sync()  # the same backend reconnects by itself
+    assert result.new_messages == 15
+    assert subjects(b.cache, "INBOX") == [f"kicked {i:02d}" for i in range(25)]

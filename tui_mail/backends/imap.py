@@ -231,9 +231,10 @@ class ImapBackend:
         if self._client is not None:
             return
         client = self._open()
+        caps: set[str] = set()
+        enabled: set[str] = set()
         try:
             caps = {_text(c).upper() for c in client.capabilities()}
-            enabled: set[str] = set()
             wanted = [c for c in ("QRESYNC", "CONDSTORE") if c in caps]
             if wanted and "ENABLE" in caps:
                 enabled = {_text(c).upper() for c in client.enable(*wanted)}
@@ -243,7 +244,7 @@ class ImapBackend:
             _quietly_close(client)
             raise ConnectError(f"lost the connection to {self._where} ({_reason(e)}).") from None
         except IMAPClientError:
-            enabled = set()
+            pass  # no ENABLE: plain sync without CONDSTORE/QRESYNC
         self._client = client
         self._caps = caps
         self._enabled = enabled
@@ -324,6 +325,8 @@ class ImapBackend:
                 self._sync_folder(folder, result, progress)
             except _FolderGone:
                 result.warnings.append(f"The folder {folder.name} could not be opened on the server; skipped.")
+            except IMAPClientAbortError:
+                raise  # the connection is gone (an IMAPClientError subclass): not one folder's problem
             except IMAPClientError as e:
                 log.warning("sync of %s failed: %s", folder.name, e)
                 result.warnings.append(f"The folder {folder.name} could not be synced ({_reason(e)}).")
