@@ -226,8 +226,11 @@ def test_folder_created_and_deleted_on_server(
     b.sync()
     server.create_folder("Projects/Alpha")
     dovecot.deliver(mail_user, make_msg("alpha news"), folder="Projects/Alpha")
+    server.create_folder("Bücher & Café")  # modified UTF-7 on the wire, plain text in the cache
+    dovecot.deliver(mail_user, make_msg("book club"), folder="Bücher & Café")
     b.sync()
     assert subjects(b.cache, "Projects/Alpha") == ["alpha news"]
+    assert subjects(b.cache, "Bücher & Café") == ["book club"]
     alpha = b.cache.folder_by_name("Projects/Alpha")
     assert alpha is not None and alpha.display_name == "Alpha"
 
