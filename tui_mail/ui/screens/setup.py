@@ -15,7 +15,6 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from ...config import DEFAULT_PORTS, Config, load_config
-from ...credentials import set_password
 from ...errors import ConfigError, CredentialError
 
 PROTOCOLS = (("IMAP (folders on the server)", "imap"), ("POP3 (download the inbox)", "pop3"))
@@ -365,6 +364,8 @@ class SetupScreen(Screen[Config | None]):
                 return
         password = self.query_one("#setup-password", Input).value
         if password and not form.password_command:
+            from ...credentials import set_password  # keyring is slow to import; only needed here
+
             try:
                 set_password(form.name, password, username=form.username)
             except CredentialError as e:
