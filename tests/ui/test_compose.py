@@ -3,6 +3,7 @@ when sending fails, ask before throwing typed text away, complete addresses, sho
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -232,3 +233,27 @@ async def test_send_without_recipient_says_so(demo_manager: AccountManager) -> N
         await pilot.pause()
         assert status(app) == "Add at least one recipient in To, Cc or Bcc."
         assert app.result == NOT_DISMISSED
+
+
+async def test_ctrl_e_edits_the_body_in_the_editor(
+    demo_manager: AccountManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VISUAL", "sed -i s/draft/final/")
+    app = ComposeHost(demo_manager, "work")
+    async with app.run_test(size=(100, 30)) as pilot:
+        # The headless test driver cannot hand the terminal over; everything else is the real path.
+        monkeypatch.setattr(app, "suspend", contextlib.nullcontext)
+        await type_into(pilot, "compose-body", "a draft text")
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        assert app.screen.query_one("#compose-body", TextArea).text == "a final text"
+
+
+async def test_ctrl_e_where_the_terminal_cannot_be_suspended_says_so(demo_manager: AccountManager) -> None:
+    app = ComposeHost(demo_manager, "work")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_into(pilot, "compose-body", "kept")
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        assert "cannot be suspended" in status(app)
+        assert app.screen.query_one("#compose-body", TextArea).text == "kept"
