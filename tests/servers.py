@@ -388,6 +388,8 @@ default_internal_group = {self._internal_group}
 {ssl_lines}disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_cache_size = 0
+# Wrong-password tests must not slow down every later login from 127.0.0.1 (2-15 s auth penalty).
+auth_failure_delay = 0
 mail_location = maildir:{self.mail_dir}/%n/Maildir
 mail_uid = {self._uid}
 mail_gid = {self._gid}
@@ -425,7 +427,10 @@ service pop3-login {{
   }}
 {pop3s}{pop3s_off}{chroot}}}
 service anvil {{
-{chroot}}}
+{chroot}  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 service imap {{
   process_limit = 1024
 }}

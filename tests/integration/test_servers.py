@@ -148,3 +148,16 @@ def test_mail_before_auth_is_refused(smtp_server: SmtpServer, mail_user: MailUse
         s.starttls(context=make_context(smtp_server.ca_file))
         with pytest.raises(smtplib.SMTPSenderRefused):
             s.send_message(_message(mail_user, "someone@elsewhere.example"))
+
+
+def test_failed_logins_do_not_slow_down_later_logins(dovecot: Dovecot, mail_user: MailUser) -> None:
+    import time
+
+    start = time.monotonic()
+    for _ in range(3):
+        client = imapclient.IMAPClient(dovecot.host, port=dovecot.imap_port, ssl=False)
+        with pytest.raises(imapclient.exceptions.LoginError):
+            client.login(mail_user.name, "wrong")
+        client.shutdown()
+    dovecot.imap_client(mail_user).logout()
+    assert time.monotonic() - start < 2.5  # Dovecot answers a failure within ~0.5 s; penalties would be 2-15 s
