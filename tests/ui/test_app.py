@@ -17,7 +17,8 @@ from tui_mail.config import Config, UiConfig
 from tui_mail.mime import parse_envelope
 from tui_mail.models import FLAGGED, SEEN, Role, SyncProgress
 from tui_mail.store.cache import NewMessage
-from tui_mail.ui.app import ComposeScreen, MailApp
+from tui_mail.ui.app import MailApp
+from tui_mail.ui.screens.compose import ComposeScreen
 from tui_mail.ui.screens.folder_picker import DirectoryScreen, FolderPickerScreen
 from tui_mail.ui.screens.help import HelpScreen
 from tui_mail.ui.screens.reader_screen import ReaderScreen
@@ -425,7 +426,7 @@ async def test_live_sync_reply_and_delete_reach_the_servers(tmp_path: Path, dove
             # Reply: r opens the composer pre-filled; ctrl+s sends through SMTP to Bob's mailbox.
             await pilot.press("r")
             await settle(app, pilot)
-            assert ComposeScreen is not None and isinstance(app.screen, ComposeScreen)
+            assert isinstance(app.screen, ComposeScreen)
             await pilot.press("ctrl+s")
             await settle(app, pilot)
             assert app.screen is app.main_screen
@@ -499,7 +500,7 @@ async def test_an_account_without_smtp_hides_compose_and_reply(demo: Mailbox) ->
         assert "Compose" in footer and "Reply" in footer
         await pilot.press("c")
         await settle(app, pilot)
-        assert ComposeScreen is not None and isinstance(app.screen, ComposeScreen)
+        assert isinstance(app.screen, ComposeScreen)
 
 
 async def test_escape_quits_from_the_main_view(demo: Mailbox) -> None:

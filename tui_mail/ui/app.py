@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import subprocess
@@ -28,7 +29,7 @@ from textual.widgets import Footer, Input
 from .. import mime
 from ..config import AccountConfig, Config
 from ..errors import ConnectError, MailError
-from ..models import MessageRow, Role, SyncProgress
+from ..models import Folder, MessageRow, Role, SyncProgress
 from ..store.cache import Cache
 from .bindings import APP_BINDINGS
 from .messages import ActionDone, BodyFetched, Notice, PushNotified, SyncFinished, SyncProgressed, SyncStarted
@@ -44,14 +45,22 @@ from .widgets.status_bar import StatusBar, SyncState
 if TYPE_CHECKING:
     from ..accounts import AccountManager
 
-try:  # owned by another helper; wired in when present
+# The composer and the setup screen are imported on first use (they are not needed to paint the first screen).
+HAS_COMPOSE = importlib.util.find_spec(f"{__package__}.screens.compose") is not None
+HAS_SETUP = importlib.util.find_spec(f"{__package__}.screens.setup") is not None
+
+
+def compose_screen(*args: Any) -> Screen[Any]:
     from .screens.compose import ComposeScreen
-except ImportError:  # pragma: no cover - transitional
-    ComposeScreen = None  # type: ignore[assignment,misc]
-try:
+
+    return ComposeScreen(*args)
+
+
+def setup_screen(config_path: Path) -> Screen[Any]:
     from .screens.setup import SetupScreen
-except ImportError:  # pragma: no cover - transitional
-    SetupScreen = None  # type: ignore[assignment,misc]
+
+    return SetupScreen(config_path)
+
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +174,7 @@ class MailApp(App[int]):
         self._push_timers: dict[str, Timer] = {}
         self._poll_timers: dict[str, Timer] = {}
         self._push_workers: set[str] = set()
+        self._folders: dict[str, list[Folder]] = {}
         self._body_waiters: dict[tuple[str, int], list[Callable[[bytes], None]]] = {}
         self._last_progress_reload = 0.0
         self._had_target: bool | None = None
@@ -238,8 +248,8 @@ class MailApp(App[int]):
         if not self.accounts:
             self.refresh_folders()
             self.update_status()
-            if SetupScreen is not None and self.config_path is not None and not self.config_error:
-                self.push_screen(SetupScreen(self.config_path), self._setup_done)
+            if HAS_SETUP and self.config_path is not None and not self.config_error:
+                self.push_screen(setup_screen(self.config_path), self._setup_done)
             return
         self.switch_account(0)
         self.message_list.focus()
@@ -395,6 +405,7 @@ class MailApp(App[int]):
                 log.exception("reading folders of %s", acc.name)
                 folders = []
             groups.append(AccountFolders(acc.name, folders, acc.name))
+            self._folders[acc.name] = folders
         current = None
         if self.account is not None and self.views[self.account.name].folder_id is not None:
             current = (self.current, self.views[self.account.name].folder_id or 0)
@@ -405,12 +416,10 @@ class MailApp(App[int]):
         if acc is None:
             return ""
         folder_id = self.views[acc.name].folder_id
-        if folder_id is None:
-            return ""
-        try:
-            return folder_title(self.cache(acc.name).folder(folder_id))
-        except KeyError:
-            return ""
+        for folder in self._folders.get(acc.name, []):
+            if folder.id == folder_id:
+                return folder_title(folder)
+        return ""
 
     def update_status(self) -> None:
         acc = self.account
@@ -714,7 +723,7 @@ class MailApp(App[int]):
             return False
         acc = self._target_account()
         if action in SEND_ACTIONS:
-            if ComposeScreen is None or acc is None or acc.smtp is None:
+            if not HAS_COMPOSE or acc is None or acc.smtp is None:
                 return False
         if action == "move" and acc is not None:
             if not self.manager.capabilities(acc.name).move:
@@ -848,9 +857,9 @@ class MailApp(App[int]):
 
     def action_compose(self) -> None:
         acc = self._target_account()
-        if acc is None or ComposeScreen is None:
+        if acc is None or not HAS_COMPOSE:
             return
-        self.push_screen(ComposeScreen(self.manager, acc.name), self._compose_done)
+        self.push_screen(compose_screen(self.manager, acc.name), self._compose_done)
 
     def _compose_done(self, _result: object = None) -> None:
         self.refresh_folders()
@@ -859,7 +868,7 @@ class MailApp(App[int]):
 
     def _draft_action(self, kind: str) -> None:
         target = self._target()
-        if target is None or ComposeScreen is None:
+        if target is None or not HAS_COMPOSE:
             return
         account, row = target
         acc = self.config.account(account)
@@ -874,7 +883,7 @@ class MailApp(App[int]):
                 log.exception("building a %s draft", kind)
                 self.notify("Could not prepare the reply for this message.", severity="error", markup=False)
                 return
-            self.push_screen(ComposeScreen(self.manager, account, draft), self._compose_done)
+            self.push_screen(compose_screen(self.manager, account, draft), self._compose_done)
 
         self.with_body(account, row.id, then)
 
@@ -959,11 +968,11 @@ class MailApp(App[int]):
         yield SystemCommand("Sync all accounts", "Fetch new mail for every account", self._sync_all)
         yield SystemCommand("Toggle threads", "Group the message list by thread", self._toggle_threads)
         yield SystemCommand("Toggle reader pane", "Show or hide the preview under the list", self.action_toggle_reader)
-        if SetupScreen is not None and self.config_path is not None:
+        if HAS_SETUP and self.config_path is not None:
             yield SystemCommand(
                 "Add an account",
                 "Open the account setup",
-                lambda: self.push_screen(SetupScreen(self.config_path), self._setup_done),
+                lambda: self.push_screen(setup_screen(self.config_path), self._setup_done),
             )
 
     def _sync_all(self) -> None:
