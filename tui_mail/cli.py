@@ -260,10 +260,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(config_path)
     except ConfigError as e:
-        if args.command is None and not config_path.exists():
-            # First run: the UI offers the account setup screen.
+        if args.command is None:
+            # The UI either offers the first-run setup screen (no file yet) or shows the error as one sentence.
             empty = Config(path=config_path, accounts=())
-            return _run_ui(empty, AccountManager(empty), None, config_path)
+            error = None if not config_path.exists() else str(e)
+            return _run_ui(empty, AccountManager(empty), error, config_path if error is None else None)
         print(f"tui-mail: {e}", file=sys.stderr)
         return EXIT_USAGE
     manager = AccountManager(config, password_source=None if args.command is None else _cli_password)
