@@ -16,7 +16,7 @@ from tui_mail.accounts import AccountManager
 from tui_mail.config import Config
 from tui_mail.credentials import set_password
 from tui_mail.demo import build_demo
-from tui_mail.mime import Draft, reply_draft
+from tui_mail.mime import Draft, forward_draft, reply_draft
 from tui_mail.models import Role
 from tui_mail.ui.screens.compose import ComposeScreen
 from tui_mail.ui.screens.confirm import ConfirmScreen
@@ -257,3 +257,22 @@ async def test_ctrl_e_where_the_terminal_cannot_be_suspended_says_so(demo_manage
         await pilot.pause()
         assert "cannot be suspended" in status(app)
         assert app.screen.query_one("#compose-body", TextArea).text == "kept"
+
+
+async def test_forward_carries_the_original_attachments(demo_manager: AccountManager) -> None:
+    cache = demo_manager.cache("work")
+    inbox = cache.folder_by_role(Role.INBOX)
+    assert inbox is not None
+    row = next(r for r in cache.window(inbox.id, 0, 100) if r.subject == "Q4 budget draft")
+    app = ComposeHost(demo_manager, "work", forward_draft(cache.body(row.id) or b""))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.screen.query_one("#compose-subject", Input).value == "Fwd: Q4 budget draft"
+        assert "budget-q4.csv" in str(app.screen.query_one("#compose-attachments", Static).render())
+        await type_into(pilot, "compose-to", "olu@acme.example")
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.result == "queued"
+    [item] = demo_manager.cache("work").outbox()
+    assert b'filename="budget-q4.csv"' in item.raw
