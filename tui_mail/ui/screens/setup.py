@@ -165,25 +165,42 @@ class SetupScreen(Screen[Config | None]):
     }
     SetupScreen .setup-grid {
         grid-size: 2;
-        grid-columns: 20 1fr;
-        grid-rows: 3;
+        grid-columns: 22 1fr;
+        grid-rows: 1;
+        grid-gutter: 1 0;
         height: auto;
-        padding: 0 2;
+        padding: 1 2 0 2;
+    }
+    SetupScreen .setup-grid Input, SetupScreen .setup-grid Select {
+        max-width: 70;
+    }
+    SetupScreen .setup-grid Input {
+        background: $boost;
+    }
+    SetupScreen .setup-grid Input:focus {
+        background: $primary 25%;
     }
     SetupScreen .setup-section {
         padding: 1 2 0 2;
         text-style: bold;
+        color: $accent;
     }
     SetupScreen Label {
-        height: 3;
+        height: 1;
         width: 100%;
-        content-align: right middle;
+        text-align: right;
         padding-right: 1;
+        color: $text-muted;
     }
     SetupScreen #setup-error {
-        padding: 0 2;
+        display: none;
+        padding: 1 2 0 2;
         color: $error;
+        text-style: bold;
         height: auto;
+    }
+    SetupScreen #setup-error.-shown {
+        display: block;
     }
     SetupScreen #setup-buttons {
         height: auto;
@@ -207,6 +224,7 @@ class SetupScreen(Screen[Config | None]):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("tui-mail — set up your first account"), id="setup-title")
+        yield Static(id="setup-error")
         with VerticalScroll():
             yield Static(
                 Text(
@@ -218,36 +236,37 @@ class SetupScreen(Screen[Config | None]):
             yield Static("Account", classes="setup-section")
             with Grid(classes="setup-grid"):
                 yield Label("Account name")
-                yield Input(value="personal", id="setup-name")
+                yield Input(value="personal", id="setup-name", compact=True)
                 yield Label("Email address")
-                yield Input(placeholder="you@example.org", id="setup-email")
+                yield Input(placeholder="you@example.org", id="setup-email", compact=True)
                 yield Label("Your name")
-                yield Input(placeholder="shown in From: (optional)", id="setup-display-name")
+                yield Input(placeholder="shown in From: (optional)", id="setup-display-name", compact=True)
                 yield Label("Protocol")
-                yield Select(PROTOCOLS, value="imap", allow_blank=False, id="setup-protocol")
+                yield Select(PROTOCOLS, value="imap", allow_blank=False, id="setup-protocol", compact=True)
             yield Static("Incoming server", classes="setup-section")
             with Grid(classes="setup-grid"):
                 yield Label("Host")
-                yield Input(placeholder="imap.example.org", id="setup-host")
+                yield Input(placeholder="imap.example.org", id="setup-host", compact=True)
                 yield Label("Security")
-                yield Select(SECURITY_CHOICES, value="tls", allow_blank=False, id="setup-security")
+                yield Select(SECURITY_CHOICES, value="tls", allow_blank=False, id="setup-security", compact=True)
                 yield Label("Port")
-                yield Input(value="993", type="integer", id="setup-port")
+                yield Input(value="993", type="integer", id="setup-port", compact=True)
                 yield Label("Username")
-                yield Input(placeholder="defaults to the email address", id="setup-username")
+                yield Input(placeholder="defaults to the email address", id="setup-username", compact=True)
                 yield Label("Password")
-                yield Input(password=True, placeholder="stored in the system keyring", id="setup-password")
+                yield Input(
+                    password=True, placeholder="stored in the system keyring", id="setup-password", compact=True
+                )
                 yield Label("or password command")
-                yield Input(placeholder="e.g. pass show mail/personal", id="setup-password-command")
+                yield Input(placeholder="e.g. pass show mail/personal", id="setup-password-command", compact=True)
             yield Static("Outgoing server (SMTP)", classes="setup-section")
             with Grid(classes="setup-grid"):
                 yield Label("Host")
-                yield Input(placeholder="smtp.example.org", id="setup-smtp-host")
+                yield Input(placeholder="smtp.example.org", id="setup-smtp-host", compact=True)
                 yield Label("Security")
-                yield Select(SECURITY_CHOICES, value="tls", allow_blank=False, id="setup-smtp-security")
+                yield Select(SECURITY_CHOICES, value="tls", allow_blank=False, id="setup-smtp-security", compact=True)
                 yield Label("Port")
-                yield Input(value="465", type="integer", id="setup-smtp-port")
-            yield Static(id="setup-error")
+                yield Input(value="465", type="integer", id="setup-smtp-port", compact=True)
             with Horizontal(id="setup-buttons"):
                 yield Button("Save", variant="primary", id="setup-save")
                 yield Button("Cancel", id="setup-cancel")
@@ -304,7 +323,9 @@ class SetupScreen(Screen[Config | None]):
             self.action_cancel()
 
     def _error(self, message: str, focus: str | None = None) -> None:
-        self.query_one("#setup-error", Static).update(Text(message))
+        error = self.query_one("#setup-error", Static)
+        error.update(Text(message))
+        error.set_class(bool(message), "-shown")
         if focus:
             self.query_one(f"#setup-{focus}").focus()
 
