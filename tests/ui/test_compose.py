@@ -276,3 +276,18 @@ async def test_forward_carries_the_original_attachments(demo_manager: AccountMan
         assert app.result == "queued"
     [item] = demo_manager.cache("work").outbox()
     assert b'filename="budget-q4.csv"' in item.raw
+
+
+def test_compose_reply_snapshot(snap_compare: Any, demo: Any) -> None:
+    """The reply screen over the demo's hostile message: pre-filled, quoted, and every byte of it inert."""
+
+    async def reply(pilot: Pilot[Any]) -> None:
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        await pilot.press("j", "j", "r")
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, ComposeScreen)
+
+    assert snap_compare(demo.app(), terminal_size=(120, 36), run_before=reply)
