@@ -278,6 +278,27 @@ async def test_forward_carries_the_original_attachments(demo_manager: AccountMan
     assert b'filename="budget-q4.csv"' in item.raw
 
 
+async def test_ctrl_d_saves_a_draft_then_escape_closes_without_asking(demo_manager: AccountManager) -> None:
+    cache = demo_manager.cache("work")
+    drafts = cache.folder_by_role(Role.DRAFTS)
+    assert drafts is not None
+    before = cache.folder(drafts.id).total
+    app = ComposeHost(demo_manager, "work")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_into(pilot, "compose-to", "mei@acme.example")
+        await type_into(pilot, "compose-subject", "Unfinished business")
+        await pilot.press("ctrl+d")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert any(n.startswith("Draft saved") for n in notifications(app))
+        assert isinstance(app.screen, ComposeScreen)  # still open to keep writing
+        await pilot.press("escape")  # everything is saved: no question
+        await pilot.pause()
+        assert app.result is None
+    assert cache.folder(drafts.id).total == before + 1
+    assert "Unfinished business" in [r.subject for r in cache.window(drafts.id, 0, 10)]
+
+
 def test_compose_reply_snapshot(snap_compare: Any, demo: Any) -> None:
     """The reply screen over the demo's hostile message: pre-filled, quoted, and every byte of it inert."""
 
