@@ -5,9 +5,6 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable
 
-import keyring
-import keyring.errors
-
 from .config import AccountConfig, ServerConfig
 from .errors import CredentialError
 
@@ -52,6 +49,9 @@ def get_password(account: AccountConfig, server: ServerConfig | None = None, *, 
     if server is not account.incoming and account.incoming.password_command:
         if _keyring_user(server, account) == _keyring_user(account.incoming, account):
             return run_password_command(account.incoming.password_command, account.name)
+    import keyring  # imported on first use: it costs ~70 ms at start-up
+    import keyring.errors
+
     no_backend = False
     for user in dict.fromkeys((_keyring_user(server, account), _keyring_user(account.incoming, account))):
         try:
@@ -81,6 +81,9 @@ def set_password(
     ``account`` is an AccountConfig, or just an account name together with ``username`` (the first-run setup
     screen, before a config exists); the keyring user is the server's username, else the account's email.
     """
+    import keyring
+    import keyring.errors
+
     if isinstance(account, AccountConfig):
         name, service = account.name, account.keyring_service
         user = username or _keyring_user(server or account.incoming, account)
