@@ -743,7 +743,7 @@ class MailApp(App[int]):
         if self.accounts:
             self.switch_account((self.current - 1) % len(self.accounts))
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
         if self.screen is not self.main_screen:
             return
         filter_input = self.query_one("#filter", Input)

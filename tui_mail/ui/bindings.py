@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 # App-wide: accounts, message actions (on the list's cursor or the open message), sync, help, quit.
-APP_BINDINGS: list[Binding] = [
+APP_BINDINGS: list[BindingType] = [
     Binding("q", "quit", "Quit", id="app.quit"),
     Binding("escape", "back", "Back", show=False, id="app.back"),
     *(Binding(str(n), f"account({n - 1})", f"Account {n}", show=False, id=f"app.account-{n}") for n in range(1, 10)),
@@ -27,7 +27,7 @@ APP_BINDINGS: list[Binding] = [
 ]
 
 # The message list (when focused).
-LIST_BINDINGS: list[Binding] = [
+LIST_BINDINGS: list[BindingType] = [
     Binding("j,down", "cursor_down", "Down", show=False, id="list.down"),
     Binding("k,up", "cursor_up", "Up", show=False, id="list.up"),
     Binding("g", "go_top_prefix", "Top (g g)", show=False, id="list.top"),
@@ -39,13 +39,13 @@ LIST_BINDINGS: list[Binding] = [
 ]
 
 # The folder pane (an OptionList; arrows and Enter come with it).
-FOLDER_BINDINGS: list[Binding] = [
+FOLDER_BINDINGS: list[BindingType] = [
     Binding("j", "cursor_down", "Down", show=False, id="folders.down"),
     Binding("k", "cursor_up", "Up", show=False, id="folders.up"),
 ]
 
 # The reader (pane or full screen).
-READER_BINDINGS: list[Binding] = [
+READER_BINDINGS: list[BindingType] = [
     Binding("j,down", "scroll_down", "Scroll down", show=False, id="reader.down"),
     Binding("k,up", "scroll_up", "Scroll up", show=False, id="reader.up"),
     Binding("space,pagedown", "page_down", "Page down", show=False, id="reader.page-down"),
@@ -55,6 +55,6 @@ READER_BINDINGS: list[Binding] = [
 ]
 
 # The full-screen reader.
-READER_SCREEN_BINDINGS: list[Binding] = [
+READER_SCREEN_BINDINGS: list[BindingType] = [
     Binding("q,escape", "close", "Back", id="reader.close"),
 ]
