@@ -29,3 +29,40 @@ class ProtocolError(MailError):
 
 class SendError(MailError):
     """A message could not be sent; it has been kept in the outbox."""
+
+
+def describe(e: BaseException) -> str:
+    """A short, password-free reason for a low-level network/TLS exception, to end a one-sentence error."""
+    import smtplib
+    import socket
+    import ssl
+
+    if isinstance(e, socket.gaierror):
+        return "host name not found"
+    if isinstance(e, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(e, TimeoutError | socket.timeout):
+        return "timed out"
+    if isinstance(e, ssl.SSLCertVerificationError):
+        return e.verify_message or str(e.reason)
+    if isinstance(e, ssl.SSLError):
+        return e.reason or "TLS error"
+    if isinstance(e, smtplib.SMTPServerDisconnected):
+        return "the server closed the connection"
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror.lower()
+    text: object = e.args[0] if e.args else type(e).__name__
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return str(text).strip().rstrip(".") or type(e).__name__
+
+
+def server_text(reply: object, limit: int = 200) -> str:
+    """A server's reply (untrusted text) as one short printable line, without a leading +OK/-ERR."""
+    if isinstance(reply, Exception) and reply.args:
+        reply = reply.args[0]
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    if text.startswith(("-ERR", "+OK")):
+        text = text[4:].strip()
+    return text[:limit] or "no reason given"

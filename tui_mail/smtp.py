@@ -5,13 +5,12 @@ from __future__ import annotations
 import copy
 import email.policy
 import smtplib
-import socket
 import ssl
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 
 from .config import ServerConfig
-from .errors import AuthError, ConnectError, ProtocolError, SendError
+from .errors import AuthError, ConnectError, ProtocolError, SendError, describe, server_text
 from .tls import make_context
 
 
@@ -24,32 +23,8 @@ class PartialSendError(SendError):
         self.accepted = accepted
 
 
-def _text(reply: object, limit: int = 200) -> str:
-    """A server reply as a short printable string (it is untrusted text)."""
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    text = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
-    return text[:limit] or "no reason given"
-
-
-def _reason(e: BaseException) -> str:
-    """A short, password-free description of a socket/TLS error."""
-    if isinstance(e, socket.gaierror):
-        return "host name not found"
-    if isinstance(e, TimeoutError | socket.timeout):
-        return "timed out"
-    if isinstance(e, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(e, ssl.SSLError):
-        return e.reason or "TLS error"
-    if isinstance(e, smtplib.SMTPServerDisconnected):
-        return "the server closed the connection"
-    if isinstance(e, OSError) and e.strerror:
-        return e.strerror.lower()
-    return type(e).__name__
-
-
 def _refused_text(refused: Mapping[str, tuple[int, bytes | str]]) -> str:
-    return "; ".join(f"{addr} ({code} {_text(msg)})" for addr, (code, msg) in refused.items())
+    return "; ".join(f"{addr} ({code} {server_text(msg)})" for addr, (code, msg) in refused.items())
 
 
 def message_bytes(msg: EmailMessage, utf8: bool = False) -> bytes:
@@ -75,11 +50,11 @@ def _open(server: ServerConfig) -> smtplib.SMTP:
             f"The certificate of {where} could not be verified ({e.verify_message or e.reason})."
         ) from None
     except ssl.SSLError as e:
-        raise ConnectError(f"A secure connection to {where} could not be set up ({_reason(e)}).") from None
+        raise ConnectError(f"A secure connection to {where} could not be set up ({describe(e)}).") from None
     except smtplib.SMTPConnectError as e:
-        raise ConnectError(f"{where} refused the connection: {e.smtp_code} {_text(e.smtp_error)}.") from None
+        raise ConnectError(f"{where} refused the connection: {e.smtp_code} {server_text(e.smtp_error)}.") from None
     except OSError as e:
-        raise ConnectError(f"Cannot reach {where}: {_reason(e)}.") from None
+        raise ConnectError(f"Cannot reach {where}: {describe(e)}.") from None
     try:
         conn.ehlo()
         if server.security == "starttls":
@@ -142,34 +117,36 @@ def send_message(
         raise SendError(f"{server.host} refused the recipient(s) {_refused_text(e.recipients)}.") from None
     except smtplib.SMTPSenderRefused as e:
         if e.smtp_code == 530:
-            raise AuthError(f"{server.host} requires a login before it accepts mail: {_text(e.smtp_error)}.") from None
+            raise AuthError(
+                f"{server.host} requires a login before it accepts mail: {server_text(e.smtp_error)}."
+            ) from None
         raise SendError(
-            f"{server.host} refused the sender address {_text(e.sender)}: {e.smtp_code} {_text(e.smtp_error)}."
+            f"{server.host} refused the sender address {server_text(e.sender)}: {e.smtp_code} {server_text(e.smtp_error)}."
         ) from None
     except smtplib.SMTPDataError as e:
-        raise SendError(f"{server.host} refused the message: {e.smtp_code} {_text(e.smtp_error)}.") from None
+        raise SendError(f"{server.host} refused the message: {e.smtp_code} {server_text(e.smtp_error)}.") from None
     except smtplib.SMTPNotSupportedError as e:
-        raise ProtocolError(f"{where} does not support something sending needs ({_text(e)}).") from None
+        raise ProtocolError(f"{where} does not support something sending needs ({server_text(e)}).") from None
     except smtplib.SMTPHeloError as e:
-        raise ProtocolError(f"{where} refused the greeting: {e.smtp_code} {_text(e.smtp_error)}.") from None
+        raise ProtocolError(f"{where} refused the greeting: {e.smtp_code} {server_text(e.smtp_error)}.") from None
     except smtplib.SMTPServerDisconnected:
         raise ConnectError(f"The connection to {where} was lost before the message was accepted.") from None
     except smtplib.SMTPResponseException as e:
-        raise SendError(f"{server.host} refused the message: {e.smtp_code} {_text(e.smtp_error)}.") from None
+        raise SendError(f"{server.host} refused the message: {e.smtp_code} {server_text(e.smtp_error)}.") from None
     except ssl.SSLCertVerificationError as e:
         raise ConnectError(
             f"The certificate of {where} could not be verified ({e.verify_message or e.reason})."
         ) from None
     except ssl.SSLError as e:
-        raise ConnectError(f"A secure connection to {where} could not be set up ({_reason(e)}).") from None
+        raise ConnectError(f"A secure connection to {where} could not be set up ({describe(e)}).") from None
     except smtplib.SMTPException as e:
-        raise SendError(f"Sending through {where} failed: {_text(e)}.") from None
+        raise SendError(f"Sending through {where} failed: {server_text(e)}.") from None
     except OSError as e:
-        raise ConnectError(f"The connection to {where} failed: {_reason(e)}.") from None
+        raise ConnectError(f"The connection to {where} failed: {describe(e)}.") from None
     if refused:
         accepted = [r for r in recipients if r not in refused]
         raise PartialSendError(
             f"{server.host} refused the recipient(s) {_refused_text(refused)}; the message was sent to the others.",
-            {a: (code, _text(text)) for a, (code, text) in refused.items()},
+            {a: (code, server_text(text)) for a, (code, text) in refused.items()},
             accepted,
         )

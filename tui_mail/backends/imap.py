@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 import ssl
 import threading
 import time
@@ -22,7 +21,7 @@ from imapclient.imapclient import seq_to_parenstr_upper
 from imapclient.response_parser import parse_fetch_response
 
 from ..config import AccountConfig
-from ..errors import AuthError, ConnectError, MailError, ProtocolError
+from ..errors import AuthError, ConnectError, MailError, ProtocolError, describe
 from ..models import DRAFT, SEEN, Envelope, Folder, PendingAction, Role, SyncProgress
 from ..store.cache import Cache, NewMessage
 from ..tls import make_context
@@ -141,22 +140,6 @@ def _flags(raw: Iterable[object]) -> frozenset[str]:
     return frozenset(f for f in (_text(x) for x in raw) if f.lower() not in _IGNORED_FLAGS)
 
 
-def _reason(e: BaseException) -> str:
-    """A short, password-free reason from a low-level exception."""
-    if isinstance(e, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(e, TimeoutError | socket.timeout):
-        return "timed out"
-    if isinstance(e, socket.gaierror):
-        return "host name not found"
-    if isinstance(e, ssl.SSLCertVerificationError):
-        return e.verify_message or str(e.reason)
-    text = getattr(e, "strerror", None) or (str(e.args[0]) if e.args else type(e).__name__)
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    return str(text).strip().rstrip(".") or type(e).__name__
-
-
 class _FolderGone(Exception):
     """SELECT failed because the folder does not exist (anymore)."""
 
@@ -212,17 +195,17 @@ class ImapBackend:
             raise AuthError(f"{srv.host} rejected the username or password for account {self.account.name}.") from None
         except ssl.SSLCertVerificationError as e:
             _quietly_close(client)
-            raise ConnectError(f"the certificate of {srv.host} could not be verified ({_reason(e)}).") from None
+            raise ConnectError(f"the certificate of {srv.host} could not be verified ({describe(e)}).") from None
         except ssl.SSLError as e:
             _quietly_close(client)
-            raise ConnectError(f"the TLS connection to {self._where} failed ({_reason(e)}).") from None
+            raise ConnectError(f"the TLS connection to {self._where} failed ({describe(e)}).") from None
         except (OSError, IMAPClientAbortError) as e:
             _quietly_close(client)
-            raise ConnectError(f"cannot reach {self._where}: {_reason(e)}.") from None
+            raise ConnectError(f"cannot reach {self._where}: {describe(e)}.") from None
         except IMAPClientError as e:
             _quietly_close(client)
             raise ProtocolError(
-                f"{srv.host} refused the login for account {self.account.name} ({_reason(e)})."
+                f"{srv.host} refused the login for account {self.account.name} ({describe(e)})."
             ) from None
         return client
 
@@ -242,7 +225,7 @@ class ImapBackend:
                     enabled.add("CONDSTORE")
         except (OSError, IMAPClientAbortError) as e:
             _quietly_close(client)
-            raise ConnectError(f"lost the connection to {self._where} ({_reason(e)}).") from None
+            raise ConnectError(f"lost the connection to {self._where} ({describe(e)}).") from None
         except IMAPClientError:
             pass  # no ENABLE: plain sync without CONDSTORE/QRESYNC
         self._client = client
@@ -281,7 +264,7 @@ class ImapBackend:
             raise
         except (OSError, IMAPClientAbortError) as e:
             self._drop()
-            raise ConnectError(f"lost the connection to {self._where} ({_reason(e)}).") from None
+            raise ConnectError(f"lost the connection to {self._where} ({describe(e)}).") from None
 
     def _drop(self) -> None:
         _quietly_close(self._client)
@@ -329,7 +312,7 @@ class ImapBackend:
                 raise  # the connection is gone (an IMAPClientError subclass): not one folder's problem
             except IMAPClientError as e:
                 log.warning("sync of %s failed: %s", folder.name, e)
-                result.warnings.append(f"The folder {folder.name} could not be synced ({_reason(e)}).")
+                result.warnings.append(f"The folder {folder.name} could not be synced ({describe(e)}).")
         self._report(progress, stage="done", done=len(folders), total=len(folders), new_messages=result.new_messages)
         return result
 
@@ -591,7 +574,7 @@ class ImapBackend:
             except IMAPClientAbortError:
                 raise
             except IMAPClientError as e:
-                msg = f"The server refused to {_verb(first.kind)} ({_reason(e)})."
+                msg = f"The server refused to {_verb(first.kind)} ({describe(e)})."
                 for a in group:
                     self.cache.fail_action(a.id, msg)
                 result.warnings.append(msg)
@@ -698,7 +681,7 @@ class ImapBackend:
             except IMAPClientAbortError:
                 raise
             except IMAPClientError as e:
-                raise ProtocolError(f"The server refused to store the message in {folder} ({_reason(e)}).") from None
+                raise ProtocolError(f"The server refused to store the message in {folder} ({describe(e)}).") from None
 
         self._guard(run)
 
@@ -750,7 +733,7 @@ class ImapBackend:
         except (OSError, IMAPClientError) as e:
             idle, self._idle_client = self._idle_client, None
             _quietly_close(idle)
-            raise ConnectError(f"lost the connection to {self._where} ({_reason(e)}).") from None
+            raise ConnectError(f"lost the connection to {self._where} ({describe(e)}).") from None
 
 
 def _split_by_size(uids: list[int], sizes: dict[int, int], limit: int) -> list[list[int]]:

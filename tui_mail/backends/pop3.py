@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import poplib
-import socket
 import ssl
 import time
 from collections.abc import Iterable
 
 from ..config import AccountConfig
-from ..errors import AuthError, ConnectError, MailError, ProtocolError
+from ..errors import AuthError, ConnectError, MailError, ProtocolError, describe, server_text
 from ..mime import parse_envelope
 from ..models import DRAFT, SEEN, Role, SyncProgress
 from ..store.cache import Cache, NewMessage
@@ -58,33 +57,6 @@ class _POP3(_LongLines, poplib.POP3):
 
 class _POP3_SSL(_LongLines, poplib.POP3_SSL):
     pass
-
-
-def server_text(resp: object, limit: int = 200) -> str:
-    """A server reply as a short printable string (it is untrusted text)."""
-    if isinstance(resp, poplib.error_proto) and resp.args:
-        resp = resp.args[0]
-    text = resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
-    text = "".join(ch if ch.isprintable() else " " for ch in text)
-    text = " ".join(text.split())
-    if text.startswith(("-ERR", "+OK")):
-        text = text[4:].strip()
-    return text[:limit] or "no reason given"
-
-
-def _reason(e: BaseException) -> str:
-    """A short, password-free description of a socket/TLS error."""
-    if isinstance(e, socket.gaierror):
-        return "host name not found"
-    if isinstance(e, TimeoutError | socket.timeout):
-        return "timed out"
-    if isinstance(e, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(e, ssl.SSLError):
-        return e.reason or str(e)
-    if isinstance(e, OSError) and e.strerror:
-        return e.strerror.lower()
-    return type(e).__name__
 
 
 def _raw_from_lines(lines: Iterable[bytes]) -> bytes:
@@ -138,9 +110,9 @@ class Pop3Backend:
                 f"The certificate of {self._where} could not be verified ({e.verify_message or e.reason})."
             ) from None
         except ssl.SSLError as e:
-            raise ConnectError(f"A secure connection to {self._where} could not be set up ({_reason(e)}).") from None
+            raise ConnectError(f"A secure connection to {self._where} could not be set up ({describe(e)}).") from None
         except (OSError, poplib.error_proto) as e:
-            raise ConnectError(f"Cannot reach {self._where}: {_reason(e)}.") from None
+            raise ConnectError(f"Cannot reach {self._where}: {describe(e)}.") from None
         try:
             if srv.security == "starttls":
                 self._starttls(conn)
@@ -157,7 +129,7 @@ class Pop3Backend:
         except poplib.error_proto:
             caps = {}
         except OSError as e:
-            raise ConnectError(f"The connection to {self._where} was lost: {_reason(e)}.") from None
+            raise ConnectError(f"The connection to {self._where} was lost: {describe(e)}.") from None
         if "STLS" not in caps:
             raise ConnectError(
                 f"{self._where} does not offer STLS, so tui-mail will not log in over an unencrypted connection."
@@ -169,11 +141,11 @@ class Pop3Backend:
                 f"The certificate of {self._where} could not be verified ({e.verify_message or e.reason})."
             ) from None
         except ssl.SSLError as e:
-            raise ConnectError(f"A secure connection to {self._where} could not be set up ({_reason(e)}).") from None
+            raise ConnectError(f"A secure connection to {self._where} could not be set up ({describe(e)}).") from None
         except poplib.error_proto as e:
             raise ConnectError(f"{self._where} refused STLS: {server_text(e)}.") from None
         except OSError as e:
-            raise ConnectError(f"The connection to {self._where} was lost: {_reason(e)}.") from None
+            raise ConnectError(f"The connection to {self._where} was lost: {describe(e)}.") from None
 
     def _login(self, conn: poplib.POP3) -> None:
         srv = self.account.incoming
@@ -192,7 +164,7 @@ class Pop3Backend:
                 raise AuthError(f"{srv.host} refused the login for account {self.account.name}: {text}.") from None
             raise AuthError(f"{srv.host} rejected the username or password for account {self.account.name}.") from None
         except OSError as e:
-            raise ConnectError(f"The connection to {self._where} was lost: {_reason(e)}.") from None
+            raise ConnectError(f"The connection to {self._where} was lost: {describe(e)}.") from None
 
     def _abandon(self) -> None:
         """Drop the connection without QUIT, so the server deletes nothing (RFC 1939: DELE takes effect at QUIT)."""
@@ -211,7 +183,7 @@ class Pop3Backend:
             try:
                 self._conn.quit()
             except (OSError, poplib.error_proto) as e:
-                why = _reason(e) if isinstance(e, OSError) else server_text(e)
+                why = describe(e) if isinstance(e, OSError) else server_text(e)
                 raise ConnectError(
                     f"{self._where} did not confirm the end of the session ({why}), so messages may remain on the "
                     "server until the next sync."
@@ -228,7 +200,7 @@ class Pop3Backend:
             raise ProtocolError(f"{self._where} answered something unexpected: {server_text(e)}.") from None
         except OSError as e:
             self._abandon()
-            raise ConnectError(f"The connection to {self._where} was lost: {_reason(e)}.") from None
+            raise ConnectError(f"The connection to {self._where} was lost: {describe(e)}.") from None
         except BaseException:
             self._abandon()
             raise
