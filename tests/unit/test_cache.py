@@ -105,7 +105,10 @@ def test_uidvalidity_reset_touches_only_that_folder(cache: Cache) -> None:
     b = cache.ensure_folder("B")
     cache.store_messages(a, [NewMessage(env(1), uid=1, raw=b"one")], uidvalidity=1, last_uid=1)
     cache.store_messages(b, [NewMessage(env(2), uid=1)], uidvalidity=1, last_uid=1)
+    local_draft = cache.store_messages(a, [NewMessage(env(3), raw=b"draft")])  # no server UID yet
     cache.reset_folder(a, 2)
+    assert [r.id for r in cache.window(a, 0, 10)] == local_draft  # local-only mail is not thrown away
+    cache.delete(local_draft)
     assert cache.count(a) == 0 and cache.folder(a).last_uid == 0 and cache.folder(a).uidvalidity == 2
     assert cache.count(b) == 1
     assert cache.conn.execute("SELECT COUNT(*) FROM bodies").fetchone()[0] == 0  # orphan body dropped

@@ -214,17 +214,22 @@ class Cache:
     def delete_folder(self, folder_id: int) -> None:
         """Remove a folder that no longer exists on the server, with its messages and orphaned bodies."""
         with self.transaction() as c:
-            hashes = [
-                r[0]
-                for r in c.execute(
-                    "SELECT DISTINCT body_hash FROM messages WHERE folder_id=? AND body_hash IS NOT NULL",
-                    (folder_id,),
-                )
-            ]
-            c.execute("DELETE FROM messages WHERE folder_id=?", (folder_id,))
+            self._clear_messages(c, folder_id, keep_local=False)
             c.execute("DELETE FROM pending_actions WHERE folder_id=?", (folder_id,))
             c.execute("DELETE FROM folders WHERE id=?", (folder_id,))
-            self._drop_orphan_bodies(c, hashes)
+
+    def _clear_messages(self, c: sqlite3.Connection, folder_id: int, *, keep_local: bool) -> None:
+        """Delete a folder's cached messages (keep_local: not those with no server UID yet, such as a local
+        draft or a move still waiting to be replayed) and the bodies no other row uses."""
+        where = "folder_id=? AND uid IS NOT NULL" if keep_local else "folder_id=?"
+        hashes = [
+            r[0]
+            for r in c.execute(
+                f"SELECT DISTINCT body_hash FROM messages WHERE {where} AND body_hash IS NOT NULL", (folder_id,)
+            )
+        ]
+        c.execute(f"DELETE FROM messages WHERE {where}", (folder_id,))
+        self._drop_orphan_bodies(c, hashes)
 
     def rename_folder(self, folder_id: int, new_name: str) -> None:
         with self.transaction() as c:
@@ -242,14 +247,7 @@ class Cache:
         """UIDVALIDITY changed: drop the folder's cached messages and cursors; returns how many pending actions
         referred to old UIDs (they are dropped, and the caller reports them)."""
         with self.transaction() as c:
-            hashes = [
-                r[0]
-                for r in c.execute(
-                    "SELECT DISTINCT body_hash FROM messages WHERE folder_id=? AND body_hash IS NOT NULL",
-                    (folder_id,),
-                )
-            ]
-            c.execute("DELETE FROM messages WHERE folder_id=?", (folder_id,))
+            self._clear_messages(c, folder_id, keep_local=True)
             dropped = c.execute(
                 "DELETE FROM pending_actions WHERE folder_id=? AND uid IS NOT NULL", (folder_id,)
             ).rowcount
@@ -257,7 +255,6 @@ class Cache:
                 "UPDATE folders SET uidvalidity=?, uidnext=NULL, highestmodseq=NULL, last_uid=0 WHERE id=?",
                 (uidvalidity, folder_id),
             )
-            self._drop_orphan_bodies(c, hashes)
             return int(dropped)
 
     # -- storing mail ------------------------------------------------------------------------------------------
