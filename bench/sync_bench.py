@@ -97,7 +97,7 @@ class Generated:
     """One generated message: the bytes as a Maildir file stores them (LF line ends) plus its Maildir flags."""
 
     raw: bytes
-    flags: str  # Maildir info letters, sorted (e.g. "FS"); None-like "" means unseen
+    flags: str  # Maildir info letters in ASCII order (e.g. "FS"); "" = unseen
     when: float  # Unix time of the Date header (also used as the file's mtime and the Maildir name)
     new: bool  # goes into new/ instead of cur/
 
@@ -467,11 +467,39 @@ def phase_baseline(spec: dict[str, Any]) -> dict[str, Any]:
     return {"seconds": seconds, "messages": count, "bytes": nbytes}
 
 
+def _instrument(backend_module: Any) -> dict[str, float]:
+    """Accumulate the seconds spent in Cache.store_messages and in parse_envelope (both the MIME module's and the
+    name the backend module imported), so a phase can say how its time splits; the rest is network + protocol."""
+    from tui_mail import mime
+    from tui_mail.store.cache import Cache
+
+    spent = {"store": 0.0, "parse": 0.0}
+
+    def timed(key: str, func: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                spent[key] += time.perf_counter() - t
+
+        return wrapper
+
+    Cache.store_messages = timed("store", Cache.store_messages)  # type: ignore[method-assign]
+    parse = timed("parse", mime.parse_envelope)
+    mime.parse_envelope = parse  # type: ignore[assignment]
+    if hasattr(backend_module, "parse_envelope"):
+        backend_module.parse_envelope = parse
+    return spent
+
+
 def _imap_sync(spec: dict[str, Any], download: str, profile: str | None) -> dict[str, Any]:
+    from tui_mail.backends import imap
     from tui_mail.backends.imap import ImapBackend
     from tui_mail.models import Role
     from tui_mail.store.cache import Cache
 
+    spent = _instrument(imap)
     cache = Cache(spec["cache"])
     backend = ImapBackend(_account(spec, "imap", download), spec["password"], cache)
     prof = cProfile.Profile() if profile else None
@@ -494,6 +522,7 @@ def _imap_sync(spec: dict[str, Any], download: str, profile: str | None) -> dict
         "stored": stored,
         "missing_bodies": missing_bodies,
         "warnings": list(result.warnings),
+        "spent": dict(spent),
     }
     if spec.get("noop_again"):
         # a second no-op sync on a new backend in the same process (Python and the cache already warm)
@@ -508,10 +537,12 @@ def _imap_sync(spec: dict[str, Any], download: str, profile: str | None) -> dict
 
 
 def phase_pop3(spec: dict[str, Any], profile: str | None) -> dict[str, Any]:
+    from tui_mail.backends import pop3
     from tui_mail.backends.pop3 import Pop3Backend
     from tui_mail.models import Role
     from tui_mail.store.cache import Cache
 
+    spent = _instrument(pop3)
     cache = Cache(spec["cache"])
     backend = Pop3Backend(_account(spec, "pop3"), spec["password"], cache)
     prof = cProfile.Profile() if profile else None
@@ -528,7 +559,13 @@ def phase_pop3(spec: dict[str, Any], profile: str | None) -> dict[str, Any]:
     inbox = cache.folder_by_role(Role.INBOX)
     stored = cache.count(inbox.id) if inbox else 0
     cache.close()
-    return {"seconds": seconds, "messages": result.new_messages, "stored": stored, "warnings": list(result.warnings)}
+    return {
+        "seconds": seconds,
+        "messages": result.new_messages,
+        "stored": stored,
+        "warnings": list(result.warnings),
+        "spent": dict(spent),
+    }
 
 
 def run_phase(name: str, spec_file: str, profile: str | None) -> None:
@@ -574,6 +611,13 @@ def _child(phase: str, spec: dict[str, Any], workdir: Path, profile: Path | None
         if line.startswith("RESULT "):
             return json.loads(line[7:])  # type: ignore[no-any-return]
     raise RuntimeError(f"phase {phase} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
+
+
+def _split(result: dict[str, Any]) -> str:
+    """Where a phase's time went: cache writes, envelope parsing, and the rest (network, protocol, bookkeeping)."""
+    spent = result.get("spent") or {}
+    store, parse = spent.get("store", 0.0), spent.get("parse", 0.0)
+    return f"store {store:.1f} s, parse {parse:.1f} s, rest {result['seconds'] - store - parse:.1f} s"
 
 
 def _print_profile(path: Path, title: str) -> None:
@@ -692,7 +736,7 @@ def main(argv: list[str] | None = None) -> int:
                 f["messages"],
                 ds.imap_bytes,
                 f["peak_rss_mb"],
-                f"cache {f['cache_mb']:.0f} MB",
+                f"cache {f['cache_mb']:.0f} MB; {_split(f)}",
             )
         )
 
@@ -711,7 +755,7 @@ def main(argv: list[str] | None = None) -> int:
                 h["messages"],
                 0,
                 h["peak_rss_mb"],
-                f"cache {h_mb:.0f} MB",
+                f"cache {h_mb:.0f} MB; {_split(h)}",
             )
         )
 
@@ -736,7 +780,7 @@ def main(argv: list[str] | None = None) -> int:
             p_mb = sum(x.stat().st_size for x in workdir.glob("pop3.sqlite*")) / MB
             rows.append(
                 Row("tui-mail POP3 download (keep)", p["seconds"], p["messages"], ds.imap_bytes, p["peak_rss_mb"],
-                    f"cache {p_mb:.0f} MB")
+                    f"cache {p_mb:.0f} MB; {_split(p)}")
             )  # fmt: skip
 
         # -- report ---------------------------------------------------------------------------------------------
