@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import binascii
 import codecs
+import functools
 import mimetypes
 import re
 from collections.abc import Iterable, Sequence
@@ -72,7 +73,23 @@ def sanitize_text(s: str) -> str:
 
 def sanitize_line(s: str) -> str:
     """sanitize_text for one-line fields (headers, snippets): every run of whitespace becomes one space, trimmed."""
-    return " ".join(sanitize_text(s).split())
+    if s.isascii() and s.isprintable():  # nothing to neutralise (the common case)
+        return " ".join(s.split())
+    words = _plain_words(s)
+    return words if words is not None else " ".join(sanitize_text(s).split())
+
+
+# Whitespace that sanitize_text() removes (instead of keeping some whitespace in its place).
+_DROPPED_SPACES = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x85")
+
+
+def _plain_words(s: str) -> str | None:
+    """ " ".join(s.split()) when that is exactly sanitize_line(s) (nothing to neutralise), else None."""
+    for c in _DROPPED_SPACES:
+        if c in s:
+            return None
+    words = " ".join(s.split())
+    return words if words.isprintable() else None
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -196,7 +213,8 @@ def _decode_b(text: str) -> bytes:
 
 def decode_header_text(value: str) -> str:
     """Decode RFC 2047 encoded words in a header value (tolerant of broken words, unknown charsets). Not sanitised."""
-    value = _fix_surrogates(value)
+    if not value.isascii():
+        value = _fix_surrogates(value)
     if "=?" not in value:
         return value
     out: list[str] = []
@@ -255,13 +273,37 @@ _WANTED = frozenset(
 
 def _split_message(raw: bytes) -> tuple[bytes, bytes | None]:
     """Split raw bytes at the first empty line: (header block, body or None when there is no body at all)."""
-    if raw.startswith((b"\n", b"\r\n")):
-        return b"", raw.split(b"\n", 1)[1]
-    m = _HEADER_END.search(raw)
-    if m is None:
+    block_end, body_start = _split_offsets(raw)
+    if body_start < 0:
         return raw, None
-    body = raw[m.end() :]
-    return raw[: m.start()], (body if body else None)
+    return raw[:block_end], (raw[body_start:] if body_start < len(raw) else None)
+
+
+def _split_offsets(raw: bytes, start: int = 0, end: int | None = None) -> tuple[int, int]:
+    """(end of the header block, start of the body) of raw[start:end], split like _HEADER_END; (end, -1) when
+    there is no empty line. A message starting with an empty line has an empty header block."""
+    end = len(raw) if end is None else end
+    if raw.startswith(b"\n", start, end):
+        return start, start + 1
+    if raw.startswith(b"\r\n", start, end):
+        return start, start + 2
+    lo, window = start, 16384
+    while True:  # growing windows: a LF-only message must not be scanned to its end for a "\n\r\n"
+        hi = min(end, lo + window)
+        crlf = raw.find(b"\n\r\n", lo, hi)  # first "\n" of the earliest "\n\r?\n"
+        lf = raw.find(b"\n\n", lo, hi if crlf < 0 else crlf + 1)
+        if lf >= 0:
+            first, after = lf, lf + 2
+            break
+        if crlf >= 0:
+            first, after = crlf, crlf + 3
+            break
+        if hi >= end:
+            return end, -1
+        lo, window = hi - 2, window * 2
+    if first > start and raw[first - 1] == 13:  # the line's own \r belongs to the separator
+        first -= 1
+    return first, after
 
 
 def _header_fields(block: bytes, wanted: Iterable[str] | None = _WANTED) -> dict[str, str]:
@@ -305,6 +347,8 @@ _MAX_REFERENCES = 100
 
 def _msgid_tokens(value: str) -> list[str]:
     tokens = _MSGID_TOKEN.findall(value)
+    if tokens and value.isascii():
+        return tokens  # printable ASCII without spaces: sanitize_line() would return each unchanged
     if not tokens:
         bare = [t.strip("<>") for t in value.split()]
         tokens = [f"<{t}>" for t in bare if t and "@" in t and len(t) < 998]
@@ -330,8 +374,35 @@ def normalize_references(value: str) -> str:
     return " ".join(out)
 
 
+_DATE_FAST = re.compile(
+    r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),[ \t]*)?(\d{1,2})[ \t]+(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+    r"[ \t]+([1-9]\d{3})[ \t]+(\d{1,2}):(\d{2})(?::(\d{2}))?[ \t]+([+-])(\d{4})(?:[ \t].*)?",
+    re.ASCII,
+)
+_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+_EPOCH_ORDINAL = datetime(1970, 1, 1).toordinal()
+
+
+@functools.lru_cache(maxsize=1024)
+def _month_start(year: int, month: int) -> int:
+    """Days from 1970-01-01 to the first of the month."""
+    return datetime(year, month, 1).toordinal() - _EPOCH_ORDINAL
+
+
 def parse_date(value: str) -> int:
     """RFC 5322 date -> unix seconds UTC; 0 when missing or unparseable."""
+    m = _DATE_FAST.fullmatch(value.strip()) if value and len(value) < 200 else None
+    # The usual "Mon, 2 Nov 2026 10:00:00 +0100" form is computed directly; -0000 means local time (robust path).
+    if m is not None and (m.group(8) != "0000" or m.group(7) == "+"):
+        dd, mon, yy, hh, mi, ss, sign, zone = m.groups()
+        days = _month_start(int(yy), _MONTHS[mon]) + int(dd) - 1
+        offset = int(zone[:2]) * 3600 + int(zone[2:]) * 60
+        ts = days * 86400 + int(hh) * 3600 + int(mi) * 60 + int(ss or 0) - (offset if sign == "+" else -offset)
+        return ts if 0 <= ts < 2**40 else 0
+    return _parse_date_robust(value)
+
+
+def _parse_date_robust(value: str) -> int:
     if not value:
         return 0
     try:
@@ -344,8 +415,39 @@ def parse_date(value: str) -> int:
     return ts if 0 <= ts < 2**40 else 0
 
 
+# One address the RFC parser reads verbatim: "phrase of atoms" <dot-atom@dot-atom>, "quoted" <...> or a bare one.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM = rf"{_ATOM}(?:\.{_ATOM})*"
+_SIMPLE_ADDRESS = re.compile(
+    rf' ?(?:(?:"([^"\\]*)"|({_ATOM}(?: {_ATOM})*)) ?<({_DOT_ATOM}@{_DOT_ATOM})>|({_DOT_ATOM}@{_DOT_ATOM})) ?'
+)
+
+
 def parse_addresses(value: str) -> list[tuple[str, str]]:
     """Address header -> [(display name, address)], names RFC 2047-decoded and sanitised. Never raises."""
+    line = sanitize_line(value[:16384])
+    if line and line.isascii():
+        out: list[tuple[str, str]] = []
+        for chunk in line.split(","):
+            m = _SIMPLE_ADDRESS.fullmatch(chunk)
+            if m is None:
+                break
+            quoted, phrase, addr, bare = m.groups()
+            name = quoted if quoted is not None else phrase or ""
+            addr = addr or bare
+            if "=?" in name:
+                name = sanitize_line(decode_header_text(name))
+            elif quoted is not None:
+                name = sanitize_line(name)
+            if "=?" in addr:
+                addr = sanitize_line(decode_header_text(addr))
+            out.append(("" if name == addr else name, addr))
+        else:
+            return out
+    return _parse_addresses_robust(value)
+
+
+def _parse_addresses_robust(value: str) -> list[tuple[str, str]]:
     value = sanitize_line(value[:16384])
     if not value:
         return []
@@ -423,13 +525,136 @@ def parse_envelope(raw: bytes, size: int | None = None) -> Envelope:
     try:
         return _parse_envelope(raw, size_value)
     except Exception:
-        return Envelope(size=size_value)
+        try:
+            return _parse_envelope_robust(raw, size_value)
+        except Exception:
+            return Envelope(size=size_value)
+
+
+# Envelope headers with their (folded) values, found in "\n" + the lowercased header block; names are compared
+# like _header_fields() does (stripped, any case).
+_ENV_FIELD = re.compile(
+    rb"\n[\r\x0b\x0c]*(from|to|cc|subject|date|message-id|in-reply-to|references|content-type"
+    rb"|content-transfer-encoding|content-disposition|content-id)[ \t\r\x0b\x0c]*:([^\n]*(?:\n[ \t][^\n]*)*)"
+)
+
+
+def _field_spans(block: bytes) -> dict[bytes, tuple[int, int]]:
+    """First occurrence of each envelope header in a header block: (value start, value end), the end excluding
+    the line break that ends the (possibly folded) header."""
+    spans: dict[bytes, tuple[int, int]] = {}
+    for m in _ENV_FIELD.finditer(b"\n" + block.lower()):
+        key = m.group(1)
+        if key not in spans:
+            start, end = m.span(2)
+            spans[key] = (start - 1, end - 1)  # offsets in block (the lowered copy has one leading byte more)
+    return spans
+
+
+def _unfolded(block: bytes, span: tuple[int, int] | None) -> str:
+    """A header value as _header_fields() gives it: unfolded, stripped, 8-bit bytes decoded."""
+    if span is None:
+        return ""
+    data = block[span[0] : span[1]]
+    if b"\n" in data:
+        data = data.replace(b"\r\n", b"").replace(b"\n", b"")
+    data = data.strip()
+    return data.decode("ascii") if data.isascii() else _decode_guess(data)
 
 
 def _parse_envelope(raw: bytes, size: int) -> Envelope:
+    block_end, body_start = _split_offsets(raw)
+    block = raw[:block_end]
+    spans = _field_spans(block)
+    if len(block) > _HEADER_VALUE_CAP and any(end - start > _HEADER_VALUE_CAP for start, end in spans.values()):
+        return _parse_envelope_robust(raw, size)  # a huge header: let the capping splitter handle it
+    from_name, from_addr = _first_address(_unfolded(block, spans.get(b"from")))
+    has_attachments = False
+    snippet = ""
+    if body_start < 0 or body_start >= len(raw):
+        has_attachments = _top_ctype(block, spans) == "multipart/mixed"
+    else:
+        try:
+            summary = _fast_body_summary(raw, block, spans, body_start)
+            if summary is None:
+                has_attachments, snippet = _body_summary(raw, raw[body_start:], _top_ctype(block, spans))
+            else:
+                has_attachments, snippet = summary
+                if (
+                    not has_attachments
+                    and len(raw) > _SNIPPET_PARSE_CAP
+                    and _top_ctype(block, spans).startswith("multipart/")
+                ):
+                    has_attachments = _LATE_ATTACHMENT.search(raw, _SNIPPET_PARSE_CAP) is not None
+        except Exception:
+            has_attachments, snippet = _top_ctype(block, spans) == "multipart/mixed", ""
+    return Envelope(
+        message_id=normalize_msgid(_unfolded(block, spans.get(b"message-id"))),
+        in_reply_to=normalize_msgid(_unfolded(block, spans.get(b"in-reply-to"))),
+        references=normalize_references(_unfolded(block, spans.get(b"references"))),
+        date=parse_date(_unfolded(block, spans.get(b"date"))),
+        from_name=from_name,
+        from_addr=from_addr,
+        to=_display_addresses(_unfolded(block, spans.get(b"to"))),
+        cc=_display_addresses(_unfolded(block, spans.get(b"cc"))),
+        subject=_subject(_unfolded(block, spans.get(b"subject"))),
+        size=size,
+        has_attachments=has_attachments,
+        snippet=snippet,
+    )
+
+
+def _top_ctype(block: bytes, spans: dict[bytes, tuple[int, int]]) -> str:
+    """_content_type_of(...)[0] of the message's Content-Type."""
+    return _unfolded(block, spans.get(b"content-type")).partition(";")[0].strip().lower()
+
+
+# Senders, recipient lists and thread subjects repeat a lot in a mailbox: short values are parsed once.
+_CACHED_VALUE_LEN = 1024
+
+
+@functools.lru_cache(maxsize=4096)
+def _first_address_cached(value: str) -> tuple[str, str]:
+    pairs = parse_addresses(value)
+    return pairs[0] if pairs else ("", "")
+
+
+def _first_address(value: str) -> tuple[str, str]:
+    if len(value) <= _CACHED_VALUE_LEN:
+        return _first_address_cached(value)
+    pairs = parse_addresses(value)
+    return pairs[0] if pairs else ("", "")
+
+
+@functools.lru_cache(maxsize=4096)
+def _display_addresses_cached(value: str) -> str:
+    return format_addresses(parse_addresses(value))
+
+
+def _display_addresses(value: str) -> str:
+    if not value:
+        return ""
+    if len(value) <= _CACHED_VALUE_LEN:
+        return _display_addresses_cached(value)
+    return format_addresses(parse_addresses(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _subject_cached(value: str) -> str:
+    return sanitize_line(decode_header_text(value))[:1000]
+
+
+def _subject(value: str) -> str:
+    if len(value) <= _CACHED_VALUE_LEN:
+        return _subject_cached(value)
+    return sanitize_line(decode_header_text(value))[:1000]
+
+
+def _parse_envelope_robust(raw: bytes, size: int) -> Envelope:
+    """The reference implementation of _parse_envelope: full email parser for the body, RFC parsers for fields."""
     block, body = _split_message(raw)
     h = _header_fields(block)
-    from_pairs = parse_addresses(h.get("from", ""))
+    from_pairs = _parse_addresses_robust(h.get("from", ""))
     from_name, from_addr = from_pairs[0] if from_pairs else ("", "")
     subject = sanitize_line(decode_header_text(h.get("subject", "")))[:1000]
     ctype, _params = _content_type_of(h.get("content-type", ""))
@@ -446,11 +671,11 @@ def _parse_envelope(raw: bytes, size: int) -> Envelope:
         message_id=normalize_msgid(h.get("message-id", "")),
         in_reply_to=normalize_msgid(h.get("in-reply-to", "")),
         references=normalize_references(h.get("references", "")),
-        date=parse_date(h.get("date", "")),
+        date=_parse_date_robust(h.get("date", "")),
         from_name=from_name,
         from_addr=from_addr,
-        to=format_addresses(parse_addresses(h.get("to", ""))),
-        cc=format_addresses(parse_addresses(h.get("cc", ""))),
+        to=format_addresses(_parse_addresses_robust(h.get("to", ""))),
+        cc=format_addresses(_parse_addresses_robust(h.get("cc", ""))),
         subject=subject,
         size=size,
         has_attachments=has_attachments,
@@ -474,15 +699,386 @@ def _body_summary(raw: bytes, body: bytes, ctype: str) -> tuple[bool, str]:
     snippet = ""
     for part in walk.bodies:
         text = _part_text(part, walk, for_snippet=True)
-        snippet = sanitize_line(_strip_quoted(text[: SNIPPET_CHARS * 40]))[:SNIPPET_CHARS]
+        snippet = sanitize_line(_strip_quoted(text[:_SNIPPET_TEXT_CAP]))[:SNIPPET_CHARS]
         if snippet:
             break
     return has_attachments, snippet
 
 
+_SNIPPET_TEXT_CAP = SNIPPET_CHARS * 40
+_SNIPPET_PREFIX = 600
+
+
+def _snippet(text: str) -> str:
+    """The list snippet of a body text: unquoted lines, whitespace collapsed, sanitised, at most 200 characters.
+
+    Same result as sanitize_line(_strip_quoted(text[:8000]))[:200], usually from just the first few lines: they are
+    cut at a line break (escape sequences and line breaks never span one), so their words begin the whole result.
+    """
+    text = text[:_SNIPPET_TEXT_CAP]
+    head = text
+    if len(text) > _SNIPPET_PREFIX:
+        cut = text.rfind("\n", 0, _SNIPPET_PREFIX)
+        if cut > 0:
+            head = text[: cut + 1]
+    if ">" not in head:
+        words = _plain_words(head)  # no quoted line and nothing to neutralise: the lines are the words
+        if words is not None and (head is text or len(words) >= SNIPPET_CHARS):
+            return words[:SNIPPET_CHARS]
+    if head is not text:
+        kept, unquoted = _strip_quoted_lines(head)
+        if unquoted:
+            snippet = sanitize_line(kept)
+            if len(snippet) >= SNIPPET_CHARS:
+                return snippet[:SNIPPET_CHARS]
+    kept, unquoted = _strip_quoted_lines(text)
+    return sanitize_line(kept if unquoted else text)[:SNIPPET_CHARS]
+
+
 def _strip_quoted(text: str) -> str:
     lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith(">")]
     return "\n".join(lines) if any(ln.strip() for ln in lines) else text
+
+
+def _strip_quoted_lines(text: str) -> tuple[str, bool]:
+    """(the lines not starting with '>' joined by \\n, whether any of them is not blank)."""
+    lines = text.splitlines()
+    if ">" in text:
+        lines = [ln for ln in lines if not ln.lstrip().startswith(">")]
+    kept = "\n".join(lines)
+    return kept, bool(kept.strip())  # some kept line is not blank
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Fast body summary for envelopes: walks the MIME structure on the raw bytes like compat32 + _Walk would, decoding
+# only the first body part; anything it cannot reproduce exactly makes it give up (None) and the email parser runs.
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+class _Unsupported(Exception):
+    """The fast walk met something only the email parser handles exactly."""
+
+
+class _Done(Exception):
+    """The fast walk knows all it needs (an attachment and a snippet)."""
+
+
+_FAST_MAX_DEPTH = 8
+_FAST_MAX_PARTS = 200
+# A header block the email parser reads the same way: every line "name:" (printable name) or a continuation.
+_HEADER_LINE_START = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")
+_NON_HEADER_LINE = re.compile(rb"\n(?![ \t]|[\x21-\x39\x3b-\x7e]+:)")
+_CLEAN_VALUE = re.compile(rb"[\t\r\n\x20-\x7e]*")  # content header values: ASCII without controls
+_MEDIA_TYPE = re.compile(r"\s*([A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+)\s*")
+_PARAMS = re.compile(r'(?:\s*;\s*[A-Za-z0-9_.*-]+\s*=\s*(?:"[^"\\]*"|[^\s;"\\]+))*\s*;?\s*')
+_PARAM = re.compile(r'([A-Za-z0-9_.*-]+)\s*=\s*("[^"\\]*"|[^\s;"\\]+)')
+_BOUNDARY_TAIL = re.compile(rb"(?:--)?[ \t]*(\r\n|\n|\r)?")
+_BLANK_BYTES = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"  # what str.strip() removes from an ASCII-decoded payload
+_UUENCODE = frozenset({"x-uuencode", "uuencode", "uue", "x-uue"})
+
+
+class _PartHeaders:
+    """The content headers of one part, with the values compat32's Message.get() would return."""
+
+    __slots__ = ("content_id", "cte", "ctype", "disposition", "disposition_params", "params")
+    ctype: str
+    params: dict[str, str]
+    cte: str
+    disposition: str
+    disposition_params: dict[str, str] | None
+    content_id: bool
+
+    def __init__(self, values: dict[bytes, bytes]) -> None:
+        for value in values.values():
+            if _CLEAN_VALUE.fullmatch(value) is None:
+                raise _Unsupported
+        raw_ctype = values.get(b"content-type")
+        if raw_ctype is None:
+            self.ctype, self.params = "text/plain", {}
+        else:
+            self.ctype, self.params = _media_type(raw_ctype.decode("ascii"))
+        cte = values.get(b"content-transfer-encoding")
+        self.cte = cte.decode("ascii").lower() if cte is not None else ""
+        disp = values.get(b"content-disposition")
+        self.disposition = ""
+        self.disposition_params = None
+        if disp is not None:
+            text = disp.decode("ascii")
+            self.disposition = text.partition(";")[0].strip().lower()
+            self.disposition_params = _params_of(text.partition(";")[2], ";")
+        self.content_id = bool(values.get(b"content-id"))
+
+    def param(self, name: str, params: dict[str, str] | None = None) -> str | None:
+        params = self.params if params is None else params
+        value = params.get(name)
+        if value is None and f"{name}*" in params:  # RFC 2231 form only: leave it to the email package
+            raise _Unsupported
+        return value
+
+    def filename(self) -> str:
+        """_part_filename() of the part."""
+        name = None
+        if self.disposition_params is not None:
+            name = self.param("filename", self.disposition_params)
+        if name is None:
+            name = self.param("name")
+        if not name or not name.strip():
+            return ""
+        return sanitize_line(decode_header_text(name.strip()[:4096]))
+
+
+def _params_of(rest: str, sep: str = "") -> dict[str, str]:
+    """Parameters after the media type, like compat32 get_param() would return them (first one wins)."""
+    if _PARAMS.fullmatch(sep + rest if sep else rest) is None:
+        raise _Unsupported
+    params: dict[str, str] = {}
+    for m in _PARAM.finditer(rest):
+        name = m.group(1).lower()
+        if "*" in name:  # RFC 2231: remember that it is there
+            name = name.split("*", 1)[0] + "*"
+        value = m.group(2)
+        params.setdefault(name, value[1:-1] if value[:1] == '"' else value)
+    return params
+
+
+def _media_type(value: str) -> tuple[str, dict[str, str]]:
+    main, sep, rest = value.partition(";")
+    m = _MEDIA_TYPE.fullmatch(main)
+    if m is None:
+        raise _Unsupported
+    return m.group(1).lower(), _params_of(";" + rest if sep else "")
+
+
+def _compat_values(block: bytes, spans: dict[bytes, tuple[int, int]]) -> dict[bytes, bytes]:
+    """Content header values as compat32 keeps them: first line lstripped, folds kept, trailing CR/LF removed."""
+    out: dict[bytes, bytes] = {}
+    for key in (b"content-type", b"content-transfer-encoding", b"content-disposition", b"content-id"):
+        span = spans.get(key)
+        if span is not None:
+            out[key] = block[span[0] : span[1]].lstrip(b" \t").rstrip(b"\r\n")
+    return out
+
+
+def _part_block_headers(block: bytes) -> _PartHeaders | None:
+    """The content headers of a part's header block, None when the fast path cannot read it exactly."""
+    if not block:
+        return _PartHeaders({})
+    if not _clean_block(block):
+        return None
+    try:
+        return _PartHeaders(_compat_values(block, _field_spans(block)))
+    except _Unsupported:
+        return None
+
+
+_part_block_headers_cached = functools.lru_cache(maxsize=1024)(_part_block_headers)
+
+
+def _clean_block(block: bytes) -> bool:
+    """True when the email parser splits this header block exactly like the fast path does."""
+    return (
+        _HEADER_LINE_START.match(block) is not None
+        and _NON_HEADER_LINE.search(block) is None
+        and block.count(b"\r") == block.count(b"\r\n")
+    )
+
+
+class _FastWalk:
+    """_Walk over raw bytes for the envelope: has_attachments and the first non-empty body snippet."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self.cap = min(len(raw), _SNIPPET_PARSE_CAP)
+        self.has_attachments = False
+        self.snippet = ""
+        self.parts = 0
+
+    # -- boundaries ----------------------------------------------------------------------------------------------
+
+    def next_boundary(self, pos: int, stack: list[bytes]) -> tuple[int, int, bool, int] | None:
+        """The first line at or after pos that the email parser takes for a boundary of `stack`:
+        (index in stack, line start, is the close delimiter, start of the next line); None at the end."""
+        raw, cap = self.raw, self.cap
+        best: tuple[int, int, bool, int] | None = None
+        for index, sep in enumerate(stack):
+            i = pos
+            limit = cap if best is None else min(cap, best[1] + len(sep))
+            while True:
+                i = raw.find(sep, i, limit)
+                if i < 0:
+                    break
+                before = raw[i - 1] if i > 0 else 10
+                if before == 13:
+                    raise _Unsupported  # a bare CR starts a line for the email parser
+                if before == 10:
+                    m = _BOUNDARY_TAIL.match(raw, i + len(sep), cap)
+                    assert m is not None
+                    eol = m.group(1)
+                    if eol == b"\r":
+                        raise _Unsupported
+                    if eol is not None or m.end() == cap:
+                        close = raw.startswith(b"--", i + len(sep), cap)
+                        best = (index, i, close, m.end())
+                        break
+                i += 1
+        return best
+
+    def part_end(self, body_start: int, stack: list[bytes]) -> tuple[int, tuple[int, int, bool, int] | None]:
+        """(end of the part's payload, the boundary line that ends it or None at the end of the input)."""
+        nxt = self.next_boundary(body_start, stack)
+        return (self.cap if nxt is None else nxt[1]), nxt
+
+    # -- parts ---------------------------------------------------------------------------------------------------
+
+    def part_headers(self, pos: int, stack: list[bytes]) -> tuple[_PartHeaders, int]:
+        """Content headers of the part starting at pos, and where its body starts."""
+        raw = self.raw
+        block_end, body_start = _split_offsets(raw, pos, self.cap)
+        if body_start < 0:
+            raise _Unsupported  # headers running into the next boundary or the end
+        block = raw[pos:block_end]
+        for sep in stack:
+            if block.startswith(sep) or b"\n" + sep in block:
+                raise _Unsupported
+        h = _part_block_headers_cached(block) if len(block) <= _CACHED_VALUE_LEN else _part_block_headers(block)
+        if h is None:
+            raise _Unsupported
+        return h, body_start
+
+    def visit(self, h: _PartHeaders, body_start: int, stack: list[bytes], depth: int, in_related: bool) -> int | None:
+        """Visit a part whose headers are parsed; returns where the enclosing multipart resumes (None: the end)."""
+        self.parts += 1
+        if self.parts > _FAST_MAX_PARTS or depth > _FAST_MAX_DEPTH:
+            raise _Unsupported
+        ctype = h.ctype
+        maintype, _, subtype = ctype.partition("/")
+        if maintype == "message":
+            self.attachment()
+            return self.skip(body_start, stack)
+        if maintype == "multipart":
+            boundary = h.param("boundary")
+            if boundary is None or subtype == "digest":
+                raise _Unsupported
+            boundary = boundary.rstrip()
+            if not boundary:
+                raise _Unsupported
+            sep = b"--" + boundary.encode("ascii")
+            if any(s.startswith(sep) or sep.startswith(s) for s in stack):
+                raise _Unsupported
+            return self.multipart(body_start, [*stack, sep], depth, subtype)
+        disposition = h.disposition
+        if disposition == "attachment":
+            if ctype not in _SIGNATURE_TYPES:
+                self.attachment()
+        elif ctype in _BODY_TYPES or (ctype in _EXTRA_TEXT_TYPES and not h.filename()):
+            end, nxt = self.part_end(body_start, stack)
+            self.body(h, body_start, end, bool(stack))
+            return None if nxt is None else nxt[1]
+        elif in_related and h.content_id and not h.filename():
+            pass
+        elif ctype not in _SIGNATURE_TYPES:
+            self.attachment()
+        return self.skip(body_start, stack)
+
+    def skip(self, pos: int, stack: list[bytes]) -> int | None:
+        if not stack:
+            return None
+        nxt = self.next_boundary(pos, stack)
+        return None if nxt is None else nxt[1]
+
+    def attachment(self) -> None:
+        self.has_attachments = True
+        if self.snippet:
+            raise _Done
+
+    def body(self, h: _PartHeaders, start: int, end: int, in_multipart: bool) -> None:
+        if self.snippet:
+            return
+        raw = self.raw
+        if in_multipart:  # the line break before a boundary belongs to the boundary
+            if raw.startswith(b"\r\n", end - 2, end) and end - 2 >= start:
+                end -= 2
+            elif end > start and raw[end - 1] in (10, 13):
+                end -= 1
+        cte = h.cte
+        if cte == "quoted-printable":
+            data = binascii.a2b_qp(raw[start:end])
+        elif cte == "base64":
+            encoded = b"".join(raw[start:end].splitlines())
+            pad = len(encoded) % 4
+            try:
+                data = binascii.a2b_base64(encoded + b"==="[: 4 - pad] if pad else encoded, strict_mode=True)
+            except binascii.Error:
+                raise _Unsupported from None
+        elif cte in _UUENCODE:
+            raise _Unsupported
+        else:
+            data = raw[start : min(end, start + 64 * 1024)]
+        charset = h.param("charset")
+        text = decode_bytes(data[: 64 * 1024], charset.lower() if charset is not None else None)[0]
+        if h.ctype == "text/html":
+            text = html_snippet_text(text)
+        self.snippet = _snippet(text)
+        if self.snippet and self.has_attachments:
+            raise _Done
+
+    def multipart(self, body_start: int, stack: list[bytes], depth: int, subtype: str) -> int | None:
+        """Walk the children of a multipart whose boundary is stack[-1]; returns where the parent resumes."""
+        own = len(stack) - 1
+        first = self.next_boundary(body_start, stack)
+        if first is None or first[0] != own or first[2]:
+            raise _Unsupported  # no start boundary (the parser salvages), or an outer boundary comes first
+        nxt: tuple[int, int, bool, int] | None = first
+        children: list[tuple[_PartHeaders, int]] = []
+        while nxt is not None and nxt[0] == own and not nxt[2]:
+            pos = nxt[3]
+            h, child_body = self.part_headers(pos, stack)
+            if subtype == "alternative":
+                end, after = self.part_end(child_body, stack)
+                if end == pos:
+                    raise _Unsupported  # consecutive boundary lines
+                children.append((h, child_body))
+                if h.ctype == "text/plain" and h.disposition != "attachment":
+                    payload = self.raw[child_body:end]
+                    if payload.strip(_BLANK_BYTES):  # _choose_alternative takes the first non-blank text/plain
+                        self.parts += 1
+                        self.body(h, child_body, end, True)
+                        return self.skip(end, stack[:-1])
+                nxt = after
+            else:
+                resume = self.visit(h, child_body, stack, depth + 1, subtype == "related")
+                if resume == pos:
+                    raise _Unsupported
+                nxt = None if resume is None else self.next_boundary(resume, stack)
+        if subtype == "alternative" and children:
+            chosen = children[-1]
+            for child in reversed(children):
+                if child[0].ctype == "text/html" or child[0].ctype.startswith("multipart/"):
+                    chosen = child
+                    break
+            self.visit(chosen[0], chosen[1], stack, depth + 1, False)
+        if nxt is None:
+            return None
+        if nxt[0] != own:
+            return nxt[1]  # an enclosing boundary ends this multipart
+        return self.skip(nxt[3], stack[:-1])  # after the close delimiter: epilogue up to the parent's boundary
+
+
+def _fast_body_summary(
+    raw: bytes, block: bytes, spans: dict[bytes, tuple[int, int]], body_start: int
+) -> tuple[bool, str] | None:
+    """(has_attachments, snippet) as _body_summary() computes them, or None when only the email parser can tell."""
+    if body_start > _SNIPPET_PARSE_CAP or not block or not _clean_block(block):
+        return None
+    walk = _FastWalk(raw)
+    try:
+        h = _PartHeaders(_compat_values(block, spans))
+        walk.visit(h, body_start, [], 0, False)
+    except _Done:
+        pass
+    except _Unsupported:
+        return None
+    return walk.has_attachments, walk.snippet
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import random
 import socket
 import sys
 import time
@@ -11,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tui_mail import mime
 from tui_mail.mime import (
     NOTE_DAMAGED,
     NOTE_TOO_DEEP,
@@ -411,3 +415,134 @@ def test_html_nested_deeper_than_the_parser_allows_still_shows_words() -> None:
     raw = b"From: a@example.com\r\nContent-Type: text/html\r\n\r\n" + b"<div>" * 5000 + b"deep text" + b"</div>" * 5000
     assert render_message(raw).text == "deep text"
     assert parse_envelope(raw).snippet == "deep text"
+
+
+# --- the fast envelope path must agree with the email-parser path ------------------------------------------------
+
+_NAMES = ["Alice Archer", '"Carol, Chen"', "=?utf-8?q?J=C3=B6rg_M=C3=BCller?=", "=?iso-8859-1?q?Fran=E7ois?=",
+          "=?utf-8?b?0J7Qu9GM0LPQsA==?=", "Zoë Raw", "", "John Q. Public", "\u202eevil\x1b[2J", "(comment) Bob"]  # fmt: skip
+_DATES = ["Mon, 02 Nov 2026 10:05:00 +0100", "2 Nov 2026 10:05 -0530", "Tue, 3 Nov 2026 23:59:60 +0000 (UTC)",
+          "Mon, 02 Nov 2026 10:05:00 -0000", "Mon, 02 Nov 26 10:05:00 GMT", "02 nov 2026 10:05:00 EST", "yesterday",
+          "Mon,2 Nov 2026 1:02:03 +1400", ""]  # fmt: skip
+_SUBJECTS = ["Quarterly report", "Re: =?utf-8?b?w5xiZXJwcsO8ZnVuZw==?=", "=?utf-8?q?Caf=C3=A9?= =?utf-8?q?_d=C3=A9j=C3=A0?=",
+             "Größe raw", "tab\tand\x1b]8;;http://x\x07link", "[bold]markup[/]", ""]  # fmt: skip
+_TEXTS = ["Hello,\n\nplease find the numbers below.\nThanks", "> quoted only\n> more", "",
+          "On Mon someone wrote:\n> old\n\nnew text after quote\n" + "filler words here " * 40, "Grüße aus Köln €",
+          "\x1b[31mred\x1b[0m and \u202ebidi", "   \n\t\n", "line\rwith bare CR"]  # fmt: skip
+
+
+def _addr(rng: random.Random) -> str:
+    name = rng.choice(_NAMES)
+    addr = rng.choice(["a@example.com", "first.last@mail.example.org", "x+tag@example.net"])
+    return rng.choice([f"{name} <{addr}>" if name else addr, addr, f"<{addr}>"])
+
+
+def _leaf(rng: random.Random, ctype: str = "", text: str | None = None) -> str:
+    ctype = ctype or rng.choice(
+        ["text/plain", "text/plain", "text/html", "application/pdf", "image/png", "text/calendar"]
+    )
+    text = rng.choice(_TEXTS) if text is None else text
+    if ctype == "text/html":
+        text = f"<html><body><p>{text}</p><script>x()</script></body></html>"
+    charset = rng.choice(["utf-8", "us-ascii", '"iso-8859-1"', "x-unknown-cs", ""])
+    head = f"Content-Type: {ctype}" + (f"; charset={charset}" if charset else "")
+    if ctype.startswith(("application/", "image/")):
+        head += rng.choice(['; name="file.bin"', "", "; name*=utf-8''%C3%BC.bin"])
+    disposition = rng.choice(
+        ["", "", "Content-Disposition: inline\n", 'Content-Disposition: attachment; filename="a.txt"\n']
+    )
+    if ctype.startswith("image/") and rng.random() < 0.5:
+        disposition += "Content-ID: <img1@x>\n"
+    cte = rng.choice(["7bit", "8bit", "quoted-printable", "base64", "", "x-uuencode"])
+    data = text.encode("utf-8" if "iso" not in charset else "latin-1", "replace")
+    if cte == "quoted-printable":
+        data = binascii.b2a_qp(data)
+    elif cte == "base64":
+        data = base64.encodebytes(data) if rng.random() < 0.9 else b"!!not*base64=\n"
+    return (
+        head
+        + "\n"
+        + (f"Content-Transfer-Encoding: {cte}\n" if cte else "")
+        + disposition
+        + "\n"
+        + data.decode("latin-1")
+    )
+
+
+def _tree(rng: random.Random, depth: int) -> str:
+    if depth > 2 or rng.random() < 0.4:
+        return _leaf(rng)
+    sub = rng.choice(["mixed", "alternative", "related", "signed", "digest", "report"])
+    boundary = rng.choice(["b", "=_Part_1.2", "outer:boundary"]) + str(depth) + str(rng.randrange(100))
+    if sub == "alternative":
+        parts = [_leaf(rng, "text/plain"), _leaf(rng, "text/html")]
+        rng.shuffle(parts)
+    elif sub == "signed":
+        parts = [_tree(rng, depth + 1), _leaf(rng, "application/pgp-signature", "SIG")]
+    else:
+        parts = [_tree(rng, depth + 1) for _ in range(rng.randint(1, 3))]
+        if rng.random() < 0.2:
+            parts.append("Content-Type: message/rfc822\n\nSubject: inner\n\ninner body")
+    quote = rng.choice(['"', ""])
+    out = f"Content-Type: multipart/{sub}; boundary={quote}{boundary}{quote}\n\n"
+    out += rng.choice(["", "This is a multi-part message in MIME format.\n"])
+    for p in parts:
+        out += f"--{boundary}\n{p}\n"
+    out += rng.choice([f"--{boundary}--\n", f"--{boundary}--\nepilogue\n", "", f"--{boundary}\n"])
+    return out
+
+
+def _varied_message(rng: random.Random) -> bytes:
+    head = [f"From: {_addr(rng)}", f"To: {_addr(rng)}, {_addr(rng)}", f"Date: {rng.choice(_DATES)}"]
+    if rng.random() < 0.5:
+        head.append(f"Cc: {_addr(rng)}")
+    head.append(f"Subject: {rng.choice(_SUBJECTS)}")
+    head.append(rng.choice(["Message-ID: <m1@example.com>", "Message-Id: bare@example.com", "Message-ID:"]))
+    if rng.random() < 0.4:
+        head.append("In-Reply-To: <p@example.com>\nReferences: <r1@example.com>\n <r2@example.com> <p@example.com>")
+    head.append("X-Mailer: test\nMIME-Version: 1.0")
+    raw = ("\n".join(head) + "\n" + _tree(rng, 0)).encode("utf-8", "surrogateescape")
+    if rng.random() < 0.7:
+        raw = raw.replace(b"\n", b"\r\n")
+    if rng.random() < 0.1:
+        raw = raw[: rng.randrange(len(raw))]
+    return raw
+
+
+def _fast_and_robust_cases() -> list[bytes]:
+    rng = random.Random(2047)
+    cases = [_varied_message(rng) for _ in range(200)]
+    cases += [_generated(i) for i in range(6)] + [STRUCTURES]
+    cases += [fixture(p.name) for p in sorted((FIXTURES / "malformed").iterdir())]
+    cases += [load(name) for name in sorted(GENERATED)]
+    return cases + [raw.split(b"\n\r\n", 1)[0] + b"\n\r\n" for raw in cases if b"\n\r\n" in raw]
+
+
+def test_fast_envelope_path_gives_the_same_envelope_as_the_email_parser() -> None:
+    for raw in _fast_and_robust_cases():
+        assert parse_envelope(raw) == mime._parse_envelope_robust(raw, len(raw)), raw[:300]
+
+
+def test_typical_messages_do_not_need_the_email_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path covers plain, alternative, attachments, related and signed mail (the sync speed depends on it)."""
+    calls: list[bytes] = []
+    real = mime._body_summary
+    monkeypatch.setattr(mime, "_body_summary", lambda raw, *a: calls.append(raw) or real(raw, *a))
+    typical = [_generated(i) for i in range(6)] + [STRUCTURES]
+    typical += [fixture(n) for n in ("html_only.eml", "path_traversal.eml", "unknown_charset.eml", "nul_bytes.eml")]
+    for raw in typical:
+        parse_envelope(raw)
+    assert calls == []
+    parse_envelope(fixture("broken_boundary.eml"))  # only the email parser salvages this one
+    assert len(calls) == 1
+
+
+def test_snippet_and_line_shortcuts_match_the_plain_formulas() -> None:
+    """sanitize_line and the snippet skip work for clean text; the result must be what the plain formulas give."""
+    rng = random.Random(99)
+    pieces = ["word", "Wörd", " ", "  ", "\n", "\r\n", "\r", "\t", "> ", "\n>", "\x0b", "\x0c", "\x1c", "\x1f", "\x85",
+              "\xa0", "\u2028", "\u202e", "\u200b", "\x1b[31m", "\x1b]8;;x\x07", "\x9b", "\ud800", "日本", "\x00"]  # fmt: skip
+    for _ in range(1000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.choice([1, 8, 60, 400, 2500])))
+        assert mime.sanitize_line(text) == " ".join(mime.sanitize_text(text).split())
+        assert mime._snippet(text) == mime.sanitize_line(mime._strip_quoted(text[:8000]))[:200]
