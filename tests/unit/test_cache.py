@@ -122,3 +122,27 @@ def test_outbox_survives_reopen(tmp_path: Path) -> None:
     (item,) = again.outbox()
     assert item.raw == b"raw message" and item.recipients == ("a@b",)
     assert again.pending_count() == 1
+
+
+def test_cache_from_schema_1_is_migrated_without_loss(tmp_path: Path) -> None:
+    from tui_mail.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in (s.strip() for s in MIGRATIONS[0].split(";")):
+        if statement:
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO folders(name) VALUES ('INBOX')")
+    conn.execute("INSERT INTO outbox(raw, recipients, created) VALUES (x'00', '[\"a@b\"]', 1)")
+    conn.close()
+    cache = Cache(path)
+    assert cache.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert cache.folder_by_name("INBOX") is not None and len(cache.outbox()) == 1
+    plan = " ".join(
+        str(r)
+        for r in cache.conn.execute(
+            "EXPLAIN QUERY PLAN UPDATE messages SET thread_date=1 WHERE folder_id=1 AND thread_id=1"
+        )
+    )
+    assert "messages_thread_members" in plan

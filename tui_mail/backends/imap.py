@@ -353,14 +353,17 @@ class ImapBackend:
 
     # one folder
 
-    def _fetch_flags(self, uids: Sequence[int], modifiers: list[str] | None = None) -> dict[int, dict[bytes, Any]]:
-        """UID FETCH (FLAGS) for many UIDs in few round trips: the UIDs go as compressed sequence sets, which
-        imapclient 4.1's fetch() cannot take (it raises on "1:500"), so this issues the command itself."""
+    def _fetch_flags(
+        self, uids: Sequence[int], modifiers: list[str] | None = None, items: str = "(FLAGS)"
+    ) -> dict[int, dict[bytes, Any]]:
+        """UID FETCH of small items (FLAGS by default) for many UIDs in few round trips: the UIDs go as compressed
+        sequence sets, which imapclient 4.1's fetch() cannot take (it raises on "1:500"), so this issues the
+        command itself."""
         c = self._c
         wanted = set(uids)
         out: dict[int, dict[bytes, Any]] = {}
         for spec in uid_sets(uids):
-            args = ["FETCH", spec, "(FLAGS)"]
+            args = ["FETCH", spec, items]
             if modifiers:
                 args.append(seq_to_parenstr_upper(modifiers))
             typ, data = c._imap.uid(*args)
@@ -493,13 +496,14 @@ class ImapBackend:
         c = self._c
         full = self.account.download == "full"
         done = 0
+        sizes: dict[int, int] = {}
+        if full:
+            # One round trip for every new message's size, so full downloads are cut into chunks of bounded bytes.
+            sizes = {
+                u: int(d.get(b"RFC822.SIZE", 0)) for u, d in self._fetch_flags(uids, items="(RFC822.SIZE)").items()
+            }
         for chunk in _chunks(uids, self.chunk_size):
-            parts = [chunk]
-            if full:
-                sizes = c.fetch(chunk, ["RFC822.SIZE"])
-                parts = _split_by_size(
-                    chunk, {u: int(d.get(b"RFC822.SIZE", 0)) for u, d in sizes.items()}, self.full_chunk_bytes
-                )
+            parts = _split_by_size(chunk, sizes, self.full_chunk_bytes) if full else [chunk]
             for part in parts:
                 items = (
                     ["BODY.PEEK[]", "FLAGS", "RFC822.SIZE"] if full else ["BODY.PEEK[HEADER]", "FLAGS", "RFC822.SIZE"]

@@ -84,6 +84,10 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL
     );
     """,
+    # 1 -> 2: a new reply updates its thread's sort date; without this index that UPDATE scans the whole folder.
+    """
+    CREATE INDEX messages_thread_members ON messages(folder_id, thread_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
