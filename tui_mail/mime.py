@@ -610,10 +610,10 @@ def _top_ctype(block: bytes, spans: dict[bytes, tuple[int, int]]) -> str:
 
 
 # Senders, recipient lists and thread subjects repeat a lot in a mailbox: short values are parsed once.
-_CACHED_VALUE_LEN = 1024
+_CACHED_VALUE_LEN = 512
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=2048)
 def _first_address_cached(value: str) -> tuple[str, str]:
     pairs = parse_addresses(value)
     return pairs[0] if pairs else ("", "")
@@ -626,7 +626,7 @@ def _first_address(value: str) -> tuple[str, str]:
     return pairs[0] if pairs else ("", "")
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=2048)
 def _display_addresses_cached(value: str) -> str:
     return format_addresses(parse_addresses(value))
 
@@ -639,7 +639,7 @@ def _display_addresses(value: str) -> str:
     return format_addresses(parse_addresses(value))
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=2048)
 def _subject_cached(value: str) -> str:
     return sanitize_line(decode_header_text(value))[:1000]
 
@@ -769,7 +769,6 @@ _FAST_MAX_PARTS = 200
 _HEADER_LINE_START = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")
 _NON_HEADER_LINE = re.compile(rb"\n(?![ \t]|[\x21-\x39\x3b-\x7e]+:)")
 _CLEAN_VALUE = re.compile(rb"[\t\r\n\x20-\x7e]*")  # content header values: ASCII without controls
-_MEDIA_TYPE = re.compile(r"\s*([A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+)\s*")
 _PARAMS = re.compile(r'(?:\s*;\s*[A-Za-z0-9_.*-]+\s*=\s*(?:"[^"\\]*"|[^\s;"\\]+))*\s*;?\s*')
 _PARAM = re.compile(r'([A-Za-z0-9_.*-]+)\s*=\s*("[^"\\]*"|[^\s;"\\]+)')
 _BOUNDARY_TAIL = re.compile(rb"(?:--)?[ \t]*(\r\n|\n|\r)?")
@@ -778,48 +777,51 @@ _UUENCODE = frozenset({"x-uuencode", "uuencode", "uue", "x-uue"})
 
 
 class _PartHeaders:
-    """The content headers of one part, with the values compat32's Message.get() would return."""
+    """The content headers of one part, read the way compat32's Message methods read them."""
 
-    __slots__ = ("content_id", "cte", "ctype", "disposition", "disposition_params", "params")
-    ctype: str
-    params: dict[str, str]
-    cte: str
-    disposition: str
-    disposition_params: dict[str, str] | None
+    __slots__ = ("_ctype_value", "_disposition_value", "content_id", "cte", "ctype", "disposition")
+    ctype: str  # get_content_type()
+    cte: str  # what get_payload(decode=True) compares
+    disposition: str  # get_content_disposition() or ""
     content_id: bool
+    _ctype_value: str | None
+    _disposition_value: str | None
 
     def __init__(self, values: dict[bytes, bytes]) -> None:
         for value in values.values():
             if _CLEAN_VALUE.fullmatch(value) is None:
                 raise _Unsupported
-        raw_ctype = values.get(b"content-type")
-        if raw_ctype is None:
-            self.ctype, self.params = "text/plain", {}
+        ctype = values.get(b"content-type")
+        self._ctype_value = ctype.decode("ascii") if ctype is not None else None
+        if self._ctype_value is None:
+            self.ctype = "text/plain"
         else:
-            self.ctype, self.params = _media_type(raw_ctype.decode("ascii"))
+            self.ctype = self._ctype_value.partition(";")[0].strip().lower()
+            if self.ctype.count("/") != 1:
+                self.ctype = "text/plain"
         cte = values.get(b"content-transfer-encoding")
         self.cte = cte.decode("ascii").lower() if cte is not None else ""
-        disp = values.get(b"content-disposition")
+        disposition = values.get(b"content-disposition")
+        self._disposition_value = disposition.decode("ascii") if disposition is not None else None
         self.disposition = ""
-        self.disposition_params = None
-        if disp is not None:
-            text = disp.decode("ascii")
-            self.disposition = text.partition(";")[0].strip().lower()
-            self.disposition_params = _params_of(text.partition(";")[2], ";")
+        if self._disposition_value is not None:
+            self.disposition = self._disposition_value.partition(";")[0].strip().lower()
         self.content_id = bool(values.get(b"content-id"))
 
-    def param(self, name: str, params: dict[str, str] | None = None) -> str | None:
-        params = self.params if params is None else params
-        value = params.get(name)
-        if value is None and f"{name}*" in params:  # RFC 2231 form only: leave it to the email package
+    def param(self, name: str, disposition: bool = False) -> str | None:
+        """get_param(name) of the Content-Type (or Content-Disposition) header, None when it is not there."""
+        value = self._disposition_value if disposition else self._ctype_value
+        if value is None:
+            return None
+        params = _params_of(value)
+        found = params.get(name)
+        if found is None and f"{name}*" in params:  # RFC 2231 form only: leave it to the email package
             raise _Unsupported
-        return value
+        return found
 
     def filename(self) -> str:
         """_part_filename() of the part."""
-        name = None
-        if self.disposition_params is not None:
-            name = self.param("filename", self.disposition_params)
+        name = self.param("filename", disposition=True)
         if name is None:
             name = self.param("name")
         if not name or not name.strip():
@@ -827,26 +829,24 @@ class _PartHeaders:
         return sanitize_line(decode_header_text(name.strip()[:4096]))
 
 
-def _params_of(rest: str, sep: str = "") -> dict[str, str]:
-    """Parameters after the media type, like compat32 get_param() would return them (first one wins)."""
-    if _PARAMS.fullmatch(sep + rest if sep else rest) is None:
+def _params_of(value: str) -> dict[str, str]:
+    """The parameters of a header value as compat32 get_param() returns them (first one wins), for the plain
+    `; name=token` / `; name="quoted"` forms; anything else raises _Unsupported."""
+    main, _, rest = value.partition(";")
+    if "=" in main or '"' in main or _PARAMS.fullmatch(";" + rest) is None:
         raise _Unsupported
     params: dict[str, str] = {}
     for m in _PARAM.finditer(rest):
         name = m.group(1).lower()
-        if "*" in name:  # RFC 2231: remember that it is there
+        if "*" in name:  # RFC 2231: only remember that it is there
             name = name.split("*", 1)[0] + "*"
-        value = m.group(2)
-        params.setdefault(name, value[1:-1] if value[:1] == '"' else value)
+        found = m.group(2)
+        if found[:1] == '"':
+            found = found[1:-1]
+        if found[:1] == "<" and found[-1:] == ">":  # email.utils.unquote() would strip these too
+            raise _Unsupported
+        params.setdefault(name, found)
     return params
-
-
-def _media_type(value: str) -> tuple[str, dict[str, str]]:
-    main, sep, rest = value.partition(";")
-    m = _MEDIA_TYPE.fullmatch(main)
-    if m is None:
-        raise _Unsupported
-    return m.group(1).lower(), _params_of(";" + rest if sep else "")
 
 
 def _compat_values(block: bytes, spans: dict[bytes, tuple[int, int]]) -> dict[bytes, bytes]:
@@ -1076,7 +1076,7 @@ def _fast_body_summary(
         walk.visit(h, body_start, [], 0, False)
     except _Done:
         pass
-    except _Unsupported:
+    except Exception:  # _Unsupported, or anything unforeseen: the email parser decides
         return None
     return walk.has_attachments, walk.snippet
 

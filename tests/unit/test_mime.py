@@ -439,7 +439,16 @@ def _addr(rng: random.Random) -> str:
 
 def _leaf(rng: random.Random, ctype: str = "", text: str | None = None) -> str:
     ctype = ctype or rng.choice(
-        ["text/plain", "text/plain", "text/html", "application/pdf", "image/png", "text/calendar"]
+        [
+            "text/plain",
+            "text/plain",
+            "text/html",
+            "application/pdf",
+            "image/png",
+            "text/calendar",
+            "TEXT/Plain ",
+            "text",
+        ]
     )
     text = rng.choice(_TEXTS) if text is None else text
     if ctype == "text/html":
@@ -447,7 +456,7 @@ def _leaf(rng: random.Random, ctype: str = "", text: str | None = None) -> str:
     charset = rng.choice(["utf-8", "us-ascii", '"iso-8859-1"', "x-unknown-cs", ""])
     head = f"Content-Type: {ctype}" + (f"; charset={charset}" if charset else "")
     if ctype.startswith(("application/", "image/")):
-        head += rng.choice(['; name="file.bin"', "", "; name*=utf-8''%C3%BC.bin"])
+        head += rng.choice(['; name="file.bin"', "", "; name*=utf-8''%C3%BC.bin", "; name=two words.bin"])
     disposition = rng.choice(
         ["", "", "Content-Disposition: inline\n", 'Content-Disposition: attachment; filename="a.txt"\n']
     )
@@ -474,6 +483,8 @@ def _tree(rng: random.Random, depth: int) -> str:
         return _leaf(rng)
     sub = rng.choice(["mixed", "alternative", "related", "signed", "digest", "report"])
     boundary = rng.choice(["b", "=_Part_1.2", "outer:boundary"]) + str(depth) + str(rng.randrange(100))
+    if rng.random() < 0.05:
+        boundary = f"<angle{depth}>"  # the email package unquotes <...> parameter values
     if sub == "alternative":
         parts = [_leaf(rng, "text/plain"), _leaf(rng, "text/html")]
         rng.shuffle(parts)
