@@ -7,7 +7,7 @@ import codecs
 import functools
 import mimetypes
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import errors
@@ -17,9 +17,11 @@ from email.parser import BytesParser
 from email.policy import SMTP, compat32
 from email.utils import format_datetime, getaddresses, make_msgid, mktime_tz, parseaddr, parsedate_tz
 from html import unescape
-from typing import Any
+from typing import Any, TypeVar
 
 from .models import Envelope
+
+_T = TypeVar("_T")
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Terminal safety
@@ -79,12 +81,14 @@ def sanitize_line(s: str) -> str:
     return words if words is not None else " ".join(sanitize_text(s).split())
 
 
-# Whitespace that sanitize_text() removes (instead of keeping some whitespace in its place).
-_DROPPED_SPACES = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x85")
+# Whitespace that sanitize_text() removes (instead of keeping some whitespace in its place); \r only when alone.
+_DROPPED_SPACES = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x85")
 
 
 def _plain_words(s: str) -> str | None:
-    """ " ".join(s.split()) when that is exactly sanitize_line(s) (nothing to neutralise), else None."""
+    """The words of s joined by single spaces, when that is exactly sanitize_line(s); else None."""
+    if "\r" in s and s.count("\r") != s.count("\r\n"):
+        return None
     for c in _DROPPED_SPACES:
         if c in s:
             return None
@@ -568,7 +572,7 @@ def _parse_envelope(raw: bytes, size: int) -> Envelope:
     spans = _field_spans(block)
     if len(block) > _HEADER_VALUE_CAP and any(end - start > _HEADER_VALUE_CAP for start, end in spans.values()):
         return _parse_envelope_robust(raw, size)  # a huge header: let the capping splitter handle it
-    from_name, from_addr = _first_address(_unfolded(block, spans.get(b"from")))
+    from_name, from_addr = _from_field(block, spans.get(b"from"))
     has_attachments = False
     snippet = ""
     if body_start < 0 or body_start >= len(raw):
@@ -595,9 +599,9 @@ def _parse_envelope(raw: bytes, size: int) -> Envelope:
         date=parse_date(_unfolded(block, spans.get(b"date"))),
         from_name=from_name,
         from_addr=from_addr,
-        to=_display_addresses(_unfolded(block, spans.get(b"to"))),
-        cc=_display_addresses(_unfolded(block, spans.get(b"cc"))),
-        subject=_subject(_unfolded(block, spans.get(b"subject"))),
+        to=_addresses_field(block, spans.get(b"to")),
+        cc=_addresses_field(block, spans.get(b"cc")),
+        subject=_subject_field(block, spans.get(b"subject")),
         size=size,
         has_attachments=has_attachments,
         snippet=snippet,
@@ -609,45 +613,41 @@ def _top_ctype(block: bytes, spans: dict[bytes, tuple[int, int]]) -> str:
     return _unfolded(block, spans.get(b"content-type")).partition(";")[0].strip().lower()
 
 
-# Senders, recipient lists and thread subjects repeat a lot in a mailbox: short values are parsed once.
+# Senders, recipient lists and thread subjects repeat a lot in a mailbox: short raw values are parsed once.
 _CACHED_VALUE_LEN = 512
 
 
-@functools.lru_cache(maxsize=2048)
-def _first_address_cached(value: str) -> tuple[str, str]:
-    pairs = parse_addresses(value)
-    return pairs[0] if pairs else ("", "")
-
-
 def _first_address(value: str) -> tuple[str, str]:
-    if len(value) <= _CACHED_VALUE_LEN:
-        return _first_address_cached(value)
     pairs = parse_addresses(value)
     return pairs[0] if pairs else ("", "")
-
-
-@functools.lru_cache(maxsize=2048)
-def _display_addresses_cached(value: str) -> str:
-    return format_addresses(parse_addresses(value))
 
 
 def _display_addresses(value: str) -> str:
-    if not value:
-        return ""
-    if len(value) <= _CACHED_VALUE_LEN:
-        return _display_addresses_cached(value)
-    return format_addresses(parse_addresses(value))
-
-
-@functools.lru_cache(maxsize=2048)
-def _subject_cached(value: str) -> str:
-    return sanitize_line(decode_header_text(value))[:1000]
+    return format_addresses(parse_addresses(value)) if value else ""
 
 
 def _subject(value: str) -> str:
-    if len(value) <= _CACHED_VALUE_LEN:
-        return _subject_cached(value)
     return sanitize_line(decode_header_text(value))[:1000]
+
+
+def _cached_field(parse: Callable[[str], _T]) -> Callable[[bytes, tuple[int, int] | None], _T]:
+    """parse(_unfolded(block, span)), remembered by the raw header bytes for short values."""
+
+    @functools.lru_cache(maxsize=2048)
+    def cached(data: bytes) -> _T:
+        return parse(_unfolded(data, (0, len(data))))
+
+    def field(block: bytes, span: tuple[int, int] | None) -> _T:
+        if span is not None and span[1] - span[0] <= _CACHED_VALUE_LEN:
+            return cached(block[span[0] : span[1]])
+        return parse(_unfolded(block, span))
+
+    return field
+
+
+_from_field = _cached_field(_first_address)
+_addresses_field = _cached_field(_display_addresses)
+_subject_field = _cached_field(_subject)
 
 
 def _parse_envelope_robust(raw: bytes, size: int) -> Envelope:
@@ -706,7 +706,7 @@ def _body_summary(raw: bytes, body: bytes, ctype: str) -> tuple[bool, str]:
 
 
 _SNIPPET_TEXT_CAP = SNIPPET_CHARS * 40
-_SNIPPET_PREFIX = 600
+_SNIPPET_PREFIXES = (400, 2400)
 
 
 def _snippet(text: str) -> str:
@@ -716,21 +716,28 @@ def _snippet(text: str) -> str:
     cut at a line break (escape sequences and line breaks never span one), so their words begin the whole result.
     """
     text = text[:_SNIPPET_TEXT_CAP]
-    head = text
-    if len(text) > _SNIPPET_PREFIX:
-        cut = text.rfind("\n", 0, _SNIPPET_PREFIX)
-        if cut > 0:
-            head = text[: cut + 1]
-    if ">" not in head:
-        words = _plain_words(head)  # no quoted line and nothing to neutralise: the lines are the words
-        if words is not None and (head is text or len(words) >= SNIPPET_CHARS):
-            return words[:SNIPPET_CHARS]
-    if head is not text:
+    for size in _SNIPPET_PREFIXES:
+        if len(text) <= size:
+            break
+        cut = text.rfind("\n", 0, size)
+        if cut <= 0:
+            continue
+        head = text[: cut + 1]
+        if ">" not in head:
+            words = _plain_words(head)  # no quoted line and nothing to neutralise: the lines are the words
+            if words is not None:
+                if len(words) >= SNIPPET_CHARS:
+                    return words[:SNIPPET_CHARS]
+                continue
         kept, unquoted = _strip_quoted_lines(head)
         if unquoted:
             snippet = sanitize_line(kept)
             if len(snippet) >= SNIPPET_CHARS:
                 return snippet[:SNIPPET_CHARS]
+    if ">" not in text:
+        words = _plain_words(text)
+        if words is not None:
+            return words[:SNIPPET_CHARS]
     kept, unquoted = _strip_quoted_lines(text)
     return sanitize_line(kept if unquoted else text)[:SNIPPET_CHARS]
 
@@ -779,13 +786,14 @@ _UUENCODE = frozenset({"x-uuencode", "uuencode", "uue", "x-uue"})
 class _PartHeaders:
     """The content headers of one part, read the way compat32's Message methods read them."""
 
-    __slots__ = ("_ctype_value", "_disposition_value", "content_id", "cte", "ctype", "disposition")
+    __slots__ = ("_ctype_params", "_ctype_value", "_disposition_value", "content_id", "cte", "ctype", "disposition")
     ctype: str  # get_content_type()
     cte: str  # what get_payload(decode=True) compares
     disposition: str  # get_content_disposition() or ""
     content_id: bool
     _ctype_value: str | None
     _disposition_value: str | None
+    _ctype_params: dict[str, str] | None  # parsed on first use
 
     def __init__(self, values: dict[bytes, bytes]) -> None:
         for value in values.values():
@@ -807,13 +815,19 @@ class _PartHeaders:
         if self._disposition_value is not None:
             self.disposition = self._disposition_value.partition(";")[0].strip().lower()
         self.content_id = bool(values.get(b"content-id"))
+        self._ctype_params = None
 
     def param(self, name: str, disposition: bool = False) -> str | None:
         """get_param(name) of the Content-Type (or Content-Disposition) header, None when it is not there."""
         value = self._disposition_value if disposition else self._ctype_value
         if value is None:
             return None
-        params = _params_of(value)
+        if disposition:
+            params = _params_of(value)
+        elif self._ctype_params is not None:
+            params = self._ctype_params
+        else:
+            params = self._ctype_params = _params_of(value)
         found = params.get(name)
         if found is None and f"{name}*" in params:  # RFC 2231 form only: leave it to the email package
             raise _Unsupported
@@ -872,6 +886,11 @@ def _part_block_headers(block: bytes) -> _PartHeaders | None:
 
 
 _part_block_headers_cached = functools.lru_cache(maxsize=1024)(_part_block_headers)
+
+
+@functools.lru_cache(maxsize=1024)
+def _top_headers_cached(items: tuple[tuple[bytes, bytes], ...]) -> _PartHeaders:
+    return _PartHeaders(dict(items))
 
 
 def _clean_block(block: bytes) -> bool:
@@ -1072,7 +1091,11 @@ def _fast_body_summary(
         return None
     walk = _FastWalk(raw)
     try:
-        h = _PartHeaders(_compat_values(block, spans))
+        values = _compat_values(block, spans)
+        if sum(map(len, values.values())) <= _CACHED_VALUE_LEN:
+            h = _top_headers_cached(tuple(sorted(values.items())))
+        else:
+            h = _PartHeaders(values)
         walk.visit(h, body_start, [], 0, False)
     except _Done:
         pass
