@@ -433,22 +433,31 @@ def parse_addresses(value: str) -> list[tuple[str, str]]:
     if line and line.isascii():
         out: list[tuple[str, str]] = []
         for chunk in line.split(","):
-            m = _SIMPLE_ADDRESS.fullmatch(chunk)
-            if m is None:
+            pair = _simple_address(chunk) if len(chunk) <= _CACHED_VALUE_LEN else _simple_address.__wrapped__(chunk)
+            if pair is None:
                 break
-            quoted, phrase, addr, bare = m.groups()
-            name = quoted if quoted is not None else phrase or ""
-            addr = addr or bare
-            if "=?" in name:
-                name = sanitize_line(decode_header_text(name))
-            elif quoted is not None:
-                name = sanitize_line(name)
-            if "=?" in addr:
-                addr = sanitize_line(decode_header_text(addr))
-            out.append(("" if name == addr else name, addr))
+            out.append(pair)
         else:
             return out
     return _parse_addresses_robust(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _simple_address(chunk: str) -> tuple[str, str] | None:
+    """One address of a sanitised ASCII header as the RFC parser reads it, or None when it is not a simple one."""
+    m = _SIMPLE_ADDRESS.fullmatch(chunk)
+    if m is None:
+        return None
+    quoted, phrase, addr, bare = m.groups()
+    name = quoted if quoted is not None else phrase or ""
+    addr = addr or bare
+    if "=?" in name:
+        name = sanitize_line(decode_header_text(name))
+    elif quoted is not None:
+        name = sanitize_line(name)
+    if "=?" in addr:
+        addr = sanitize_line(decode_header_text(addr))
+    return ("" if name == addr else name, addr)
 
 
 def _parse_addresses_robust(value: str) -> list[tuple[str, str]]:
@@ -771,7 +780,8 @@ class _Done(Exception):
 
 
 _FAST_MAX_DEPTH = 8
-_FAST_MAX_PARTS = 200
+_FAST_MAX_PARTS = 64
+_FAST_MAX_FALSE_BOUNDARIES = 256  # boundary-like text that is not a boundary line
 # A header block the email parser reads the same way: every line "name:" (printable name) or a continuation.
 _HEADER_LINE_START = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")
 _NON_HEADER_LINE = re.compile(rb"\n(?![ \t]|[\x21-\x39\x3b-\x7e]+:)")
@@ -911,6 +921,7 @@ class _FastWalk:
         self.has_attachments = False
         self.snippet = ""
         self.parts = 0
+        self.false_boundaries = 0
 
     # -- boundaries ----------------------------------------------------------------------------------------------
 
@@ -939,6 +950,9 @@ class _FastWalk:
                         close = raw.startswith(b"--", i + len(sep), cap)
                         best = (index, i, close, m.end())
                         break
+                self.false_boundaries += 1
+                if self.false_boundaries > _FAST_MAX_FALSE_BOUNDARIES:
+                    raise _Unsupported  # pathological input: not worth a Python loop per occurrence
                 i += 1
         return best
 
