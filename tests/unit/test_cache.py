@@ -146,3 +146,18 @@ def test_cache_from_schema_1_is_migrated_without_loss(tmp_path: Path) -> None:
         )
     )
     assert "messages_thread_members" in plan
+
+
+def test_bulk_writes_with_background_checkpoints_are_all_kept(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "a.sqlite3")
+    f = cache.ensure_folder("INBOX")
+    with cache.background_checkpoints(interval=0.01):
+        for chunk in range(5):
+            msgs = [
+                NewMessage(env(chunk * 100 + i), uid=chunk * 100 + i + 1, raw=b"x" * 5000 + bytes([i]))
+                for i in range(100)
+            ]
+            cache.store_messages(f, msgs, uidvalidity=1, last_uid=chunk * 100 + 100)
+    assert cache.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    reopened = Cache(tmp_path / "a.sqlite3")
+    assert reopened.count(f) == 500 and reopened.folder(f).last_uid == 500

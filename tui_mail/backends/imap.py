@@ -281,7 +281,8 @@ class ImapBackend:
 
     def sync(self, progress: ProgressCallback | None = None) -> SyncResult:
         """Replay pending local changes, then bring every folder of the cache up to date with the server."""
-        return self._guard(lambda: self._sync(progress))  # type: ignore[no-any-return]
+        with self.cache.background_checkpoints():  # bodies hit the disk while the next chunk downloads
+            return self._guard(lambda: self._sync(progress))  # type: ignore[no-any-return]
 
     def _report(self, progress: ProgressCallback | None, **kw: Any) -> None:
         if progress is not None:

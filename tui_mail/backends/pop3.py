@@ -179,7 +179,8 @@ class Pop3Backend:
         result = SyncResult(folders=len(LOCAL_FOLDERS))
         self._conn = self._connect()
         try:
-            deleted = self._session(self._conn, result, progress)
+            with self.cache.background_checkpoints():  # bodies hit the disk while the next RETR downloads
+                deleted = self._session(self._conn, result, progress)
             try:
                 self._conn.quit()
             except (OSError, poplib.error_proto) as e:
