@@ -66,3 +66,12 @@ def server_text(reply: object, limit: int = 200) -> str:
     if text.startswith(("-ERR", "+OK")):
         text = text[4:].strip()
     return text[:limit] or "no reason given"
+
+
+def tls_error(where: str, e: BaseException) -> ConnectError:
+    """The one sentence for a failed TLS handshake: an unverifiable certificate, or any other TLS failure."""
+    import ssl
+
+    if isinstance(e, ssl.SSLCertVerificationError):
+        return ConnectError(f"The certificate of {where} could not be verified ({describe(e)}).")
+    return ConnectError(f"A secure connection to {where} could not be set up ({describe(e)}).")

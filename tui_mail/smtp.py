@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 
 from .config import ServerConfig
-from .errors import AuthError, ConnectError, ProtocolError, SendError, describe, server_text
+from .errors import AuthError, ConnectError, ProtocolError, SendError, describe, server_text, tls_error
 from .tls import make_context
 
 
@@ -45,12 +45,8 @@ def _open(server: ServerConfig) -> smtplib.SMTP:
             )
         else:
             conn = smtplib.SMTP(server.host, server.port, timeout=server.timeout)
-    except ssl.SSLCertVerificationError as e:
-        raise ConnectError(
-            f"The certificate of {where} could not be verified ({e.verify_message or e.reason})."
-        ) from None
-    except ssl.SSLError as e:
-        raise ConnectError(f"A secure connection to {where} could not be set up ({describe(e)}).") from None
+    except ssl.SSLError as e:  # includes an unverifiable certificate
+        raise tls_error(where, e) from None
     except smtplib.SMTPConnectError as e:
         raise ConnectError(f"{where} refused the connection: {e.smtp_code} {server_text(e.smtp_error)}.") from None
     except OSError as e:
@@ -133,12 +129,8 @@ def send_message(
         raise ConnectError(f"The connection to {where} was lost before the message was accepted.") from None
     except smtplib.SMTPResponseException as e:
         raise SendError(f"{server.host} refused the message: {e.smtp_code} {server_text(e.smtp_error)}.") from None
-    except ssl.SSLCertVerificationError as e:
-        raise ConnectError(
-            f"The certificate of {where} could not be verified ({e.verify_message or e.reason})."
-        ) from None
-    except ssl.SSLError as e:
-        raise ConnectError(f"A secure connection to {where} could not be set up ({describe(e)}).") from None
+    except ssl.SSLError as e:  # includes an unverifiable certificate
+        raise tls_error(where, e) from None
     except smtplib.SMTPException as e:
         raise SendError(f"Sending through {where} failed: {server_text(e)}.") from None
     except OSError as e:

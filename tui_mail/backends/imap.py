@@ -21,7 +21,7 @@ from imapclient.imapclient import seq_to_parenstr_upper
 from imapclient.response_parser import parse_fetch_response
 
 from ..config import AccountConfig
-from ..errors import AuthError, ConnectError, MailError, ProtocolError, describe
+from ..errors import AuthError, ConnectError, MailError, ProtocolError, describe, tls_error
 from ..models import DRAFT, SEEN, Envelope, Folder, PendingAction, Role, SyncProgress
 from ..store.cache import Cache, NewMessage
 from ..tls import make_context
@@ -193,12 +193,9 @@ class ImapBackend:
         except LoginError:
             _quietly_close(client)
             raise AuthError(f"{srv.host} rejected the username or password for account {self.account.name}.") from None
-        except ssl.SSLCertVerificationError as e:
+        except ssl.SSLError as e:  # includes an unverifiable certificate
             _quietly_close(client)
-            raise ConnectError(f"the certificate of {srv.host} could not be verified ({describe(e)}).") from None
-        except ssl.SSLError as e:
-            _quietly_close(client)
-            raise ConnectError(f"the TLS connection to {self._where} failed ({describe(e)}).") from None
+            raise tls_error(srv.host, e) from None
         except (OSError, IMAPClientAbortError) as e:
             _quietly_close(client)
             raise ConnectError(f"cannot reach {self._where}: {describe(e)}.") from None

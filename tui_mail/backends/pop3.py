@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable
 
 from ..config import AccountConfig
-from ..errors import AuthError, ConnectError, MailError, ProtocolError, describe, server_text
+from ..errors import AuthError, ConnectError, MailError, ProtocolError, describe, server_text, tls_error
 from ..mime import parse_envelope
 from ..models import DRAFT, SEEN, Role, SyncProgress
 from ..store.cache import Cache, NewMessage
@@ -105,12 +105,8 @@ class Pop3Backend:
                 conn = _POP3_SSL(srv.host, srv.port, context=make_context(srv.ca_file), timeout=srv.timeout)
             else:
                 conn = _POP3(srv.host, srv.port, timeout=srv.timeout)
-        except ssl.SSLCertVerificationError as e:
-            raise ConnectError(
-                f"The certificate of {self._where} could not be verified ({e.verify_message or e.reason})."
-            ) from None
-        except ssl.SSLError as e:
-            raise ConnectError(f"A secure connection to {self._where} could not be set up ({describe(e)}).") from None
+        except ssl.SSLError as e:  # includes an unverifiable certificate
+            raise tls_error(self._where, e) from None
         except (OSError, poplib.error_proto) as e:
             raise ConnectError(f"Cannot reach {self._where}: {describe(e)}.") from None
         try:
@@ -136,12 +132,8 @@ class Pop3Backend:
             )
         try:
             conn.stls(context=make_context(srv.ca_file))
-        except ssl.SSLCertVerificationError as e:
-            raise ConnectError(
-                f"The certificate of {self._where} could not be verified ({e.verify_message or e.reason})."
-            ) from None
-        except ssl.SSLError as e:
-            raise ConnectError(f"A secure connection to {self._where} could not be set up ({describe(e)}).") from None
+        except ssl.SSLError as e:  # includes an unverifiable certificate
+            raise tls_error(self._where, e) from None
         except poplib.error_proto as e:
             raise ConnectError(f"{self._where} refused STLS: {server_text(e)}.") from None
         except OSError as e:
