@@ -30,7 +30,7 @@ async def take(out_dir: Path) -> list[Path]:
         config = build_demo(data_dir)
         manager = AccountManager(config, data_dir=data_dir, offline=True)
         try:
-            app = MailApp(config, manager, sync_on_start=False, show_clock=False, preview_delay=0.0)
+            app = MailApp(config, manager, sync_on_start=False, show_clock=False, preview_delay=0.0, cursor_blink=False)
 
             async with app.run_test(size=SIZE) as pilot:
 

@@ -78,6 +78,7 @@ class UiConfig:
     threads: bool = True
     preview_pane: bool = True
     date_format: str = "%Y-%m-%d %H:%M"
+    cursor_blink: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,12 +258,13 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         accounts.append(acc)
     ui_t = r.table(data, "ui", required=False) or {}
     ur = _Reader(path, "[ui]")
-    ur.unknown(ui_t, {"theme", "threads", "preview_pane", "date_format"})
+    ur.unknown(ui_t, {"theme", "threads", "preview_pane", "date_format", "cursor_blink"})
     ui = UiConfig(
         theme=ur.get(ui_t, "theme", str, "textual-dark"),
         threads=ur.get(ui_t, "threads", bool, True),
         preview_pane=ur.get(ui_t, "preview_pane", bool, True),
         date_format=ur.get(ui_t, "date_format", str, "%Y-%m-%d %H:%M"),
+        cursor_blink=ur.get(ui_t, "cursor_blink", bool, True),
     )
     keymap_t = r.table(data, "keymap", required=False) or {}
     kr = _Reader(path, "[keymap]")

@@ -48,6 +48,7 @@ class Mailbox:
         kw.setdefault("sync_on_start", False)
         kw.setdefault("show_clock", False)
         kw.setdefault("preview_delay", 0)
+        kw.setdefault("cursor_blink", False)  # a blinking cursor makes snapshots depend on timing
         return MailApp(self.config, self.manager, **kw)  # type: ignore[arg-type]
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
@@ -154,9 +154,11 @@ class MailApp(App[int]):
         preview_delay: float = 0.15,
         opener: Callable[[Path], None] | None = None,
         push: bool = True,
+        cursor_blink: bool | None = None,
     ) -> None:
         super().__init__()
         self.push = push
+        self.cursor_blink = config.ui.cursor_blink if cursor_blink is None else cursor_blink
         self._stop = threading.Event()
         self.config = config
         self.manager = manager
@@ -233,6 +235,11 @@ class MailApp(App[int]):
     @property
     def main_screen(self) -> Screen[Any]:
         return self.screen_stack[0]
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """`[ui] cursor_blink = false` (and the snapshot tests) keep every text cursor steady."""
+        if not self.cursor_blink and hasattr(event.widget, "cursor_blink"):
+            event.widget.cursor_blink = False
 
     def on_mount(self) -> None:
         if self.config.keymap:
