@@ -88,6 +88,29 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX messages_thread_members ON messages(folder_id, thread_id);
     """,
+    # 2 -> 3: no lost or doubled mail. Queued actions are claimed atomically (state queued -> claimed -> gone, or
+    # failed with a reason the user sees); outbox items are marked `sending` before SMTP DATA and carry their
+    # Message-ID, which may be queued once only; per-UID lookups get an index (no folder scan per message);
+    # notes keep what the user must be told (a refused action, a message sent twice could not be ruled out).
+    """
+    ALTER TABLE pending_actions ADD COLUMN state TEXT NOT NULL DEFAULT 'queued';
+    ALTER TABLE pending_actions ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+    ALTER TABLE pending_actions ADD COLUMN claimed_at INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX pending_by_message ON pending_actions(message_id);
+    CREATE INDEX pending_by_folder ON pending_actions(folder_id, uid);
+    ALTER TABLE outbox ADD COLUMN state TEXT NOT NULL DEFAULT 'queued';
+    ALTER TABLE outbox ADD COLUMN message_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE outbox ADD COLUMN send_after INTEGER NOT NULL DEFAULT 0;
+    CREATE UNIQUE INDEX outbox_by_message_id ON outbox(message_id) WHERE message_id <> '';
+    CREATE INDEX messages_by_uid ON messages(folder_id, uid);
+    CREATE TABLE notes (
+        id INTEGER PRIMARY KEY,
+        created INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL,
+        seen INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
