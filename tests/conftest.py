@@ -36,7 +36,15 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-_SERVER_FIXTURES = {"dovecot", "dovecot_nostarttls", "smtp_server", "mail_user", "test_certs"}
+_SERVER_FIXTURES = {
+    "dovecot",
+    "dovecot_plain",
+    "imap_server",
+    "dovecot_nostarttls",
+    "smtp_server",
+    "mail_user",
+    "test_certs",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -63,9 +71,9 @@ def test_certs(_servers_root: Path) -> Certificates:
     return make_certificates(_servers_root / "certs")
 
 
-def _start(root: Path, certs: Certificates, *, ssl_enabled: bool) -> Dovecot:
+def _start(root: Path, certs: Certificates, *, ssl_enabled: bool, profile: str = "rich") -> Dovecot:
     try:
-        return start_dovecot(root, certs, ssl_enabled=ssl_enabled)
+        return start_dovecot(root, certs, ssl_enabled=ssl_enabled, profile=profile)
     except ServerUnavailable as e:
         _unavailable(str(e))
         raise  # unreachable: _unavailable always raises
@@ -85,6 +93,23 @@ def dovecot_nostarttls(_servers_root: Path, test_certs: Certificates) -> Iterato
     server = _start(_servers_root / "dovecot-nostarttls", test_certs, ssl_enabled=False)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def dovecot_plain(_servers_root: Path, test_certs: Certificates) -> Iterator[Dovecot]:
+    """A Dovecot of the "plain" shape (Courier, Exchange, hosting servers): no CONDSTORE/QRESYNC/MOVE/SPECIAL-USE,
+    an "INBOX." namespace with "." separator, no Sent/Drafts/Trash until a client creates them."""
+    server = _start(_servers_root / "dovecot-plain", test_certs, ssl_enabled=True, profile="plain")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", params=["rich", "plain"])
+def imap_server(request: pytest.FixtureRequest) -> Dovecot:
+    """Each IMAP test that takes this runs on both server shapes: the rich Dovecot and the plain one."""
+    name = "dovecot" if request.param == "rich" else "dovecot_plain"
+    server: Dovecot = request.getfixturevalue(name)
+    return server
 
 
 @pytest.fixture(scope="session")

@@ -212,6 +212,11 @@ _SPECIAL = (
 )
 _instances = itertools.count(1)
 
+# The "plain" profile stands in for Courier, Exchange and hosting servers: no CONDSTORE, QRESYNC, MOVE or
+# SPECIAL-USE, personal folders under an "INBOX." prefix with "." as separator, and no Sent/Drafts/Trash at first.
+PLAIN_CAPABILITY = "IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE IDLE NAMESPACE UIDPLUS CHILDREN UNSELECT"
+PROFILES = ("rich", "plain")
+
 
 def dovecot_binary() -> str | None:
     """Path of the dovecot binary, if installed."""
@@ -228,9 +233,14 @@ class Dovecot:
 
     host = HOST
 
-    def __init__(self, root: Path, certs: Certificates, *, ssl_enabled: bool = True) -> None:
+    def __init__(self, root: Path, certs: Certificates, *, ssl_enabled: bool = True, profile: str = "rich") -> None:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown Dovecot profile {profile!r}")
         self.root = root
         self.ssl_enabled = ssl_enabled
+        self.profile = profile
+        # Where personal folders live on this server shape, and how a folder's full name is written.
+        self.prefix, self.separator = ("INBOX.", ".") if profile == "plain" else ("", "/")
         self.ca_file = certs.ca_file
         self.wrong_ca_file = certs.wrong_ca_file
         self._certs = certs
@@ -351,9 +361,15 @@ class Dovecot:
     def _config(self) -> str:
         r = self.root
         root_mode = os.geteuid() == 0
-        mailboxes = "\n".join(
-            f"  mailbox {name} {{\n    auto = subscribe\n    special_use = {flag}\n  }}" for name, flag in _SPECIAL
+        mailboxes = (
+            "\n".join(
+                f"  mailbox {name} {{\n    auto = subscribe\n    special_use = {flag}\n  }}" for name, flag in _SPECIAL
+            )
+            if self.profile == "rich"
+            else ""
         )
+        namespace = "  separator = /\n" if self.profile == "rich" else "  separator = .\n  prefix = INBOX.\n"
+        capability = f"imap_capability = {PLAIN_CAPABILITY}\n" if self.profile == "plain" else ""
         ssl_lines = (
             f"ssl = yes\nssl_cert = <{self._certs.cert_file}\nssl_key = <{self._certs.key_file}\n"
             "ssl_min_protocol = TLSv1.2\n"
@@ -407,10 +423,9 @@ userdb {{
   args = username_format=%n {self.users_dir}/%n
   default_fields = uid={self._uid} gid={self._gid} home={self.mail_dir}/%n
 }}
-namespace inbox {{
+{capability}namespace inbox {{
   inbox = yes
-  separator = /
-{mailboxes}
+{namespace}{mailboxes}
 }}
 service imap-login {{
   inet_listener imap {{
@@ -467,6 +482,13 @@ service pop3 {{
                 f"doveadm {' '.join(args)} failed ({proc.returncode}): {proc.stderr.decode(errors='replace').strip()}"
             )
         return proc.stdout.decode(errors="replace")
+
+    def folder_name(self, name: str) -> str:
+        """The server's full name of a personal folder ("Sent" -> "INBOX.Sent" on the plain profile);
+        "INBOX" stays "INBOX"; "a/b" uses this server's separator."""
+        if name.upper() == "INBOX":
+            return "INBOX"
+        return self.prefix + name.replace("/", self.separator)
 
     def imap_client(self, user: MailUser) -> imapclient.IMAPClient:
         """A logged-in IMAPClient over the plain port (no TLS) - handy for seeding and checking in tests."""
@@ -586,9 +608,9 @@ def _die_with_parent() -> None:
         pass
 
 
-def start_dovecot(root: Path, certs: Certificates, *, ssl_enabled: bool = True) -> Dovecot:
-    """Create and start a Dovecot under root."""
-    d = Dovecot(root, certs, ssl_enabled=ssl_enabled)
+def start_dovecot(root: Path, certs: Certificates, *, ssl_enabled: bool = True, profile: str = "rich") -> Dovecot:
+    """Create and start a Dovecot under root ("rich" or "plain" profile, see PLAIN_CAPABILITY)."""
+    d = Dovecot(root, certs, ssl_enabled=ssl_enabled, profile=profile)
     d.start()
     return d
 
