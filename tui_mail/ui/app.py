@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
-import subprocess
-import sys
-import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.text import Text
 from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
@@ -28,17 +21,18 @@ from textual.widgets import Footer, Input
 
 from .. import mime
 from ..config import AccountConfig, Config
-from ..errors import ConnectError, MailError
-from ..models import Folder, MessageRow, Role, SyncProgress
+from ..models import Folder, MessageRow, Role
 from ..store.cache import Cache
+from .attachments import AttachmentActions, default_opener
+from .background import BackgroundWork
 from .bindings import APP_BINDINGS
-from .messages import ActionDone, BodyFetched, Notice, PushNotified, SyncFinished, SyncProgressed, SyncStarted
-from .screens.folder_picker import DirectoryScreen, FolderPickerScreen, PickerScreen
+from .palette import AccountProvider
+from .screens.folder_picker import FolderPickerScreen
 from .screens.help import HelpScreen
 from .screens.reader_screen import ReaderScreen
 from .widgets.folder_pane import AccountFolders, FolderPane, folder_title
 from .widgets.message_list import ListSource, MessageList
-from .widgets.reader import AttachmentInfo, ReaderView
+from .widgets.reader import ReaderView
 from .widgets.safe_text import clean_line
 from .widgets.status_bar import StatusBar, SyncState
 
@@ -81,58 +75,7 @@ class AccountView:
     query: str = ""
 
 
-class AccountProvider(Provider):
-    """Command-palette entries that switch to an account."""
-
-    def _entries(self) -> list[tuple[int, str, str]]:
-        app = self.app
-        assert isinstance(app, MailApp)
-        return [(i, f"Switch to account {clean_line(a.name)}", clean_line(a.email)) for i, a in enumerate(app.accounts)]
-
-    async def discover(self) -> Hits:
-        app = self.app
-        assert isinstance(app, MailApp)
-        for i, text, help_text in self._entries():
-            yield DiscoveryHit(text, partial(app.switch_account, i), text=text, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        app = self.app
-        assert isinstance(app, MailApp)
-        matcher = self.matcher(query)
-        for i, text, help_text in self._entries():
-            score = max(matcher.match(text), matcher.match(help_text))
-            if score > 0:
-                yield Hit(score, matcher.highlight(text), partial(app.switch_account, i), text=text, help=help_text)
-
-
-def default_opener(path: Path) -> None:
-    """Open a file with the platform's opener (never through a shell)."""
-    if sys.platform.startswith("win"):
-        os.startfile(str(path))  # type: ignore[attr-defined]
-        return
-    opener = "open" if sys.platform == "darwin" else "xdg-open"
-    subprocess.Popen(
-        [opener, str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-
-
-def unique_path(directory: Path, name: str) -> Path:
-    """directory/name, or name with " (2)", " (3)"... when taken; never outside directory."""
-    safe = mime.safe_filename(name) or "attachment"
-    stem, dot, ext = safe.rpartition(".")
-    if not stem:
-        stem, dot, ext = safe, "", ""
-    candidate = directory / safe
-    n = 2
-    while candidate.exists():
-        candidate = directory / f"{stem} ({n}){dot}{ext}"
-        n += 1
-    if candidate.resolve().parent != directory.resolve():
-        raise MailError(f"Refusing to save {safe!r} outside {directory}.")
-    return candidate
-
-
-class MailApp(App[int]):
+class MailApp(BackgroundWork, AttachmentActions):
     """The mail client."""
 
     CSS_PATH = "tui_mail.tcss"
@@ -268,40 +211,6 @@ class MailApp(App[int]):
             for acc in self.accounts:
                 self.start_sync(acc.name, quiet=True)
         self._start_push_workers()
-
-    def _start_push_workers(self) -> None:
-        """One long-lived IDLE worker per IMAP account with push, when online: new mail triggers a sync."""
-        if not self.push or getattr(self.manager, "offline", False) or not hasattr(self.manager, "wait_for_new_mail"):
-            return
-        for acc in self.accounts:
-            if acc.protocol == "imap" and acc.idle and acc.name not in self._push_workers:
-                self._push_workers.add(acc.name)
-                self.run_worker(
-                    partial(self._push_work, acc.name, max(10, acc.poll_interval)),
-                    name=f"push {acc.name}",
-                    group=f"push-{acc.name}",
-                    thread=True,
-                    exit_on_error=False,
-                )
-
-    def _push_work(self, account: str, interval: float) -> None:
-        """Runs in a worker thread until the app exits: wait on IMAP IDLE, post PushNotified on a change."""
-        while not self._stop.is_set():
-            try:
-                changed = self.manager.wait_for_new_mail(account, interval, self._stop)
-            except MailError:
-                self._stop.wait(interval)  # offline or rejected: the poll timer and $ still work
-                continue
-            except Exception:
-                log.exception("IDLE of %s failed", account)
-                self._stop.wait(interval)
-                continue
-            if changed and not self._stop.is_set():
-                self.post_message(PushNotified(account))
-
-    @on(PushNotified)
-    def _push_notified(self, event: PushNotified) -> None:
-        self.start_sync(event.account, quiet=True)
 
     def exit(self, *args: Any, **kwargs: Any) -> None:
         self._stop.set()
@@ -513,190 +422,6 @@ class MailApp(App[int]):
         if not row.seen:
             self.run_action_worker(account, "read", lambda: self.manager.mark_read(account, [message_id], True))
 
-    # -- workers ---------------------------------------------------------------------------------------------------
-
-    def start_sync(self, account: str, quiet: bool = False) -> None:
-        """Sync one account in a thread worker (exclusive per account); progress and result come back as messages."""
-        state = self.sync_states.get(account)
-        if state is None or state.syncing:
-            return
-        state.syncing, state.stage, state.done, state.total = True, "", 0, 0
-        self.update_status()
-        self.run_worker(
-            partial(self._sync_work, account),
-            name=f"sync {account}",
-            group=f"sync-{account}",
-            exclusive=True,
-            thread=True,
-            exit_on_error=False,
-        )
-
-    def _sync_work(self, account: str) -> None:
-        """Runs in a worker thread: never touches widgets."""
-        self.post_message(SyncStarted(account))
-        last_post = 0.0
-
-        def progress(p: SyncProgress) -> None:
-            nonlocal last_post
-            now = time.monotonic()
-            if now - last_post >= 0.1 or p.stage == "done":
-                last_post = now
-                self.post_message(SyncProgressed(replace(p)))
-
-        try:
-            result = self.manager.sync(account, progress)
-        except ConnectError as e:
-            self.post_message(SyncFinished(account, error=str(e), offline=True))
-        except MailError as e:
-            self.post_message(SyncFinished(account, error=str(e)))
-        except Exception:
-            log.exception("sync of %s failed", account)
-            self.post_message(SyncFinished(account, error=f"Syncing {account} failed unexpectedly; see the log."))
-        else:
-            self.post_message(SyncFinished(account, result=result))
-
-    @on(SyncStarted)
-    def _sync_started(self, event: SyncStarted) -> None:
-        self.update_status()
-
-    @on(SyncProgressed)
-    def _sync_progressed(self, event: SyncProgressed) -> None:
-        p = event.progress
-        state = self.sync_states.get(p.account)
-        if state is None:
-            return
-        state.stage, state.done, state.total = p.stage, p.done, p.total
-        now = time.monotonic()
-        if (
-            p.new_messages
-            and self.account
-            and p.account == self.account.name
-            and now - self._last_progress_reload > 0.5
-        ):
-            self._last_progress_reload = now
-            self.message_list.reload()
-        self.update_status()
-
-    @on(SyncFinished)
-    def _sync_finished(self, event: SyncFinished) -> None:
-        state = self.sync_states.get(event.account)
-        if state is None:
-            return
-        state.syncing = False
-        state.offline = event.offline
-        state.error = event.error or ""
-        current = self.account is not None and event.account == self.account.name
-        if event.error and not event.offline:
-            self.notify(clean_line(event.error), title=event.account, severity="error", markup=False)
-        result = event.result
-        if result is not None:
-            state.last_synced = time.time()
-            for warning in result.warnings:
-                self.notify(clean_line(warning), title=event.account, severity="warning", markup=False)
-            if result.new_messages and not current:
-                n = result.new_messages
-                self.notify(f"{n} new message{'s' if n != 1 else ''} in {clean_line(event.account)}.", markup=False)
-            if current:
-                view = self.views[event.account]
-                if view.folder_id is None:  # the first sync brought the folders
-                    view.folder_id = self._default_folder(self.cache(event.account))
-                    self._show_folder(event.account, view)
-                else:
-                    self.message_list.reload()
-        self.refresh_folders()
-        self.update_status()
-
-    def fetch_body(self, account: str, message_id: int) -> None:
-        self.run_worker(
-            partial(self._fetch_body_work, account, message_id),
-            name=f"body {message_id}",
-            group=f"body-{account}",
-            exclusive=True,
-            thread=True,
-            exit_on_error=False,
-        )
-
-    def _fetch_body_work(self, account: str, message_id: int) -> None:
-        try:
-            raw = self.manager.fetch_body(account, message_id)
-        except ConnectError:
-            self.post_message(
-                BodyFetched(account, message_id, None, "Offline: this message's body is not downloaded yet.")
-            )
-        except MailError as e:
-            self.post_message(BodyFetched(account, message_id, None, str(e)))
-        except Exception:
-            log.exception("fetching message %s of %s", message_id, account)
-            self.post_message(BodyFetched(account, message_id, None, "The message could not be downloaded."))
-        else:
-            self.post_message(BodyFetched(account, message_id, raw))
-
-    @on(BodyFetched)
-    def _body_fetched(self, event: BodyFetched) -> None:
-        for screen in self.screen_stack:
-            if isinstance(screen, ReaderScreen) and screen.row.id == event.message_id:
-                screen.reader.show(event.account, screen.row, event.raw, event.error)
-        reader = self.reader
-        if reader.row is not None and reader.row.id == event.message_id and reader.account == event.account:
-            reader.show(event.account, reader.row, event.raw, event.error)
-        waiters = self._body_waiters.pop((event.account, event.message_id), [])
-        if event.raw is not None:
-            for waiter in waiters:
-                waiter(event.raw)
-        elif waiters and event.error:
-            self.notify(clean_line(event.error), severity="error", markup=False)
-        if event.raw is not None:
-            self.message_list.refresh()
-
-    def with_body(self, account: str, message_id: int, then: Callable[[bytes], None]) -> None:
-        """Call then(raw) once the message's body is available (now if cached, else after a download)."""
-        raw = self.cache(account).body(message_id)
-        if raw is not None:
-            then(raw)
-            return
-        self._body_waiters.setdefault((account, message_id), []).append(then)
-        self.fetch_body(account, message_id)
-
-    def run_action_worker(self, account: str, what: str, fn: Callable[[], object]) -> None:
-        """A local change (cache first, queued for the server) in a thread worker; ActionDone re-reads the views."""
-
-        def work() -> None:
-            try:
-                fn()
-            except MailError as e:
-                self.post_message(ActionDone(account, what, str(e)))
-            except Exception:
-                log.exception("%s on %s failed", what, account)
-                self.post_message(ActionDone(account, what, f"Could not {what} the message; see the log."))
-            else:
-                self.post_message(ActionDone(account, what))
-
-        self.run_worker(work, name=f"{what} {account}", group=f"action-{account}", thread=True, exit_on_error=False)
-
-    @on(ActionDone)
-    def _action_done(self, event: ActionDone) -> None:
-        if event.error:
-            self.notify(clean_line(event.error), severity="error", markup=False)
-        if self.account is not None and event.account == self.account.name:
-            self.message_list.reload()
-        self.refresh_folders()
-        self.update_status()
-        self._schedule_push(event.account)
-
-    def _schedule_push(self, account: str) -> None:
-        """Replay queued changes soon (coalescing bursts of keystrokes into one sync)."""
-        if getattr(self.manager, "offline", False):
-            return
-        timer = self._push_timers.pop(account, None)
-        if timer is not None:
-            timer.stop()
-        self._push_timers[account] = self.set_timer(3.0, partial(self.start_sync, account, True))
-
-    @on(Notice)
-    def _notice(self, event: Notice) -> None:
-        severity = event.severity if event.severity in ("information", "warning", "error") else "information"
-        self.notify(clean_line(event.text), severity=severity, markup=False)  # type: ignore[arg-type]
-
     # -- actions ---------------------------------------------------------------------------------------------------
 
     def _target(self) -> tuple[str, MessageRow] | None:
@@ -902,71 +627,6 @@ class MailApp(App[int]):
 
     def action_forward(self) -> None:
         self._draft_action("forward")
-
-    # -- attachments -----------------------------------------------------------------------------------------------
-
-    @on(ReaderView.AttachmentRequest)
-    def _attachment_request(self, event: ReaderView.AttachmentRequest) -> None:
-        atts = event.attachments
-        account, message_id, save = event.account, event.message_id, event.save
-
-        def with_choice(index: int | None) -> None:
-            if index is None:
-                return
-            chosen = next((a for a in atts if a.index == index), None)
-            if chosen is None:
-                return
-            if save:
-                self._ask_directory(account, message_id, chosen)
-            else:
-                self._attachment_worker(account, message_id, chosen, None)
-
-        if len(atts) == 1:
-            with_choice(atts[0].index)
-        else:
-            choices = [(a.index, Text(clean_line(a.filename))) for a in atts]
-            self.push_screen(
-                PickerScreen("Save which attachment?" if save else "Open which attachment?", choices), with_choice
-            )
-
-    def _ask_directory(self, account: str, message_id: int, att: AttachmentInfo) -> None:
-        downloads = Path.home() / "Downloads"
-        default = str(downloads if downloads.is_dir() else Path.home())
-
-        def chosen(directory: str | None) -> None:
-            if directory:
-                self._attachment_worker(account, message_id, att, Path(directory).expanduser())
-
-        self.push_screen(DirectoryScreen(f"Save {clean_line(att.filename)} into directory:", default), chosen)
-
-    def _attachment_worker(self, account: str, message_id: int, att: AttachmentInfo, directory: Path | None) -> None:
-        """Save (directory given) or open (a private temp dir, then the platform opener) in a thread worker."""
-
-        def work() -> None:
-            try:
-                raw = self.manager.fetch_body(account, message_id)
-                data = mime.attachment_bytes(raw, att.index)
-                target_dir = directory if directory is not None else Path(tempfile.mkdtemp(prefix="tui-mail-"))
-                if not target_dir.is_dir():
-                    raise MailError(f"{target_dir} is not a directory.")
-                path = unique_path(target_dir, att.filename)
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                if directory is None:
-                    self.opener(path)
-                    self.post_message(Notice(f"Opened {path.name}."))
-                else:
-                    self.post_message(Notice(f"Saved {path}."))
-            except MailError as e:
-                self.post_message(Notice(str(e), "error"))
-            except OSError as e:
-                self.post_message(Notice(f"Could not write the attachment: {e.strerror or e}.", "error"))
-            except Exception:
-                log.exception("attachment %s of message %s", att.index, message_id)
-                self.post_message(Notice("Could not open the attachment; see the log.", "error"))
-
-        self.run_worker(work, name="attachment", group=f"attachment-{account}", thread=True, exit_on_error=False)
 
     # -- command palette -------------------------------------------------------------------------------------------
 

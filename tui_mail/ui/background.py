@@ -1,0 +1,279 @@
+"""The app's background work: sync, IDLE push, body downloads and local actions in thread workers.
+
+Workers never touch widgets: they post messages (tui_mail/ui/messages.py) that the handlers here turn into
+notifications, status-line state and list reloads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from textual import on
+from textual.app import App
+from textual.timer import Timer
+
+from ..config import AccountConfig
+from ..errors import ConnectError, MailError
+from ..models import SyncProgress
+from ..store.cache import Cache
+from .messages import ActionDone, BodyFetched, Notice, PushNotified, SyncFinished, SyncProgressed, SyncStarted
+from .screens.reader_screen import ReaderScreen
+from .widgets.safe_text import clean_line
+
+if TYPE_CHECKING:
+    from .widgets.message_list import MessageList
+    from .widgets.reader import ReaderView
+    from .widgets.status_bar import SyncState
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundWork(App[int]):
+    """Mixed into MailApp: everything that runs off the UI thread, and the handlers of what it reports."""
+
+    if TYPE_CHECKING:  # provided by MailApp
+        manager: Any
+        push: bool
+        views: dict[str, Any]
+        sync_states: dict[str, SyncState]
+        _stop: threading.Event
+        _push_workers: set[str]
+        _push_timers: dict[str, Timer]
+        _body_waiters: dict[tuple[str, int], list[Callable[[bytes], None]]]
+        _last_progress_reload: float
+
+        @property
+        def accounts(self) -> tuple[AccountConfig, ...]: ...
+        @property
+        def account(self) -> AccountConfig | None: ...
+        @property
+        def message_list(self) -> MessageList: ...
+        @property
+        def reader(self) -> ReaderView: ...
+        def cache(self, account: str) -> Cache: ...
+        def update_status(self) -> None: ...
+        def refresh_folders(self) -> None: ...
+        def _default_folder(self, cache: Cache) -> int | None: ...
+        def _show_folder(self, account: str, view: Any) -> None: ...
+
+    def _start_push_workers(self) -> None:
+        """One long-lived IDLE worker per IMAP account with push, when online: new mail triggers a sync."""
+        if not self.push or getattr(self.manager, "offline", False) or not hasattr(self.manager, "wait_for_new_mail"):
+            return
+        for acc in self.accounts:
+            if acc.protocol == "imap" and acc.idle and acc.name not in self._push_workers:
+                self._push_workers.add(acc.name)
+                self.run_worker(
+                    partial(self._push_work, acc.name, max(10, acc.poll_interval)),
+                    name=f"push {acc.name}",
+                    group=f"push-{acc.name}",
+                    thread=True,
+                    exit_on_error=False,
+                )
+
+    def _push_work(self, account: str, interval: float) -> None:
+        """Runs in a worker thread until the app exits: wait on IMAP IDLE, post PushNotified on a change."""
+        while not self._stop.is_set():
+            try:
+                changed = self.manager.wait_for_new_mail(account, interval, self._stop)
+            except MailError:
+                self._stop.wait(interval)  # offline or rejected: the poll timer and $ still work
+                continue
+            except Exception:
+                log.exception("IDLE of %s failed", account)
+                self._stop.wait(interval)
+                continue
+            if changed and not self._stop.is_set():
+                self.post_message(PushNotified(account))
+
+    @on(PushNotified)
+    def _push_notified(self, event: PushNotified) -> None:
+        self.start_sync(event.account, quiet=True)
+
+    def start_sync(self, account: str, quiet: bool = False) -> None:
+        """Sync one account in a thread worker (exclusive per account); progress and result come back as messages."""
+        state = self.sync_states.get(account)
+        if state is None or state.syncing:
+            return
+        state.syncing, state.stage, state.done, state.total = True, "", 0, 0
+        self.update_status()
+        self.run_worker(
+            partial(self._sync_work, account),
+            name=f"sync {account}",
+            group=f"sync-{account}",
+            exclusive=True,
+            thread=True,
+            exit_on_error=False,
+        )
+
+    def _sync_work(self, account: str) -> None:
+        """Runs in a worker thread: never touches widgets."""
+        self.post_message(SyncStarted(account))
+        last_post = 0.0
+
+        def progress(p: SyncProgress) -> None:
+            nonlocal last_post
+            now = time.monotonic()
+            if now - last_post >= 0.1 or p.stage == "done":
+                last_post = now
+                self.post_message(SyncProgressed(replace(p)))
+
+        try:
+            result = self.manager.sync(account, progress)
+        except ConnectError as e:
+            self.post_message(SyncFinished(account, error=str(e), offline=True))
+        except MailError as e:
+            self.post_message(SyncFinished(account, error=str(e)))
+        except Exception:
+            log.exception("sync of %s failed", account)
+            self.post_message(SyncFinished(account, error=f"Syncing {account} failed unexpectedly; see the log."))
+        else:
+            self.post_message(SyncFinished(account, result=result))
+
+    @on(SyncStarted)
+    def _sync_started(self, event: SyncStarted) -> None:
+        self.update_status()
+
+    @on(SyncProgressed)
+    def _sync_progressed(self, event: SyncProgressed) -> None:
+        p = event.progress
+        state = self.sync_states.get(p.account)
+        if state is None:
+            return
+        state.stage, state.done, state.total = p.stage, p.done, p.total
+        now = time.monotonic()
+        if (
+            p.new_messages
+            and self.account
+            and p.account == self.account.name
+            and now - self._last_progress_reload > 0.5
+        ):
+            self._last_progress_reload = now
+            self.message_list.reload()
+        self.update_status()
+
+    @on(SyncFinished)
+    def _sync_finished(self, event: SyncFinished) -> None:
+        state = self.sync_states.get(event.account)
+        if state is None:
+            return
+        state.syncing = False
+        state.offline = event.offline
+        state.error = event.error or ""
+        current = self.account is not None and event.account == self.account.name
+        if event.error and not event.offline:
+            self.notify(clean_line(event.error), title=event.account, severity="error", markup=False)
+        result = event.result
+        if result is not None:
+            state.last_synced = time.time()
+            for warning in result.warnings:
+                self.notify(clean_line(warning), title=event.account, severity="warning", markup=False)
+            if result.new_messages and not current:
+                n = result.new_messages
+                self.notify(f"{n} new message{'s' if n != 1 else ''} in {clean_line(event.account)}.", markup=False)
+            if current:
+                view = self.views[event.account]
+                if view.folder_id is None:  # the first sync brought the folders
+                    view.folder_id = self._default_folder(self.cache(event.account))
+                    self._show_folder(event.account, view)
+                else:
+                    self.message_list.reload()
+        self.refresh_folders()
+        self.update_status()
+
+    def fetch_body(self, account: str, message_id: int) -> None:
+        self.run_worker(
+            partial(self._fetch_body_work, account, message_id),
+            name=f"body {message_id}",
+            group=f"body-{account}",
+            exclusive=True,
+            thread=True,
+            exit_on_error=False,
+        )
+
+    def _fetch_body_work(self, account: str, message_id: int) -> None:
+        try:
+            raw = self.manager.fetch_body(account, message_id)
+        except ConnectError:
+            self.post_message(
+                BodyFetched(account, message_id, None, "Offline: this message's body is not downloaded yet.")
+            )
+        except MailError as e:
+            self.post_message(BodyFetched(account, message_id, None, str(e)))
+        except Exception:
+            log.exception("fetching message %s of %s", message_id, account)
+            self.post_message(BodyFetched(account, message_id, None, "The message could not be downloaded."))
+        else:
+            self.post_message(BodyFetched(account, message_id, raw))
+
+    @on(BodyFetched)
+    def _body_fetched(self, event: BodyFetched) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, ReaderScreen) and screen.row.id == event.message_id:
+                screen.reader.show(event.account, screen.row, event.raw, event.error)
+        reader = self.reader
+        if reader.row is not None and reader.row.id == event.message_id and reader.account == event.account:
+            reader.show(event.account, reader.row, event.raw, event.error)
+        waiters = self._body_waiters.pop((event.account, event.message_id), [])
+        if event.raw is not None:
+            for waiter in waiters:
+                waiter(event.raw)
+        elif waiters and event.error:
+            self.notify(clean_line(event.error), severity="error", markup=False)
+        if event.raw is not None:
+            self.message_list.refresh()
+
+    def with_body(self, account: str, message_id: int, then: Callable[[bytes], None]) -> None:
+        """Call then(raw) once the message's body is available (now if cached, else after a download)."""
+        raw = self.cache(account).body(message_id)
+        if raw is not None:
+            then(raw)
+            return
+        self._body_waiters.setdefault((account, message_id), []).append(then)
+        self.fetch_body(account, message_id)
+
+    def run_action_worker(self, account: str, what: str, fn: Callable[[], object]) -> None:
+        """A local change (cache first, queued for the server) in a thread worker; ActionDone re-reads the views."""
+
+        def work() -> None:
+            try:
+                fn()
+            except MailError as e:
+                self.post_message(ActionDone(account, what, str(e)))
+            except Exception:
+                log.exception("%s on %s failed", what, account)
+                self.post_message(ActionDone(account, what, f"Could not {what} the message; see the log."))
+            else:
+                self.post_message(ActionDone(account, what))
+
+        self.run_worker(work, name=f"{what} {account}", group=f"action-{account}", thread=True, exit_on_error=False)
+
+    @on(ActionDone)
+    def _action_done(self, event: ActionDone) -> None:
+        if event.error:
+            self.notify(clean_line(event.error), severity="error", markup=False)
+        if self.account is not None and event.account == self.account.name:
+            self.message_list.reload()
+        self.refresh_folders()
+        self.update_status()
+        self._schedule_push(event.account)
+
+    def _schedule_push(self, account: str) -> None:
+        """Replay queued changes soon (coalescing bursts of keystrokes into one sync)."""
+        if getattr(self.manager, "offline", False):
+            return
+        timer = self._push_timers.pop(account, None)
+        if timer is not None:
+            timer.stop()
+        self._push_timers[account] = self.set_timer(3.0, partial(self.start_sync, account, True))
+
+    @on(Notice)
+    def _notice(self, event: Notice) -> None:
+        severity = event.severity if event.severity in ("information", "warning", "error") else "information"
+        self.notify(clean_line(event.text), severity=severity, markup=False)  # type: ignore[arg-type]
