@@ -28,6 +28,7 @@ from tui_mail.mime import (
     reply_draft,
     safe_filename,
 )
+from tui_mail.mime import envelope as envelope_mod
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 sys.path.insert(0, str(FIXTURES))
@@ -324,8 +325,8 @@ def test_build_message_round_trips_non_ascii_and_attachment() -> None:
 
 
 def test_build_message_refuses_header_injection() -> None:
-    msg = build_message(from_addr="me@example.org", to=["a@example.com"], subject="hi\r\nBcc: x@evil", body="b")
-    assert msg.get_all("Bcc") is None and msg["Subject"] == "hi Bcc: x@evil"
+    with pytest.raises(ValueError, match=r"^The Subject field contains a line break"):
+        build_message(from_addr="me@example.org", to=["a@example.com"], subject="hi\r\nBcc: x@evil", body="b")
 
 
 def _generated(i: int) -> bytes:
@@ -531,14 +532,14 @@ def _fast_and_robust_cases() -> list[bytes]:
 
 def test_fast_envelope_path_gives_the_same_envelope_as_the_email_parser() -> None:
     for raw in _fast_and_robust_cases():
-        assert parse_envelope(raw) == mime._parse_envelope_robust(raw, len(raw)), raw[:300]
+        assert parse_envelope(raw) == envelope_mod.parse_envelope_robust(raw, len(raw)), raw[:300]
 
 
 def test_typical_messages_do_not_need_the_email_parser(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fast path covers plain, alternative, attachments, related and signed mail (the sync speed depends on it)."""
     calls: list[bytes] = []
-    real = mime._body_summary
-    monkeypatch.setattr(mime, "_body_summary", lambda raw, *a: calls.append(raw) or real(raw, *a))
+    real = envelope_mod.body_summary
+    monkeypatch.setattr(envelope_mod, "body_summary", lambda raw: calls.append(raw) or real(raw))
     typical = [_generated(i) for i in range(6)] + [STRUCTURES]
     typical += [fixture(n) for n in ("html_only.eml", "path_traversal.eml", "unknown_charset.eml", "nul_bytes.eml")]
     for raw in typical:
@@ -556,4 +557,4 @@ def test_snippet_and_line_shortcuts_match_the_plain_formulas() -> None:
     for _ in range(1000):
         text = "".join(rng.choice(pieces) for _ in range(rng.choice([1, 8, 60, 400, 2500])))
         assert mime.sanitize_line(text) == " ".join(mime.sanitize_text(text).split())
-        assert mime._snippet(text) == mime.sanitize_line(mime._strip_quoted(text[:8000]))[:200]
+        assert envelope_mod.make_snippet(text) == mime.sanitize_line(envelope_mod.strip_quoted(text[:8000]))[:200]

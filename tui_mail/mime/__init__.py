@@ -1,0 +1,75 @@
+"""Untrusted mail bytes -> safe displayable parts, and outgoing mail; the public names of the package's modules.
+
+charsets (bytes -> str), sanitize (what may reach a terminal), headers (where headers end, field values), addresses,
+structure (the one body/attachment walk), rawtree + envelope (the list at sync time), parsed + htmltext + render
+(the reader), compose (outgoing mail, reply, forward).
+"""
+
+from __future__ import annotations
+
+from .addresses import compose_addr, format_addresses, lookalike_address, parse_addresses, sender_warning
+from .charsets import decode_bytes, decode_header_text
+from .compose import Draft, build_message, forward_draft, recipients, reply_draft
+from .envelope import SNIPPET_CHARS, parse_envelope
+from .headers import normalize_msgid, normalize_references, parse_date
+from .htmltext import html_snippet_text, html_to_text
+from .render import (
+    Attachment,
+    ParsedMessage,
+    RenderedMessage,
+    attachment_bytes,
+    format_local_date,
+    parse_message,
+    quote_depth,
+    render_message,
+)
+from .sanitize import safe_filename, sanitize_line, sanitize_text
+from .structure import (
+    MAX_DEPTH,
+    NOTE_BAD_ENCODING,
+    NOTE_DAMAGED,
+    NOTE_ENCRYPTED,
+    NOTE_TOO_DEEP,
+    NOTE_TOO_MANY,
+    NOTE_UNPARSEABLE,
+)
+
+__all__ = [
+    "MAX_DEPTH",
+    "NOTE_BAD_ENCODING",
+    "NOTE_DAMAGED",
+    "NOTE_ENCRYPTED",
+    "NOTE_TOO_DEEP",
+    "NOTE_TOO_MANY",
+    "NOTE_UNPARSEABLE",
+    "SNIPPET_CHARS",
+    "Attachment",
+    "Draft",
+    "ParsedMessage",
+    "RenderedMessage",
+    "attachment_bytes",
+    "build_message",
+    "compose_addr",
+    "decode_bytes",
+    "decode_header_text",
+    "format_addresses",
+    "format_local_date",
+    "forward_draft",
+    "html_snippet_text",
+    "html_to_text",
+    "lookalike_address",
+    "normalize_msgid",
+    "normalize_references",
+    "parse_addresses",
+    "parse_date",
+    "parse_envelope",
+    "parse_message",
+    "quote_depth",
+    "recipients",
+    "render_message",
+    "reply_draft",
+    "safe_filename",
+    "sanitize_line",
+    "sanitize_text",
+    "sender_warning",
+]
