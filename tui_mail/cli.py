@@ -208,6 +208,7 @@ def cmd_send(manager: AccountManager, config: Config, args: argparse.Namespace) 
             from_name=acc.display_name,
             to=args.to,
             cc=args.cc,
+            bcc=args.bcc,
             subject=args.subject,
             body=body,
             attachments=attachments,

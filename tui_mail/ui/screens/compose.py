@@ -296,6 +296,7 @@ class ComposeScreen(Screen[str | None]):
             from_name=acc.display_name,
             to=self.addresses("to"),
             cc=self.addresses("cc"),
+            bcc=self.addresses("bcc"),
             subject=self.field("subject"),
             body=self.body.text,
             attachments=[(a.filename, a.content_type, a.content()) for a in self.attachments],

@@ -26,6 +26,7 @@ class ReaderContent:
     body: str = ""
     attachments: list[AttachmentInfo] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warning: str = ""  # the sender's name pretends to be another address: shown first, in red
 
 
 def render_content(raw: bytes) -> ReaderContent:
@@ -34,7 +35,8 @@ def render_content(raw: bytes) -> ReaderContent:
         rendered = mime.render_message(raw)
     except Exception as e:  # the UI never crashes on a message
         return ReaderContent(notes=[f"This message could not be displayed ({type(e).__name__})."])
-    return ReaderContent(body=rendered.text, attachments=list(rendered.attachments), notes=list(rendered.notes))
+    notes = [n for n in rendered.notes if n != rendered.sender_warning]
+    return ReaderContent(rendered.text, list(rendered.attachments), notes, rendered.sender_warning)
 
 
 def body_text(body: str) -> Text:
@@ -115,7 +117,12 @@ class ReaderView(VerticalScroll, can_focus=True):
             atts.update("")
         else:
             self.content = render_content(raw)
-            notes.update(Text("\n".join(clean_line(n) for n in self.content.notes), end=""))
+            shown = Text(end="")
+            if self.content.warning:
+                shown.append(clean_line(self.content.warning) + "\n", style="bold red")
+            shown.append("\n".join(clean_line(n) for n in self.content.notes))
+            shown.rstrip()
+            notes.update(shown)
             body.update(body_text(self.content.body))
             atts.update(self._attachments(self.content.attachments))
         if not same:
@@ -130,7 +137,10 @@ class ReaderView(VerticalScroll, can_focus=True):
                 text.append(clean_line(value) + "\n", style=style)
 
         sender = f"{row.from_name} <{row.from_addr}>" if row.from_name and row.from_addr else row.sender
-        line("From:", sender)
+        if mime.lookalike_address(row.from_name, row.from_addr):  # the real address first, the name only quoted
+            line("From:", f'{row.from_addr or "(no address)"} (name: "{row.from_name}")', "bold red")
+        else:
+            line("From:", sender)
         line("To:", row.to)
         line("Cc:", row.cc)
         if row.date:
