@@ -426,3 +426,22 @@ def test_connection_dropped_mid_sync_is_one_sentence_and_the_next_sync_resumes(
     result = b.sync()  # the same backend reconnects by itself
     assert result.new_messages == 15
     assert subjects(b.cache, "INBOX") == [f"kicked {i:02d}" for i in range(25)]
+
+
+def test_a_message_without_a_usable_date_is_dated_by_its_internaldate(
+    dovecot: Any, mail_user: Any, make_backend: BackendFactory, server: imapclient.IMAPClient
+):
+    raw = make_msg("impossible date").replace(b"Date: Mon, 02 Nov 2026 10:", b"Date: Mon, 02 Nov 2026 59:")
+    assert b" 59:" in raw
+    dovecot.deliver(mail_user, raw)
+    dovecot.deliver(mail_user, make_msg("no date").replace(b"Date:", b"X-Old-Date:"))
+    b = make_backend()
+    b.sync()
+    server.select_folder("INBOX", readonly=True)
+    arrived = {
+        d[b"BODY[HEADER.FIELDS (SUBJECT)]"].decode().split(":", 1)[1].strip(): int(d[b"INTERNALDATE"].timestamp())
+        for d in server.fetch(server.search(["ALL"]), ["INTERNALDATE", "BODY.PEEK[HEADER.FIELDS (SUBJECT)]"]).values()
+    }
+    got = rows(b.cache, "INBOX")
+    assert got["impossible date"].date == arrived["impossible date"] > 0
+    assert got["no date"].date == arrived["no date"] > 0

@@ -290,3 +290,14 @@ def test_sent_and_drafts_are_local(dovecot: Any, mail_user: Any, cache: Cache) -
     assert cache.window(drafts.id, 0, 10)[0].id == draft_id
     assert b"Draft one" in backend.fetch_body(draft_id)
     assert cache.pending_actions() == []
+
+
+def test_a_message_without_a_usable_date_is_dated_by_its_download(dovecot: Any, mail_user: Any, cache: Cache) -> None:
+    raw = make_raw(1, "Impossible date").replace(b"08:00:00 +0000", b"59:10:00 +0000")
+    assert b"59:10:00" in raw
+    dovecot.deliver(mail_user, raw)
+    before = int(time.time())
+    Pop3Backend(dovecot.pop3_account(mail_user), mail_user.password, cache).sync()
+    after = int(time.time())
+    (row,) = inbox_rows(cache)
+    assert before <= row.date <= after

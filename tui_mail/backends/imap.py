@@ -7,12 +7,14 @@ shares a socket with a sync worker. Every socket has a timeout (``incoming.timeo
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 import imapclient
@@ -87,6 +89,14 @@ def safe_envelope(raw: bytes, size: int) -> Envelope:
     except Exception:
         log.exception("could not parse a message envelope")
         return Envelope(subject="(message could not be read)", size=size)
+
+
+def with_arrival_date(env: Envelope, internaldate: object) -> Envelope:
+    """The envelope, dated by the server's INTERNALDATE (arrival time) when its Date header gave no usable date."""
+    if env.date or not isinstance(internaldate, datetime):
+        return env
+    ts = int(internaldate.timestamp())  # imapclient gives naive local time (or aware): both convert correctly
+    return dataclasses.replace(env, date=ts) if ts > 0 else env
 
 
 def uid_sets(uids: Iterable[int], max_len: int = 4000) -> Iterator[str]:
@@ -503,9 +513,12 @@ class ImapBackend:
         for chunk in _chunks(uids, self.chunk_size):
             parts = _split_by_size(chunk, sizes, self.full_chunk_bytes) if full else [chunk]
             for part in parts:
-                items = (
-                    ["BODY.PEEK[]", "FLAGS", "RFC822.SIZE"] if full else ["BODY.PEEK[HEADER]", "FLAGS", "RFC822.SIZE"]
-                )
+                items = [
+                    "BODY.PEEK[]" if full else "BODY.PEEK[HEADER]",
+                    "FLAGS",
+                    "RFC822.SIZE",
+                    "INTERNALDATE",  # the date of a message whose Date header is missing or impossible
+                ]
                 data = c.fetch(part, items)
                 msgs: list[NewMessage] = []
                 for uid in part:
@@ -518,7 +531,7 @@ class ImapBackend:
                     size = int(d.get(b"RFC822.SIZE", 0) or len(raw))
                     msgs.append(
                         NewMessage(
-                            envelope=safe_envelope(bytes(raw), size),
+                            envelope=with_arrival_date(safe_envelope(bytes(raw), size), d.get(b"INTERNALDATE")),
                             uid=uid,
                             flags=_flags(d.get(b"FLAGS", ())),
                             raw=bytes(raw) if full else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import poplib
@@ -12,7 +13,7 @@ from collections.abc import Iterable
 from ..config import AccountConfig
 from ..errors import AuthError, ConnectError, MailError, ProtocolError, describe, server_text, tls_error
 from ..mime import parse_envelope
-from ..models import DRAFT, SEEN, Role, SyncProgress
+from ..models import DRAFT, SEEN, Envelope, Role, SyncProgress
 from ..store.cache import Cache, NewMessage
 from ..tls import make_context
 from .base import Capabilities, ProgressCallback, SyncResult
@@ -32,6 +33,12 @@ _MAX_LINE = 1 << 20
 # Downloaded messages are committed in small batches; DELE follows each commit.
 BATCH_MESSAGES = 25
 BATCH_BYTES = 4 << 20
+
+
+def _dated_envelope(raw: bytes) -> Envelope:
+    """The envelope of a downloaded message; without a usable Date header it is dated by its download time."""
+    env = parse_envelope(raw, len(raw))
+    return env if env.date else dataclasses.replace(env, date=int(time.time()))
 
 
 class _LongLines:
@@ -247,7 +254,7 @@ class Pop3Backend:
             for done, (n, uidl) in enumerate(todo, 1):
                 _resp, lines, _octets = conn.retr(n)
                 raw = _raw_from_lines(lines)
-                batch.append(NewMessage(envelope=parse_envelope(raw, len(raw)), raw=raw, pop_uidl=uidl))
+                batch.append(NewMessage(envelope=_dated_envelope(raw), raw=raw, pop_uidl=uidl))
                 batch_bytes += len(raw)
                 if len(batch) >= BATCH_MESSAGES or batch_bytes >= BATCH_BYTES:
                     commit()
@@ -332,7 +339,7 @@ class Pop3Backend:
         return raw
 
     def _store_local(self, role: Role, raw: bytes, flags: frozenset[str]) -> int:
-        env = parse_envelope(raw, len(raw))
+        env = _dated_envelope(raw)
         return self.cache.store_messages(self.folder_ids[role], [NewMessage(envelope=env, raw=raw, flags=flags)])[0]
 
     def save_sent(self, raw: bytes) -> None:
