@@ -69,7 +69,7 @@ def parse_addresses_robust(value: str, hint: str | None = None) -> list[tuple[st
         if name == addr:
             name = ""
         out.append((name, addr))
-    if not out:
+    if not out and value.strip(" ,;"):
         out.append((sanitize_line(decode_header_text(value, hint)), ""))
     return out
 

@@ -148,6 +148,11 @@ class MsgNode:
 
     def blank(self) -> bool:
         payload = self.part.get_payload()
+        if self.ctype.startswith("message/") and isinstance(payload, list) and len(payload) == 1:
+            inner = payload[0]  # an embedded message with neither headers nor text
+            if not isinstance(inner, Message) or inner.keys():
+                return False
+            payload = inner.get_payload()
         return isinstance(payload, str) and not payload.strip()
 
     def damaged(self) -> bool:

@@ -183,7 +183,7 @@ class RawPart:
         return self.kids
 
     def blank(self) -> bool:
-        if self.kids is not None or self.h.ctype.startswith("message/"):
+        if self.kids is not None:
             return False
         return not self.raw[self.start : self.end].strip(BLANK_BYTES)
 

@@ -125,8 +125,9 @@ class Walk:
             self.note(NOTE_DAMAGED)
         ctype = node.ctype
         maintype, _, subtype = ctype.partition("/")
-        if maintype == "message":  # a forwarded message: always an attachment, shown branch or not
-            self.attachments.append(Found(node, ctype))
+        if maintype == "message":  # a forwarded message: an attachment, shown branch or not (unless empty)
+            if not node.blank():
+                self.attachments.append(Found(node, ctype))
             return
         children = node.children()
         if children is not None:
