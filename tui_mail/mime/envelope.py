@@ -31,7 +31,7 @@ from .headers import (
 from .parsed import MsgNode, parse_bytes, part_text
 from .rawtree import SNIPPET_PARSE_CAP, RawPart, Unsupported, raw_tree
 from .sanitize import plain_words, sanitize_line
-from .structure import Walk
+from .structure import Found, Node, StopWalk, Walk
 
 _T = TypeVar("_T")
 SNIPPET_CHARS = 200
@@ -185,17 +185,34 @@ def _fast_body_summary(
     root = raw_tree(raw, block, spans, body_start)
     if root is None:
         return None
+    walk = _SummaryWalk()
     try:
-        walk = Walk().run(root)
-        snippet = ""
-        for node in walk.bodies:
-            assert isinstance(node, RawPart)
-            snippet = make_snippet(node.text())
-            if snippet:
-                break
+        walk.run(root)
     except Unsupported:
         return None
-    return walk.has_attachments, snippet
+    return walk.has_attachments, walk.snippet
+
+
+class _SummaryWalk(Walk):
+    """The walk, stopped as soon as the list knows the snippet (first non-empty body) and that there is an
+    attachment: nothing later in the message can change either."""
+
+    snippet = ""
+
+    def found_body(self, node: Node) -> None:
+        super().found_body(node)
+        if not self.snippet:
+            assert isinstance(node, RawPart)
+            self.snippet = make_snippet(node.text())
+            self._enough()
+
+    def found_attachment(self, found: Found) -> None:
+        super().found_attachment(found)
+        self._enough()
+
+    def _enough(self) -> None:
+        if self.snippet and self.has_attachments:
+            raise StopWalk
 
 
 _SNIPPET_TEXT_CAP = SNIPPET_CHARS * 40

@@ -103,7 +103,7 @@ def header_fields(block: bytes, wanted: Iterable[str] | None = WANTED, hint: str
 # Envelope headers with their (folded) values, found in "\n" + the lowercased header block; names are compared
 # like header_fields() does (stripped, any case).
 _ENV_FIELD = re.compile(
-    rb"\n[\r\x0b\x0c]*(from|to|cc|subject|date|message-id|in-reply-to|references|reply-to|content-type"
+    rb"\n[\r\x0b\x0c]*(from|to|cc|subject|date|message-id|in-reply-to|references|content-type"
     rb"|content-transfer-encoding|content-disposition|content-id)[ \t\r\x0b\x0c]*:([^\n]*(?:\n[ \t][^\n]*)*)"
 )
 
@@ -224,12 +224,17 @@ def _month_start(year: int, month: int) -> int:
     return datetime(year, month, 1).toordinal() - _EPOCH_ORDINAL
 
 
+@functools.lru_cache(maxsize=1024)
+def _month_days(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1]
+
+
 def _usable(year: int, month: int, day: int, hh: int, mi: int, ss: int, offset: int) -> bool:
     """Every field in its range (a leap second allowed): "59:10" as the time is no date, not another day."""
     return (
         1970 <= year <= 9999
         and 1 <= month <= 12
-        and 1 <= day <= calendar.monthrange(year, month)[1]
+        and 1 <= day <= _month_days(year, month)
         and 0 <= hh <= 23
         and 0 <= mi <= 59
         and 0 <= ss <= 60

@@ -24,7 +24,7 @@ _CLEAN_VALUE = re.compile(rb"[\t\r\n\x20-\x7e]*")  # content header values: ASCI
 _PARAMS = re.compile(r'(?:\s*;\s*[A-Za-z0-9_.*-]+\s*=\s*(?:"[^"\\]*"|[^\s;"\\]+))*\s*;?\s*')
 _PARAM = re.compile(r'([A-Za-z0-9_.*-]+)\s*=\s*("[^"\\]*"|[^\s;"\\]+)')
 _BOUNDARY_TAIL = re.compile(rb"(?:--)?[ \t]*(\r\n|\n|\r)?")
-BLANK_BYTES = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"  # what str.strip() removes from an ASCII-decoded payload
+_NOT_BLANK = re.compile(rb"[^ \t\n\r\x0b\x0c\x1c-\x1f]")  # a byte that str.strip() would keep
 _UUENCODE = frozenset({"x-uuencode", "uuencode", "uue", "x-uue"})
 
 
@@ -158,20 +158,15 @@ def top_headers(block: bytes, spans: dict[bytes, tuple[int, int]]) -> PartHeader
 class RawPart:
     """A part of the raw-bytes tree: its headers and payload span (a structure.Node)."""
 
-    __slots__ = ("end", "h", "in_multipart", "kids", "raw", "start")
+    __slots__ = ("ctype", "disposition", "end", "h", "in_multipart", "kids", "lazy", "raw", "start")
 
     def __init__(
         self, raw: bytes, h: PartHeaders, start: int, end: int, kids: list[RawPart] | None, in_multipart: bool
     ) -> None:
         self.raw, self.h, self.start, self.end, self.kids, self.in_multipart = raw, h, start, end, kids, in_multipart
-
-    @property
-    def ctype(self) -> str:
-        return self.h.ctype
-
-    @property
-    def disposition(self) -> str:
-        return self.h.disposition
+        self.ctype = h.ctype
+        self.disposition = h.disposition
+        self.lazy: tuple[RawTree, list[bytes], int] | None = None  # a multipart whose children are not read yet
 
     def filename(self) -> str:
         return self.h.filename()
@@ -180,12 +175,16 @@ class RawPart:
         return self.h.content_id
 
     def children(self) -> list[RawPart] | None:
+        if self.lazy is not None:
+            tree, stack, depth = self.lazy
+            self.lazy = None
+            self.kids = tree.children(self.start, stack, depth)
         return self.kids
 
     def blank(self) -> bool:
-        if self.kids is not None:
+        if self.kids is not None or self.lazy is not None:
             return False
-        return not self.raw[self.start : self.end].strip(BLANK_BYTES)
+        return _NOT_BLANK.search(self.raw, self.start, self.end) is None
 
     def damaged(self) -> bool:
         return False
@@ -278,7 +277,8 @@ class RawTree:
         return h, body_start
 
     def build(self, h: PartHeaders, body_start: int, stack: list[bytes], depth: int) -> tuple[RawPart, int | None]:
-        """The part whose headers are h, and where the enclosing multipart resumes (None: the end)."""
+        """The part whose headers are h, and where the enclosing multipart resumes (None: the end). A multipart's
+        children are read when the walk asks for them (RawPart.children), so a walk that stops early reads less."""
         self.parts += 1
         if self.parts > FAST_MAX_PARTS or depth > FAST_MAX_DEPTH:
             raise Unsupported
@@ -293,12 +293,17 @@ class RawTree:
             sep = b"--" + boundary.encode("ascii")
             if any(s.startswith(sep) or sep.startswith(s) for s in stack):
                 raise Unsupported
-            return self._multipart(h, body_start, [*stack, sep], depth)
+            node = RawPart(self.raw, h, body_start, body_start, None, bool(stack))
+            node.lazy = (self, [*stack, sep], depth)
+            # The parent resumes at its next boundary line: the email parser ends this multipart there too.
+            nxt = self.next_boundary(body_start, stack) if stack else None
+            return node, (None if nxt is None else nxt[1])
         nxt = self.next_boundary(body_start, stack) if stack else None
         end = self.cap if nxt is None else nxt[1]
         return RawPart(self.raw, h, body_start, end, None, bool(stack)), (None if nxt is None else nxt[1])
 
-    def _multipart(self, h: PartHeaders, body_start: int, stack: list[bytes], depth: int) -> tuple[RawPart, int | None]:
+    def children(self, body_start: int, stack: list[bytes], depth: int) -> list[RawPart]:
+        """The parts of the multipart whose body starts at body_start and whose boundary is stack[-1]."""
         own = len(stack) - 1
         first = self.next_boundary(body_start, stack)
         if first is None or first[0] != own or first[2]:
@@ -313,14 +318,7 @@ class RawTree:
                 raise Unsupported
             kids.append(child)
             nxt = None if resume is None else self.next_boundary(resume, stack)
-        node = RawPart(self.raw, h, body_start, body_start, kids, len(stack) > 1)
-        if nxt is None:
-            return node, None
-        if nxt[0] != own:
-            return node, nxt[1]  # an enclosing boundary ends this multipart
-        rest = stack[:-1]
-        after = self.next_boundary(nxt[3], rest) if rest else None  # epilogue up to the parent's boundary
-        return node, (None if after is None else after[1])
+        return kids
 
 
 def raw_tree(raw: bytes, block: bytes, spans: dict[bytes, tuple[int, int]], body_start: int) -> RawPart | None:

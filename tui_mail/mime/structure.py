@@ -95,6 +95,10 @@ def choose_alternative(children: Sequence[Node]) -> Node | None:
     return children[-1] if children else None
 
 
+class StopWalk(Exception):
+    """Raised by a Walk subclass that knows all it needs; run() returns what was found so far."""
+
+
 class Walk:
     """One pass over a MIME tree: body parts in display order, attachments anywhere in the tree, and notes."""
 
@@ -113,8 +117,19 @@ class Walk:
 
     def run(self, root: Node) -> Walk:
         """Walk the tree from its root; returns self."""
-        self._visit(root, 0, False, True)
+        try:
+            self._visit(root, 0, False, True)
+        except StopWalk:
+            pass
         return self
+
+    def found_body(self, node: Node) -> None:
+        """A body part, in display order (a subclass may raise StopWalk once it knows enough)."""
+        self.bodies.append(node)
+
+    def found_attachment(self, found: Found) -> None:
+        """An attachment (a subclass may raise StopWalk once it knows enough)."""
+        self.attachments.append(found)
 
     def _visit(self, node: Node, depth: int, in_related: bool, shown: bool) -> None:
         self._count += 1
@@ -127,7 +142,7 @@ class Walk:
         maintype, _, subtype = ctype.partition("/")
         if maintype == "message":  # a forwarded message: an attachment, shown branch or not (unless empty)
             if not node.blank():
-                self.attachments.append(Found(node, ctype))
+                self.found_attachment(Found(node, ctype))
             return
         children = node.children()
         if children is not None:
@@ -147,13 +162,13 @@ class Walk:
         if maintype == "multipart":  # boundary never found: show the body as text
             self.note(NOTE_DAMAGED)
             if shown:
-                self.bodies.append(node)
+                self.found_body(node)
             return
         kind = classify(node, in_related, shown)
         if kind == BODY:
-            self.bodies.append(node)
+            self.found_body(node)
         elif kind is not None:
-            self.attachments.append(Found(node, ctype, kind == SIGNATURE))
+            self.found_attachment(Found(node, ctype, kind == SIGNATURE))
 
     @property
     def has_attachments(self) -> bool:
