@@ -188,6 +188,7 @@ class ParsedMessage:
 
 _RECENT: OrderedDict[bytes, ParsedMessage] = OrderedDict()
 _RECENT_MAX = 4
+_RECENT_MAX_BYTES = 32 * 1024 * 1024  # a bigger message is parsed again rather than kept
 _RECENT_LOCK = threading.Lock()
 
 
@@ -200,6 +201,8 @@ def parse_message(raw: bytes) -> ParsedMessage:
             _RECENT.move_to_end(raw)
             return found
     parsed = ParsedMessage(raw)
+    if len(raw) > _RECENT_MAX_BYTES:
+        return parsed
     with _RECENT_LOCK:
         _RECENT[raw] = parsed
         while len(_RECENT) > _RECENT_MAX:
