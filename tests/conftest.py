@@ -40,6 +40,9 @@ _SERVER_FIXTURES = {
     "dovecot",
     "dovecot_plain",
     "imap_server",
+    "imap_user",
+    "imap_smtp",
+    "smtp_server_plain",
     "dovecot_nostarttls",
     "smtp_server",
     "mail_user",
@@ -121,10 +124,33 @@ def smtp_server(dovecot: Dovecot, test_certs: Certificates) -> Iterator[SmtpServ
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def smtp_server_plain(dovecot_plain: Dovecot, test_certs: Certificates) -> Iterator[SmtpServer]:
+    """Like smtp_server, but its logins and deliveries are the plain-profile Dovecot's users."""
+    server = SmtpServer(dovecot_plain, test_certs)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def imap_smtp(imap_server: Dovecot, request: pytest.FixtureRequest) -> SmtpServer:
+    """The SMTP server that logs in and delivers for imap_server's users (one per server shape)."""
+    name = "smtp_server" if imap_server.profile == "rich" else "smtp_server_plain"
+    server: SmtpServer = request.getfixturevalue(name)
+    return server
+
+
 @pytest.fixture
 def mail_user(dovecot: Dovecot) -> MailUser:
     """A fresh Dovecot user with an empty mailbox."""
     return dovecot.add_user()
+
+
+@pytest.fixture
+def imap_user(imap_server: Dovecot) -> MailUser:
+    """A fresh user with an empty mailbox on imap_server (each server shape in turn)."""
+    return imap_server.add_user()
 
 
 @pytest.fixture(autouse=True)

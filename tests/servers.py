@@ -521,6 +521,11 @@ service pop3 {{
             if folder.upper() != "INBOX" and not client.folder_exists(folder):
                 client.create_folder(folder)
             n = 0
+            if not client.has_capability("MULTIAPPEND"):  # the plain profile: one APPEND per message
+                for raw in raws:
+                    client.append(folder, raw, flags=tuple(flags), msg_time=when)
+                    n += 1
+                return n
             batch: list[dict[str, Any]] = []
             for raw in raws:
                 item: dict[str, Any] = {"msg": raw, "flags": tuple(flags)}

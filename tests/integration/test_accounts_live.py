@@ -25,17 +25,17 @@ def manager_for(account: AccountConfig, tmp_path: Path, password: str) -> Accoun
     )
 
 
-def test_idle_reports_new_mail(tmp_path: Path, dovecot, mail_user) -> None:  # type: ignore[no-untyped-def]
-    manager = manager_for(dovecot.imap_account(mail_user), tmp_path, mail_user.password)
-    manager.sync(mail_user.name)
+def test_idle_reports_new_mail(tmp_path: Path, imap_server, imap_user) -> None:  # type: ignore[no-untyped-def]
+    manager = manager_for(imap_server.imap_account(imap_user), tmp_path, imap_user.password)
+    manager.sync(imap_user.name)
     stop = threading.Event()
     result: list[bool] = []
-    waiter = threading.Thread(target=lambda: result.append(manager.wait_for_new_mail(mail_user.name, 20, stop)))
+    waiter = threading.Thread(target=lambda: result.append(manager.wait_for_new_mail(imap_user.name, 20, stop)))
     waiter.start()
     try:
         # Deliver repeatedly until the waiter has seen it (the IDLE may start a moment after the thread).
         for _ in range(40):
-            dovecot.deliver(mail_user, RAW)
+            imap_server.deliver(imap_user, RAW)
             waiter.join(0.5)
             if not waiter.is_alive():
                 break
@@ -46,39 +46,39 @@ def test_idle_reports_new_mail(tmp_path: Path, dovecot, mail_user) -> None:  # t
     assert result == [True]
 
 
-def test_send_without_network_waits_in_outbox_then_goes_out(tmp_path: Path, dovecot, smtp_server, mail_user) -> None:  # type: ignore[no-untyped-def]
-    recipient = dovecot.add_user()
-    good_smtp = smtp_server.smtp_config(mail_user)
+def test_send_without_network_waits_in_outbox_then_goes_out(tmp_path: Path, imap_server, imap_smtp, imap_user) -> None:  # type: ignore[no-untyped-def]
+    recipient = imap_server.add_user()
+    good_smtp = imap_smtp.smtp_config(imap_user)
     dead_smtp = dataclasses.replace(good_smtp, port=1)  # nothing listens there
-    account = dovecot.imap_account(mail_user, smtp=dead_smtp)
-    manager = manager_for(account, tmp_path, mail_user.password)
-    msg = build_message(from_addr=mail_user.email, to=[recipient.email], subject="from the train", body="hi")
+    account = imap_server.imap_account(imap_user, smtp=dead_smtp)
+    manager = manager_for(account, tmp_path, imap_user.password)
+    msg = build_message(from_addr=imap_user.email, to=[recipient.email], subject="from the train", body="hi")
     with pytest.raises(SendError, match="waits in the outbox"):
-        manager.send(mail_user.name, msg)
-    assert len(manager.cache(mail_user.name).outbox()) == 1
+        manager.send(imap_user.name, msg)
+    assert len(manager.cache(imap_user.name).outbox()) == 1
     manager.close()
 
     # Back online (same cache): the next sync sends it, and it lands in Sent.
-    manager = manager_for(dataclasses.replace(account, smtp=good_smtp), tmp_path, mail_user.password)
-    manager.sync(mail_user.name)
-    assert manager.cache(mail_user.name).outbox() == []
-    assert any(b"from the train" in m for m in smtp_server.messages_to(recipient.email))
-    manager.sync(mail_user.name)
-    cache = manager.cache(mail_user.name)
+    manager = manager_for(dataclasses.replace(account, smtp=good_smtp), tmp_path, imap_user.password)
+    manager.sync(imap_user.name)
+    assert manager.cache(imap_user.name).outbox() == []
+    assert any(b"from the train" in m for m in imap_smtp.messages_to(recipient.email))
+    manager.sync(imap_user.name)
+    cache = manager.cache(imap_user.name)
     sent = cache.folder_by_role(Role.SENT)
     assert sent is not None
     assert [r.subject for r in cache.window(sent.id, 0, 10)] == ["from the train"]
     manager.close()
 
 
-def test_refused_recipient_keeps_message_in_drafts(tmp_path: Path, dovecot, smtp_server, mail_user) -> None:  # type: ignore[no-untyped-def]
-    account = dovecot.imap_account(mail_user, smtp=smtp_server)
-    manager = manager_for(account, tmp_path, mail_user.password)
-    manager.sync(mail_user.name)
-    msg = build_message(from_addr=mail_user.email, to=["nobody@example.test"], subject="lost?", body="no")
+def test_refused_recipient_keeps_message_in_drafts(tmp_path: Path, imap_server, imap_smtp, imap_user) -> None:  # type: ignore[no-untyped-def]
+    account = imap_server.imap_account(imap_user, smtp=imap_smtp)
+    manager = manager_for(account, tmp_path, imap_user.password)
+    manager.sync(imap_user.name)
+    msg = build_message(from_addr=imap_user.email, to=["nobody@example.test"], subject="lost?", body="no")
     with pytest.raises(SendError, match=r"nobody@example\.test"):
-        manager.send(mail_user.name, msg)
-    cache = manager.cache(mail_user.name)
+        manager.send(imap_user.name, msg)
+    cache = manager.cache(imap_user.name)
     assert cache.outbox() == []  # not retried blindly...
     drafts = cache.folder_by_role(Role.DRAFTS)
     assert drafts is not None

@@ -406,13 +406,13 @@ def _live_message(sender: str, to: str, subject: str, msgid: str) -> bytes:
 
 
 @pytest.mark.servers
-async def test_live_sync_reply_and_delete_reach_the_servers(tmp_path: Path, dovecot, smtp_server, mail_user) -> None:  # type: ignore[no-untyped-def]
-    bob = dovecot.add_user()
-    dovecot.deliver(mail_user, _live_message(bob.email, mail_user.email, "Old news", "old"))
-    dovecot.deliver(mail_user, _live_message(bob.email, mail_user.email, "Lunch tomorrow?", "lunch"))
-    account = dovecot.imap_account(mail_user, smtp=smtp_server)
+async def test_live_sync_reply_and_delete_reach_the_servers(tmp_path: Path, imap_server, imap_smtp, imap_user) -> None:  # type: ignore[no-untyped-def]
+    bob = imap_server.add_user()
+    imap_server.deliver(imap_user, _live_message(bob.email, imap_user.email, "Old news", "old"))
+    imap_server.deliver(imap_user, _live_message(bob.email, imap_user.email, "Lunch tomorrow?", "lunch"))
+    account = imap_server.imap_account(imap_user, smtp=imap_smtp)
     config = Config(path=None, accounts=(account,))
-    manager = AccountManager(config, data_dir=tmp_path, password_source=lambda _a, _s: mail_user.password)
+    manager = AccountManager(config, data_dir=tmp_path, password_source=lambda _a, _s: imap_user.password)
     app = MailApp(config, manager, show_clock=False, preview_delay=0, push=False)
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -430,7 +430,7 @@ async def test_live_sync_reply_and_delete_reach_the_servers(tmp_path: Path, dove
             await pilot.press("ctrl+s")
             await settle(app, pilot)
             assert app.screen is app.main_screen
-            assert any(b"Re: Lunch tomorrow?" in m for m in smtp_server.messages_to(bob.email))
+            assert any(b"Re: Lunch tomorrow?" in m for m in imap_smtp.messages_to(bob.email))
 
             # Delete: d moves "Old news" to Trash locally; $ replays it to the server.
             await pilot.press("j")
@@ -444,7 +444,7 @@ async def test_live_sync_reply_and_delete_reach_the_servers(tmp_path: Path, dove
         manager.close()
 
     # A fresh client sees the result on the server: Old news in Trash, not in INBOX.
-    check = AccountManager(config, data_dir=tmp_path / "check", password_source=lambda _a, _s: mail_user.password)
+    check = AccountManager(config, data_dir=tmp_path / "check", password_source=lambda _a, _s: imap_user.password)
     try:
         check.sync(account.name)
         cache = check.cache(account.name)

@@ -69,11 +69,11 @@ def demo_manager(tmp_path: Path) -> Any:
 
 @pytest.mark.servers
 async def test_send_arrives_in_recipients_inbox_and_senders_sent(
-    tmp_path: Path, dovecot: Any, smtp_server: Any, mail_user: Any
+    tmp_path: Path, imap_server: Any, imap_smtp: Any, imap_user: Any
 ) -> None:
-    recipient = dovecot.add_user()
-    account = dovecot.imap_account(mail_user, smtp=smtp_server)
-    set_password(account, mail_user.password)  # the in-memory test keyring
+    recipient = imap_server.add_user()
+    account = imap_server.imap_account(imap_user, smtp=imap_smtp)
+    set_password(account, imap_user.password)  # the in-memory test keyring
     manager = AccountManager(Config(path=None, accounts=(account,)), data_dir=tmp_path / "data")
     try:
         manager.sync(account.name)
@@ -88,7 +88,7 @@ async def test_send_arrives_in_recipients_inbox_and_senders_sent(
             assert app.result == "sent"
             assert "Message sent" in notifications(app)
 
-        client = dovecot.imap_client(recipient)
+        client = imap_server.imap_client(recipient)
         try:
             client.select_folder("INBOX")
             fetched = client.fetch(client.search(["SUBJECT", "Quarterly quiz"]), ["RFC822"])
@@ -97,7 +97,7 @@ async def test_send_arrives_in_recipients_inbox_and_senders_sent(
             client.logout()
         assert len(bodies) == 1
         assert b"Hello from the compose screen" in bodies[0]
-        assert mail_user.email.encode() in bodies[0]
+        assert imap_user.email.encode() in bodies[0]
 
         manager.sync(account.name)
         cache = manager.cache(account.name)
