@@ -37,6 +37,15 @@ def _default_password(account: AccountConfig, server: ServerConfig) -> str:
     return get_password(account, server)
 
 
+def _new_role_folder(cache: Cache, role: Role) -> int:
+    """A cache folder for a role the IMAP server has no folder for yet, named inside its personal namespace
+    ("INBOX.Trash" on Courier-like servers); the next sync creates it on the server before replaying."""
+    from .backends.imap import NAMESPACE_META, ROLE_FOLDER_NAMES
+
+    prefix, _, sep = (cache.get_meta(NAMESPACE_META) or "").partition("\n")
+    return cache.ensure_folder(prefix + ROLE_FOLDER_NAMES[role], sep or "/", role)
+
+
 @dataclass
 class _Account:
     config: AccountConfig
@@ -223,6 +232,8 @@ class AccountManager:
         """Move to Trash; messages already in Trash (or with no Trash folder) are deleted for good."""
         cache = self.cache(name)
         trash = cache.folder_by_role(Role.TRASH)
+        if trash is None and self.config.account(name).protocol == "imap":
+            trash = cache.folder(_new_role_folder(cache, Role.TRASH))  # made on the server at the next sync
         to_trash: list[int] = []
         for_good: list[int] = []
         for mid in ids:

@@ -217,7 +217,10 @@ class Cache:
         return self.folder(r[0]) if r else None
 
     def folder_by_role(self, role: Role) -> Folder | None:
-        r = self.conn.execute("SELECT id FROM folders WHERE role=? ORDER BY id LIMIT 1", (role.value,)).fetchone()
+        # A server folder wins over a local-only one of the same role (e.g. "Local/Sent" waiting for upload).
+        r = self.conn.execute(
+            "SELECT id FROM folders WHERE role=? ORDER BY local_only, id LIMIT 1", (role.value,)
+        ).fetchone()
         return self.folder(r[0]) if r else None
 
     def ensure_folder(self, name: str, delimiter: str = "/", role: Role = Role.NONE, local_only: bool = False) -> int:
@@ -236,12 +239,17 @@ class Cache:
             )
             return int(cur.lastrowid or 0)
 
-    def delete_folder(self, folder_id: int) -> None:
-        """Remove a folder that no longer exists on the server, with its messages and orphaned bodies."""
+    def delete_folder(self, folder_id: int) -> tuple[str, int] | None:
+        """Remove a folder that no longer exists on the server, with its messages and orphaned bodies; messages
+        without a server UID (kept only here) move to a local folder first. Returns (that folder, how many)."""
+        from .local_copies import rescue_rows
+
         with self.transaction() as c:
+            kept = rescue_rows(c, folder_id)
             self._clear_messages(c, folder_id, keep_local=False)
             c.execute("DELETE FROM pending_actions WHERE folder_id=?", (folder_id,))
             c.execute("DELETE FROM folders WHERE id=?", (folder_id,))
+        return kept
 
     def _clear_messages(self, c: sqlite3.Connection, folder_id: int, *, keep_local: bool) -> None:
         """Delete a folder's cached messages (keep_local: not those with no server UID yet, such as a local
