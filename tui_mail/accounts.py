@@ -40,7 +40,7 @@ def _default_password(account: AccountConfig, server: ServerConfig) -> str:
 def _new_role_folder(cache: Cache, role: Role) -> int:
     """A cache folder for a role the IMAP server has no folder for yet, named inside its personal namespace
     ("INBOX.Trash" on Courier-like servers); the next sync creates it on the server before replaying."""
-    from .backends.imap import NAMESPACE_META, ROLE_FOLDER_NAMES
+    from .backends.imap_folders import NAMESPACE_META, ROLE_FOLDER_NAMES
 
     prefix, _, sep = (cache.get_meta(NAMESPACE_META) or "").partition("\n")
     return cache.ensure_folder(prefix + ROLE_FOLDER_NAMES[role], sep or "/", role)
