@@ -78,7 +78,10 @@ class FolderPane(OptionList):
             for folder in group.folders:
                 depth = 0
                 if folder.role is Role.NONE and folder.delimiter:
-                    depth = min(folder.name.count(folder.delimiter), 4)
+                    depth = folder.name.count(folder.delimiter)
+                    if folder.name.upper().startswith("INBOX" + folder.delimiter):
+                        depth -= 1  # personal folders under an "INBOX." namespace are not shown inside Inbox
+                    depth = min(depth, 4)
                 line = Text("  " + "  " * depth, end="")
                 is_current = current == (i, folder.id)
                 name_style = "bold" if folder.unread else ""
