@@ -30,6 +30,7 @@ from ..tls import make_context
 from .base import Capabilities, ProgressCallback, SyncResult
 from .imap_folders import ImapFolders
 from .imap_folders import folder_role as folder_role  # re-exported: the role of a LISTed folder
+from .limits import limit_imap
 
 log = logging.getLogger(__name__)
 
@@ -155,11 +156,24 @@ class ImapBackend(ImapFolders):
             client = imapclient.IMAPClient(
                 srv.host, port=srv.port, ssl=srv.security == "tls", ssl_context=ctx, timeout=srv.timeout
             )
+            limit_imap(client._imap)
+            preauth = client._imap.state == "AUTH"  # greeted with PREAUTH: the server says we are logged in
             if srv.security == "starttls":
+                if preauth:
+                    # RFC 3501 allows no STARTTLS after PREAUTH: going on would mean working unencrypted.
+                    raise ConnectError(
+                        f"{self._where} skipped the login with a PREAUTH greeting before encryption; "
+                        "refusing to work over an unencrypted connection."
+                    )
                 if not client.has_capability("STARTTLS"):
                     raise ConnectError(f"{self._where} does not offer STARTTLS; refusing to log in without encryption.")
                 client.starttls(ctx)
-            client.login(srv.username, self._password)
+                # Nothing the server said before the handshake counts (STARTTLS response injection): imaplib
+                # drops its read buffer and asks for CAPABILITY again; forget the untagged answers too.
+                client._imap.untagged_responses.clear()
+                client._cached_capabilities = None
+            if not preauth:
+                client.login(srv.username, self._password)
         except MailError:
             _quietly_close(client)
             raise

@@ -122,7 +122,7 @@ class ImapFolders:
         if len(entries) > MAX_FOLDERS:
             raise ProtocolError(
                 f"{self._where} lists {len(entries)} folders, more than tui-mail handles ({MAX_FOLDERS}); "
-                "unsubscribe or remove some."
+                "remove some on the server."
             )
         marked = {
             role

@@ -17,6 +17,7 @@ from ..models import DRAFT, SEEN, Envelope, Role, SyncProgress
 from ..store.cache import Cache, NewMessage
 from ..tls import make_context
 from .base import Capabilities, ProgressCallback, SyncResult
+from .limits import check_pop3_listing
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,22 @@ class _LongLines:
         if line[:1] == b"\r":
             return line[1:-1], octets
         return line[:-1], octets
+
+    def _getlongresp(self) -> tuple[bytes, list[bytes], int]:
+        """poplib's multi-line reader (dot-unstuffing), stopped by the caps in limits.py: an endless UIDL or LIST
+        from a broken or hostile server cannot fill the memory."""
+        resp: bytes = self._getresp()  # type: ignore[attr-defined]
+        lines: list[bytes] = []
+        octets = 0
+        while True:
+            line, n = self._getline()
+            if line == b".":
+                return resp, lines, octets
+            if line.startswith(b".."):
+                line, n = line[1:], n - 1
+            lines.append(line)
+            octets += n
+            check_pop3_listing(f"{self.host}:{self.port}", len(lines), octets)  # type: ignore[attr-defined]
 
 
 class _POP3(_LongLines, poplib.POP3):
