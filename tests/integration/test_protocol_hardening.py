@@ -200,6 +200,32 @@ def test_a_huge_literal_is_refused_with_one_sentence(tmp_path: Path, scripted: A
     backend.close()
 
 
+def test_a_search_answer_for_a_big_folder_is_not_refused(tmp_path: Path, scripted: Any, test_certs: Any) -> None:
+    uids = b" ".join(str(n).encode() for n in range(1, 200_001))  # 1.3 MB on one line: over imaplib's 1 MB
+
+    def script(conv: Conversation) -> None:
+        conv.send(b"* OK [CAPABILITY IMAP4rev1] ready\r\n")
+        while True:
+            tag, rest = conv.command()
+            verb = rest.split(b" ", 1)[0].upper()
+            if verb == b"CAPABILITY":
+                conv.send(b"* CAPABILITY IMAP4rev1\r\n" + tag + b" OK done\r\n")
+            elif verb in (b"LOGIN", b"LOGOUT"):
+                conv.send(tag + b" OK fine\r\n")
+            elif verb in (b"SELECT", b"EXAMINE"):
+                conv.send(b"* 200000 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n" + tag + b" OK [READ-ONLY] done\r\n")
+            elif verb == b"UID":
+                conv.send(b"* SEARCH " + uids + b"\r\n" + tag + b" OK done\r\n")
+
+    port, _ = scripted(script)
+    backend = ImapBackend(account(port, "none", test_certs.ca_file), "pw", Cache(tmp_path / "c.db"))
+    try:
+        backend._select("INBOX", readonly=True)
+        assert len(backend._c.search(["ALL"])) == 200_000
+    finally:
+        backend.close()
+
+
 def test_too_many_folders_is_a_clear_error(
     tmp_path: Path, dovecot: Any, mail_user: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

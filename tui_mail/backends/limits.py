@@ -11,6 +11,7 @@ import imaplib
 from typing import Any
 
 MiB = 1 << 20
+MAX_IMAP_LINE = 64 * MiB  # one IMAP line: a SEARCH answer for a big folder is one line (imaplib allows 1 MB)
 MAX_LITERAL = 512 * MiB  # one IMAP literal (a message body in a FETCH, a folder name, ...)
 MAX_IMAP_RESPONSE = 1024 * MiB  # everything the server sends in answer to one IMAP command
 MAX_POP3_LINES = 2_000_000  # lines of one POP3 multi-line answer (UIDL, LIST, RETR, TOP)
@@ -31,6 +32,9 @@ def limit_imap(imap: imaplib.IMAP4) -> None:
     The counter restarts whenever a command is sent, so a long IDLE that is renewed, or a sync of many folders,
     is not cut short; only a single answer that outgrows MAX_IMAP_RESPONSE is.
     """
+    # imaplib's own line limit (1 MB) breaks a UID SEARCH over a folder of ~150,000 messages; the caps here
+    # bound memory instead.
+    imaplib._MAXLINE = max(imaplib._MAXLINE, MAX_IMAP_LINE)  # type: ignore[attr-defined]
     read, readline, send = imap.read, imap.readline, imap.send
     received = [0]
 
