@@ -196,17 +196,15 @@ class ImapFolders:
     def _create_local_role_folders(self, result: SyncResult) -> None:
         """Create on the server the role folders made in the cache before the server had them (a Trash made by
         the first delete on a server without one), so the replay can move mail there."""
-        prefix = (self.cache.get_meta(NAMESPACE_META) or "").partition("\n")[0]
         wanted = [
             f
             for f in self.cache.folders()
-            if not f.local_only
-            and f.uidvalidity is None
-            and f.role in ROLE_FOLDER_NAMES
-            and f.name == prefix + ROLE_FOLDER_NAMES[f.role]
+            if not f.local_only and f.uidvalidity is None and f.role in ROLE_FOLDER_NAMES
         ]
         if not wanted:
             return
+        prefix = self._personal_namespace()[0]
+        wanted = [f for f in wanted if f.name == prefix + ROLE_FOLDER_NAMES[f.role]]  # a name tui-mail gave it
         listed = {name for name, _d, _r, _s in self._list()}
         for f in wanted:
             if f.name in listed:
