@@ -181,3 +181,21 @@ def test_delete_without_a_trash_folder_makes_one_in_the_namespace(
         assert [r.subject for r in cache.window(trash.id, 0, 10)] == ["Bin me"]
     finally:
         manager.close()
+
+
+def test_without_namespace_a_refused_top_level_sent_goes_under_inbox(
+    tmp_path: Path, dovecot_plain: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = dovecot_plain.add_user()
+    backend = ImapBackend(dovecot_plain.imap_account(user), user.password, Cache(tmp_path / "c.db"))
+    try:
+        backend.connect()
+        real = backend._has
+        monkeypatch.setattr(backend, "_has", lambda cap: cap != "NAMESPACE" and real(cap))  # an older server
+        backend.save_sent(b"From: a@example.test\r\nSubject: Kept\r\nMessage-ID: <kept@x>\r\n\r\nhi\r\n")
+        backend.sync()
+    finally:
+        backend.close()
+    assert on_server(dovecot_plain, user, "INBOX.Sent") == ["Kept"]
+    sent = backend.cache.folder_by_role(Role.SENT)
+    assert sent is not None and sent.name == "INBOX.Sent"

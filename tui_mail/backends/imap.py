@@ -28,6 +28,7 @@ from ..models import DRAFT, SEEN, Envelope, Folder, PendingAction, Role, SyncPro
 from ..store.cache import Cache, NewMessage
 from ..tls import make_context
 from .base import Capabilities, ProgressCallback, SyncResult
+from .imap_folders import FolderGone as _FolderGone
 from .imap_folders import ImapFolders
 from .imap_folders import folder_role as folder_role  # re-exported: the role of a LISTed folder
 from .limits import limit_imap
@@ -111,10 +112,6 @@ def _text(value: object) -> str:
 
 def _flags(raw: Iterable[object]) -> frozenset[str]:
     return frozenset(f for f in (_text(x) for x in raw) if f.lower() not in _IGNORED_FLAGS)
-
-
-class _FolderGone(Exception):
-    """SELECT failed because the folder does not exist (anymore)."""
 
 
 class ImapBackend(ImapFolders):

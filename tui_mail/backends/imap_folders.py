@@ -18,6 +18,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 from ..errors import ProtocolError, describe
 from ..models import DRAFT, SEEN, Folder, Role
 from ..store.cache import Cache
+from ..store.local_copies import LocalCopy
 from .base import SyncResult
 
 log = logging.getLogger(__name__)
@@ -88,10 +89,36 @@ def _text(value: object) -> str:
     return str(value)
 
 
+def list_entries(entries: Iterable[tuple[Iterable[object], object, object]]) -> list[FolderEntry]:
+    """LIST answers (flags, delimiter, name) -> (name, delimiter, role, selectable). Roles come from SPECIAL-USE
+    attributes; a role no folder is marked with falls back to the well-known names (also under a prefix)."""
+    listed = [
+        (_text(name), _text(delim) if delim else "", {_text(f).lower() for f in flags})
+        for flags, delim, name in entries
+    ]
+    marked = {role for _n, _d, lflags in listed for f in lflags if (role := _SPECIAL_USE.get(f)) is not None}
+    out = []
+    for name, sep, lflags in listed:
+        if name.upper() == "INBOX":
+            name = "INBOX"
+        selectable = "\\noselect" not in lflags and "\\nonexistent" not in lflags
+        role = folder_role(name, sep, lflags, bool(marked))
+        if role is Role.NONE and marked:
+            by_name = folder_role(name, sep, (), False)
+            if by_name not in marked and by_name is not Role.INBOX:
+                role = by_name
+        out.append((name, sep, role, selectable))
+    return out
+
+
 def appenduid(resp: object) -> tuple[int, int] | None:
     """(uidvalidity, uid) from an APPEND response's APPENDUID code (RFC 4315), if the server sent one."""
     m = _APPENDUID.search(resp if isinstance(resp, bytes) else str(resp).encode())
     return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+class FolderGone(Exception):
+    """SELECT failed because the folder does not exist (anymore)."""
 
 
 class ImapFolders:
@@ -124,26 +151,7 @@ class ImapFolders:
                 f"{self._where} lists {len(entries)} folders, more than tui-mail handles ({MAX_FOLDERS}); "
                 "remove some on the server."
             )
-        marked = {
-            role
-            for flags, _delim, _name in entries
-            for f in flags
-            if (role := _SPECIAL_USE.get(_text(f).lower())) is not None
-        }
-        out = []
-        for flags, delim, name in entries:
-            name, sep = _text(name), (_text(delim) if delim else "")
-            if name.upper() == "INBOX":
-                name = "INBOX"
-            lflags = {_text(f).lower() for f in flags}
-            selectable = "\\noselect" not in lflags and "\\nonexistent" not in lflags
-            role = folder_role(name, sep, lflags, bool(marked))
-            if role is Role.NONE and marked:
-                by_name = folder_role(name, sep, (), False)
-                if by_name not in marked and by_name is not Role.INBOX:
-                    role = by_name
-            out.append((name, sep, role, selectable))
-        return out
+        return list_entries(entries)
 
     def _personal_namespace(self) -> tuple[str, str]:
         """(prefix, separator) of the personal namespace (RFC 2342), e.g. ("INBOX.", ".") on Courier; ("", "")
@@ -220,7 +228,7 @@ class ImapFolders:
         """APPEND the Sent copies and drafts that exist only in the cache to the server folder of their role
         (created in the personal namespace when missing). A copy already on the server (found by Message-ID,
         e.g. after an interrupted upload) is not appended again. Returns the server folders it used."""
-        from ..store.local_copies import drop_if_empty_local, local_copies, place_uploaded
+        from ..store.local_copies import local_copies
 
         used: set[str] = set()
         for role, flags in _UPLOADED_ROLES:
@@ -229,58 +237,70 @@ class ImapFolders:
                 continue
             try:
                 name = self._role_folder(role, ROLE_FOLDER_NAMES[role], entries)
-            except ProtocolError as e:
-                result.warnings.append(f"{len(copies)} message(s) stay on this computer only: {e}")
-                continue
-            dest = self.cache.folder_by_name(name)
-            if dest is None:
-                continue
-            used.add(name)
-            info = self._select(name, readonly=True)
-            validity = info.get(b"UIDVALIDITY")
-            for copy in copies:
-                uid: int | None = None
-                if copy.message_id:
-                    found = self._c.search(["HEADER", "Message-ID", copy.message_id])
-                    uid = max(found) if found else None
-                if uid is None:
-                    try:
-                        resp = self._c.append(name, copy.raw, flags=list(copy.flags | set(flags)))
-                    except IMAPClientAbortError:
-                        raise
-                    except IMAPClientError as e:
-                        result.warnings.append(f"The server refused to store a message in {name} ({describe(e)}).")
-                        continue
-                    got = appenduid(resp)
-                    if got is not None:
-                        validity, uid = got
-                place_uploaded(self.cache, copy.id, dest.id, uid, validity)
-                if copy.folder_id != dest.id:
-                    drop_if_empty_local(self.cache, copy.folder_id)
+                dest = self.cache.folder_by_name(name)
+                if dest is None:
+                    continue
+                used.add(name)
+                self._upload(name, dest.id, copies, flags, result)
+            except IMAPClientAbortError:
+                raise
+            except (ProtocolError, IMAPClientError, FolderGone) as e:
+                why = str(e) if isinstance(e, ProtocolError) else f"the server refused the upload ({describe(e)})."
+                result.warnings.append(f"{len(copies)} message(s) stay on this computer only for now: {why}")
         return used
+
+    def _upload(
+        self, name: str, dest_id: int, copies: list[LocalCopy], flags: tuple[str, ...], result: SyncResult
+    ) -> None:
+        from ..store.local_copies import drop_if_empty_local, place_uploaded
+
+        validity = self._select(name, readonly=True).get(b"UIDVALIDITY")
+        for copy in copies:
+            uid: int | None = None
+            if copy.message_id:
+                found = self._c.search(["HEADER", "Message-ID", copy.message_id])
+                uid = max(found) if found else None
+            if uid is None:
+                try:
+                    resp = self._c.append(name, copy.raw, flags=list(copy.flags | set(flags)))
+                except IMAPClientAbortError:
+                    raise
+                except IMAPClientError as e:
+                    result.warnings.append(f"The server refused to store a message in {name} ({describe(e)}).")
+                    continue
+                got = appenduid(resp)
+                if got is not None:
+                    validity, uid = got
+            place_uploaded(self.cache, copy.id, dest_id, uid, validity)
+            if copy.folder_id != dest_id:
+                drop_if_empty_local(self.cache, copy.folder_id)
 
     def _role_folder(self, role: Role, default: str, entries: list[FolderEntry] | None = None) -> str:
         """The server folder with this role: by SPECIAL-USE or well-known name, else created in the personal
-        namespace ("INBOX.Sent" on Courier-like servers). Raises ProtocolError when the server refuses."""
+        namespace ("INBOX.Sent" on Courier-like servers; under INBOX when a server without NAMESPACE refuses a
+        top-level folder). Raises ProtocolError when the server refuses."""
         entries = self._list() if entries is None else entries
         for name, _delim, r, selectable in entries:
             if r is role and selectable:
                 return name
         prefix, sep = self._personal_namespace()
-        if not sep:
-            sep = next((d for n, d, _r, _s in entries if n == "INBOX" and d), "/")
-        want = prefix + default
-        for name, _delim, _r, selectable in entries:
-            if selectable and name.lower() == want.lower():
-                want = name
-                break
-        else:
+        sep = sep or next((d for n, d, _r, _s in entries if n == "INBOX" and d), "/")
+        candidates = [prefix + default] + ([f"INBOX{sep}{default}"] if not prefix else [])
+        existing = {name.lower(): name for name, _d, _r, selectable in entries if selectable}
+        want = next((existing[c.lower()] for c in candidates if c.lower() in existing), "")
+        refusal = ""
+        for candidate in [] if want else candidates:
             try:
-                self._c.create_folder(want)
+                self._c.create_folder(candidate)
             except IMAPClientAbortError:
                 raise
             except IMAPClientError as e:
-                if not self._c.folder_exists(want):
-                    raise ProtocolError(f"The server refused to create the folder {want} ({describe(e)}).") from None
+                if not self._c.folder_exists(candidate):
+                    refusal = refusal or describe(e)
+                    continue
+            want = candidate
+            break
+        if not want:
+            raise ProtocolError(f"The server refused to create the folder {candidates[0]} ({refusal}).")
         self.cache.ensure_folder(want, sep, role)
         return want
