@@ -7,6 +7,7 @@ here. Everything else runs against the real Dovecot with the caps turned down.
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import ssl
 import threading
@@ -176,6 +177,41 @@ def test_data_injected_before_the_starttls_handshake_is_discarded(
     assert backend._enabled == set()
     backend.close()
     assert any(line.split(b" ")[1:2] == [b"LOGIN"] for line in convs[0].received)
+
+
+def test_pop3_data_injected_before_the_stls_handshake_is_discarded(
+    tmp_path: Path, scripted: Any, test_certs: Any
+) -> None:
+    server_ctx = server_ssl_context(test_certs)
+
+    def script(conv: Conversation) -> None:
+        conv.send(b"+OK ready\r\n")
+        tls = False
+        while True:
+            _verb, _, _rest = (b" ".join(conv.command())).partition(b" ")
+            verb = _verb.upper()
+            if verb == b"CAPA":
+                conv.send(b"+OK\r\nUIDL\r\n" + (b"" if tls else b"STLS\r\n") + b".\r\n")
+            elif verb == b"STLS":
+                conv.send(b"+OK Begin TLS\r\n-ERR injected\r\n-ERR injected\r\n")  # one packet with the go-ahead
+                conv.buf = b""
+                conv.start_tls(server_ctx)
+                tls = True
+            elif verb in (b"USER", b"PASS"):
+                assert tls, "credentials before TLS"
+                conv.send(b"+OK\r\n")
+            elif verb == b"QUIT":
+                conv.send(b"+OK bye\r\n")
+                return
+            else:
+                conv.send(b"-ERR unknown\r\n")
+
+    port, convs = scripted(script)
+    cfg = dataclasses.replace(account(port, "starttls", test_certs.ca_file), protocol="pop3")
+    backend = Pop3Backend(cfg, "pw", Cache(tmp_path / "c.db"))
+    conn = backend._connect()  # an injected -ERR read after the handshake would fail USER/PASS
+    conn.quit()
+    assert [line.split(b" ")[0] for line in convs[0].received][-3:] == [b"USER", b"PASS", b"QUIT"]
 
 
 def test_a_huge_literal_is_refused_with_one_sentence(tmp_path: Path, scripted: Any, test_certs: Any) -> None:
