@@ -16,6 +16,7 @@ async def test_namespace_prefix_does_not_indent_personal_folders(tmp_path: Path)
     cache.ensure_folder("INBOX.Sent", ".", Role.SENT)
     cache.ensure_folder("INBOX.Projects", ".", Role.NONE)
     cache.ensure_folder("INBOX.Projects.Alpha", ".", Role.NONE)
+    cache.ensure_folder("Local/Sent", "/", Role.SENT, local_only=True)  # copies whose server folder went
     app = mailbox.app()
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
@@ -29,3 +30,4 @@ async def test_namespace_prefix_does_not_indent_personal_folders(tmp_path: Path)
     assert indent("Sent") == indent("Trash")  # shown by its role name, not "INBOX.Sent"
     assert indent("Projects") == indent("Trash")  # a top-level folder for the user, not a child of Inbox
     assert indent("Alpha") == indent("Projects") + 2
+    assert indent("Local/Sent") == indent("Trash")  # not a second "Sent"

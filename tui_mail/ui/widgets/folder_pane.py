@@ -34,7 +34,10 @@ class AccountFolders:
 
 
 def folder_title(folder: Folder) -> str:
-    """The name shown for a folder: its role's name for special folders, else the last part of its path."""
+    """The name shown for a folder: its role's name for special folders, else the last part of its path; copies
+    kept on this computer after their server folder went ("Local/Sent") say so."""
+    if folder.local_only and folder.name.startswith("Local/"):
+        return clean_line(folder.name)
     if folder.role in ROLE_TITLES:
         return ROLE_TITLES[folder.role]
     return clean_line(folder.display_name)
