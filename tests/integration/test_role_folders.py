@@ -134,7 +134,7 @@ def test_folder_reconciliation_keeps_local_copies_and_uploads_them(
 def test_interrupted_upload_is_not_appended_twice(
     tmp_path: Path, imap_server: Any, imap_user: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tui_mail.store.local_copies as local_copies
+    import tui_mail.backends.imap_folders as imap_folders
 
     cache = Cache(tmp_path / "cache.db")
     _local_copy(cache, "Local/Sent", Role.SENT, "Uploaded once", local_only=True)
@@ -143,7 +143,7 @@ def test_interrupted_upload_is_not_appended_twice(
     def crash(*_a: Any, **_k: Any) -> None:
         raise RuntimeError("simulated crash after the APPEND")
 
-    monkeypatch.setattr(local_copies, "place_uploaded", crash)
+    monkeypatch.setattr(imap_folders, "place_uploaded", crash)
     with pytest.raises(RuntimeError):
         backend.sync()
     backend.close()

@@ -18,7 +18,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 from ..errors import ProtocolError, describe
 from ..models import DRAFT, SEEN, Folder, Role
 from ..store.cache import Cache
-from ..store.local_copies import LocalCopy
+from ..store.local_copies import LocalCopy, drop_if_empty_local, local_copies, place_uploaded
 from .base import SyncResult
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ _SPECIAL_USE: dict[str, Role] = {
     "\\junk": Role.JUNK,
     "\\archive": Role.ARCHIVE,
 }
-# Well-known names, used only when the server announces no SPECIAL-USE attributes at all.
+# Well-known names, for the roles no folder is marked with by a SPECIAL-USE attribute.
 _WELL_KNOWN: dict[str, Role] = {
     "sent": Role.SENT,
     "sent items": Role.SENT,
@@ -228,8 +228,6 @@ class ImapFolders:
         """APPEND the Sent copies and drafts that exist only in the cache to the server folder of their role
         (created in the personal namespace when missing). A copy already on the server (found by Message-ID,
         e.g. after an interrupted upload) is not appended again. Returns the server folders it used."""
-        from ..store.local_copies import local_copies
-
         used: set[str] = set()
         for role, flags in _UPLOADED_ROLES:
             copies = local_copies(self.cache, role)
@@ -252,8 +250,6 @@ class ImapFolders:
     def _upload(
         self, name: str, dest_id: int, copies: list[LocalCopy], flags: tuple[str, ...], result: SyncResult
     ) -> None:
-        from ..store.local_copies import drop_if_empty_local, place_uploaded
-
         validity = self._select(name, readonly=True).get(b"UIDVALIDITY")
         for copy in copies:
             uid: int | None = None

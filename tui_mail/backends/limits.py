@@ -1,7 +1,7 @@
 """Caps on what a mail server can make tui-mail hold in memory: IMAP literals and responses, POP3 listings.
 
 A broken or hostile server can announce a literal of many gigabytes or stream an endless LIST, SEARCH, UIDL
-or LIST answer; imaplib and poplib would keep reading. These limits stop such a connection with a clear
+or POP3 LIST answer; imaplib and poplib would keep reading. These limits stop such a connection with a clear
 sentence long before memory runs out, and are far above what real mailboxes need.
 """
 
