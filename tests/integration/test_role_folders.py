@@ -199,3 +199,31 @@ def test_without_namespace_a_refused_top_level_sent_goes_under_inbox(
     assert on_server(dovecot_plain, user, "INBOX.Sent") == ["Kept"]
     sent = backend.cache.folder_by_role(Role.SENT)
     assert sent is not None and sent.name == "INBOX.Sent"
+
+
+def test_existing_role_folders_are_found_by_their_usual_names(tmp_path: Path, dovecot_plain: Any) -> None:
+    user = dovecot_plain.add_user()
+    client = dovecot_plain.imap_client(user)
+    try:
+        for name in ("INBOX.Sent Items", "INBOX.Deleted Items", "INBOX.Spam"):
+            client.create_folder(name)
+    finally:
+        client.logout()
+    dovecot_plain.deliver(user, b"From: a@example.test\r\nSubject: Old\r\nMessage-ID: <old@x>\r\n\r\nx\r\n")
+    manager = manager_for(dovecot_plain.imap_account(user), tmp_path, user.password)
+    try:
+        manager.sync(user.name)
+        cache = manager.cache(user.name)
+        roles = {f.role: f.name for f in cache.folders()}
+        assert roles[Role.SENT] == "INBOX.Sent Items"
+        assert roles[Role.TRASH] == "INBOX.Deleted Items"
+        assert roles[Role.JUNK] == "INBOX.Spam"
+        [row] = cache.window(cache.folder_by_role(Role.INBOX).id, 0, 10)  # type: ignore[union-attr]
+        manager.delete(user.name, [row.id])
+        manager.save_draft(user.name, build_message(from_addr=user.email, to=["x@example.test"], subject="D", body="."))
+        manager.sync(user.name)
+    finally:
+        manager.close()
+    assert on_server(dovecot_plain, user, "INBOX.Deleted Items") == ["Old"]
+    assert on_server(dovecot_plain, user, "INBOX.Drafts") == ["D"]  # no Drafts yet: made in the namespace
+    assert on_server(dovecot_plain, user, "INBOX.Trash") == []  # nothing made up beside the existing Trash
