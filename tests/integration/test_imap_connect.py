@@ -111,9 +111,9 @@ def test_nothing_listening_is_a_clear_connect_error(dovecot: Any, mail_user: Any
         b.sync()
 
 
-def test_full_sync_does_not_mark_mail_read(dovecot: Any, mail_user: Any, tmp_path: Path):
-    dovecot.deliver(mail_user, make_msg("unread stays unread", body="The whole body.\r\n"))
-    b = backend(dovecot, mail_user, tmp_path, download="full")
+def test_full_sync_does_not_mark_mail_read(imap_server: Any, imap_user: Any, tmp_path: Path):
+    imap_server.deliver(imap_user, make_msg("unread stays unread", body="The whole body.\r\n"))
+    b = backend(imap_server, imap_user, tmp_path, download="full")
     try:
         b.sync()
         row = rows(b.cache, "INBOX")["unread stays unread"]
@@ -121,16 +121,16 @@ def test_full_sync_does_not_mark_mail_read(dovecot: Any, mail_user: Any, tmp_pat
         assert b"The whole body." in (b.cache.body(row.id) or b"")
     finally:
         b.close()
-    client = dovecot.imap_client(mail_user)
+    client = imap_server.imap_client(imap_user)
     try:
         assert server_flags(client, "INBOX")["unread stays unread"] == set()
     finally:
         client.logout()
 
 
-def test_headers_only_then_fetch_body_caches_it_without_marking_read(dovecot: Any, mail_user: Any, tmp_path: Path):
-    dovecot.deliver(mail_user, make_msg("open me later", body="Body fetched on demand.\r\n"))
-    b = backend(dovecot, mail_user, tmp_path, download="headers")
+def test_headers_only_then_fetch_body_caches_it_without_marking_read(imap_server: Any, imap_user: Any, tmp_path: Path):
+    imap_server.deliver(imap_user, make_msg("open me later", body="Body fetched on demand.\r\n"))
+    b = backend(imap_server, imap_user, tmp_path, download="headers")
     try:
         b.sync()
         row = rows(b.cache, "INBOX")["open me later"]
@@ -139,44 +139,45 @@ def test_headers_only_then_fetch_body_caches_it_without_marking_read(dovecot: An
         assert b"Body fetched on demand." in raw
         assert b.cache.body(row.id) == raw
         assert rows(b.cache, "INBOX")["open me later"].has_body
-        client = dovecot.imap_client(mail_user)
+        client = imap_server.imap_client(imap_user)
         try:
             assert server_flags(client, "INBOX")["open me later"] == set()
         finally:
             client.logout()
-        dovecot.deliver(mail_user, make_msg("another"))
+        imap_server.deliver(imap_user, make_msg("another"))
         b.sync()
         other = rows(b.cache, "INBOX")["another"]
-        wipe_inbox(dovecot, mail_user)
+        wipe_inbox(imap_server, imap_user)
         with pytest.raises(ProtocolError, match="no longer on the server"):
             b.fetch_body(other.id)
     finally:
         b.close()
 
 
-def test_save_sent_and_draft_land_in_their_folders_once(dovecot: Any, mail_user: Any, tmp_path: Path):
-    b = backend(dovecot, mail_user, tmp_path)
+def test_save_sent_and_draft_land_in_their_folders_once(imap_server: Any, imap_user: Any, tmp_path: Path):
+    b = backend(imap_server, imap_user, tmp_path)
     try:
         b.sync()
         b.save_sent(make_msg("sent copy"))
         b.save_draft(make_msg("half written"))
         b.sync()
         b.sync()
-        assert subjects(b.cache, "Sent") == ["sent copy"]
-        assert subjects(b.cache, "Drafts") == ["half written"]
-        assert rows(b.cache, "Sent")["sent copy"].seen
-        client = dovecot.imap_client(mail_user)
+        sent, drafts = imap_server.folder_name("Sent"), imap_server.folder_name("Drafts")  # INBOX.Sent when plain
+        assert subjects(b.cache, sent) == ["sent copy"]
+        assert subjects(b.cache, drafts) == ["half written"]
+        assert rows(b.cache, sent)["sent copy"].seen
+        client = imap_server.imap_client(imap_user)
         try:
-            assert server_flags(client, "Sent") == {"sent copy": {SEEN}}
-            assert server_flags(client, "Drafts") == {"half written": {SEEN, DRAFT}}
+            assert server_flags(client, sent) == {"sent copy": {SEEN}}
+            assert server_flags(client, drafts) == {"half written": {SEEN, DRAFT}}
         finally:
             client.logout()
     finally:
         b.close()
 
 
-def test_idle_wait_reports_new_mail(dovecot: Any, mail_user: Any, tmp_path: Path):
-    b = backend(dovecot, mail_user, tmp_path)
+def test_idle_wait_reports_new_mail(imap_server: Any, imap_user: Any, tmp_path: Path):
+    b = backend(imap_server, imap_user, tmp_path)
     stop = threading.Event()
     try:
         b.sync()
@@ -187,7 +188,7 @@ def test_idle_wait_reports_new_mail(dovecot: Any, mail_user: Any, tmp_path: Path
         waiter.start()
         # IDLE is entered before the first check; delivering right away is fine because Dovecot reports
         # EXISTS for anything that arrived after the IDLE connection's last SELECT/IDLE.
-        dovecot.deliver(mail_user, make_msg("pushed"))
+        imap_server.deliver(imap_user, make_msg("pushed"))
         waiter.join(25)
         assert result == [True]
         b.sync()
