@@ -124,6 +124,13 @@ def test_folder_reconciliation_keeps_local_copies_and_uploads_them(
     sent = imap_server.folder_name("Sent")
     assert on_server(imap_server, imap_user, sent) == ["Only here"]
     assert in_cache(cache, Role.SENT) == ["Only here"]
+    told = [t for (t,) in cache.conn.execute("SELECT text FROM notes WHERE kind='folder-gone'")]
+    if imap_server.profile == "plain":  # the old code's cache-only "Sent": its copy went where it belongs
+        assert told == [
+            f"The folder Sent is gone from the server; 1 message(s) kept only on this computer were "
+            f"moved to {sent} on the server."
+        ]
+        assert result.warnings == told
     if imap_server.profile == "rich":
         gone = cache.folder_by_name("Local/Gone")
         assert gone is not None and gone.local_only

@@ -18,7 +18,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 from ..errors import ProtocolError, describe
 from ..models import DRAFT, SEEN, Folder, Role
 from ..store.cache import Cache
-from ..store.local_copies import LocalCopy, drop_if_empty_local, local_copies, place_uploaded
+from ..store.local_copies import LocalCopy, add_note, drop_if_empty_local, local_copies, place_uploaded
 from .base import SyncResult
 
 log = logging.getLogger(__name__)
@@ -190,15 +190,24 @@ class ImapFolders:
                 seen_roles.add(role)
             self.cache.ensure_folder(name, delim or "/", role)
             names.add(name)
+        kept: list[tuple[Folder, str, int]] = []
         for f in self.cache.folders():
             if not f.local_only and f.name not in names:
-                kept = self.cache.delete_folder(f.id)  # rows kept only here survive in a local folder
-                if kept is not None:
-                    result.warnings.append(
-                        f"The folder {f.name} is gone from the server; {kept[1]} message(s) kept only on this "
-                        f"computer were moved to {kept[0]}."
-                    )
+                rescued = self.cache.delete_folder(f.id)  # rows kept only here survive in a local folder
+                if rescued is not None:
+                    kept.append((f, *rescued))
         names.update(self._upload_local_copies(result, entries))
+        for gone, local, n in kept:
+            where = local
+            if self.cache.folder_by_name(local) is None:  # all uploaded to the role's server folder meanwhile
+                dest = self.cache.folder_by_role(gone.role)
+                where = f"{dest.name} on the server" if dest is not None else local
+            text = (
+                f"The folder {gone.name} is gone from the server; {n} message(s) kept only on this computer "
+                f"were moved to {where}."
+            )
+            result.warnings.append(text)
+            add_note(self.cache, "folder-gone", text)
         return [f for f in self.cache.folders() if not f.local_only and f.name in names]
 
     def _create_local_role_folders(self, result: SyncResult) -> None:

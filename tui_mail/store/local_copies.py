@@ -63,15 +63,13 @@ def rescue_rows(c: sqlite3.Connection, folder_id: int) -> tuple[str, int] | None
     else:
         target_id = int(existing[0])
     c.execute("UPDATE messages SET folder_id=? WHERE folder_id=? AND uid IS NULL", (target_id, folder_id))
-    c.execute(
-        "INSERT INTO notes(created, kind, text) VALUES (?, 'folder-gone', ?)",
-        (
-            int(time.time()),
-            f"The folder {name} is gone from the server; {n} message(s) kept only on this computer were moved to "
-            f"{target}.",
-        ),
-    )
     return target, int(n)
+
+
+def add_note(cache: Cache, kind: str, text: str) -> None:
+    """Something the user must be told (the notes table), e.g. where kept messages went."""
+    with cache.transaction() as c:
+        c.execute("INSERT INTO notes(created, kind, text) VALUES (?, ?, ?)", (int(time.time()), kind, text))
 
 
 def local_copies(cache: Cache, role: Role) -> list[LocalCopy]:
