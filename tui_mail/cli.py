@@ -17,7 +17,8 @@ from . import __version__, paths
 from .accounts import AccountManager
 from .config import AccountConfig, Config, ServerConfig, load_config
 from .errors import ConfigError, CredentialError, MailError
-from .models import SyncProgress
+from .models import Folder, SyncProgress
+from .store.cache import Cache
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -126,6 +127,19 @@ def cmd_folders(manager: AccountManager, config: Config, name: str) -> int:
     return EXIT_OK
 
 
+def _folder(cache: Cache, name: str) -> Folder | None:
+    """A folder by its server name, or as the user sees it: "Sent" finds "INBOX.Sent" on a server whose personal
+    folders live under an INBOX. prefix."""
+    found = cache.folder_by_name(name)
+    if found is not None:
+        return found
+    for f in cache.folders():
+        prefix = "INBOX" + f.delimiter
+        if f.name.upper().startswith(prefix) and f.name[len(prefix) :] == name.replace("/", f.delimiter):
+            return f
+    return None
+
+
 def cmd_list(manager: AccountManager, config: Config, name: str, folder: str, limit: int, as_json: bool) -> int:
     from datetime import datetime
 
@@ -133,7 +147,7 @@ def cmd_list(manager: AccountManager, config: Config, name: str, folder: str, li
 
     _account(config, name)
     cache = manager.cache(name)
-    f = cache.folder_by_name(folder)
+    f = _folder(cache, folder)
     if f is None:
         print(f"Account {name} has no folder named {folder!r}.", file=sys.stderr)
         return EXIT_FAILED
@@ -169,7 +183,7 @@ def cmd_read(manager: AccountManager, config: Config, name: str, folder: str, ms
     _account(config, name)
     cache = manager.cache(name)
     row = cache.message(msg_id)
-    f = cache.folder_by_name(folder)
+    f = _folder(cache, folder)
     if row is None or f is None or row.folder_id != f.id:
         print(f"There is no message {msg_id} in {name}/{folder}.", file=sys.stderr)
         return EXIT_FAILED

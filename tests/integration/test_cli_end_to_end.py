@@ -125,7 +125,9 @@ def test_send_with_attachment_reaches_inbox_and_sent(tmp_path: Path, imap_server
     assert run(config, "sync").returncode == 0
     sent = imap_server.folder_name("Sent")  # "INBOX.Sent" on the plain server: created in its namespace
     assert f"{sent} (sent)" in run(config, "folders", "me").stdout
-    sent_rows = [json.loads(line) for line in run(config, "list", "me", sent, "--json").stdout.splitlines()]
+    # "Sent" is how the user sees it on both shapes; the server's full name works too.
+    assert run(config, "list", "me", sent, "--json").stdout == run(config, "list", "me", "Sent", "--json").stdout
+    sent_rows = [json.loads(line) for line in run(config, "list", "me", "Sent", "--json").stdout.splitlines()]
     assert [r["subject"] for r in sent_rows] == ["Quarterly report"]
     assert "\\Seen" in sent_rows[0]["flags"]
 
