@@ -234,3 +234,24 @@ def test_existing_role_folders_are_found_by_their_usual_names(tmp_path: Path, do
     assert on_server(dovecot_plain, user, "INBOX.Deleted Items") == ["Old"]
     assert on_server(dovecot_plain, user, "INBOX.Drafts") == ["D"]  # no Drafts yet: made in the namespace
     assert on_server(dovecot_plain, user, "INBOX.Trash") == []  # nothing made up beside the existing Trash
+
+
+def test_upload_to_a_server_without_appenduid_is_cached_once(
+    tmp_path: Path, imap_server: Any, imap_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tui_mail.backends.imap_folders as imap_folders
+
+    monkeypatch.setattr(imap_folders, "appenduid", lambda _resp: None)  # a server without UIDPLUS
+    cache = Cache(tmp_path / "cache.db")
+    _local_copy(cache, "Drafts", Role.DRAFTS, "No UIDPLUS here", local_only=True)
+    backend = ImapBackend(imap_server.imap_account(imap_user), imap_user.password, cache)
+    try:
+        backend.sync()
+        backend.sync()
+    finally:
+        backend.close()
+    drafts = imap_server.folder_name("Drafts")
+    assert on_server(imap_server, imap_user, drafts) == ["No UIDPLUS here"]
+    assert in_cache(cache, Role.DRAFTS) == ["No UIDPLUS here"]
+    [row] = cache.window(cache.folder_by_name(drafts).id, 0, 10)  # type: ignore[union-attr]
+    assert row.uid is not None and row.has_body
