@@ -451,12 +451,12 @@ def test_connection_dropped_mid_sync_is_one_sentence_and_the_next_sync_resumes(
 
 
 def test_a_message_without_a_usable_date_is_dated_by_its_internaldate(
-    dovecot: Any, mail_user: Any, make_backend: BackendFactory, server: imapclient.IMAPClient
+    imap_server: Any, imap_user: Any, make_backend: BackendFactory, server: imapclient.IMAPClient
 ):
     raw = make_msg("impossible date").replace(b"Date: Mon, 02 Nov 2026 10:", b"Date: Mon, 02 Nov 2026 59:")
     assert b" 59:" in raw
-    dovecot.deliver(mail_user, raw)
-    dovecot.deliver(mail_user, make_msg("no date").replace(b"Date:", b"X-Old-Date:"))
+    imap_server.deliver(imap_user, raw)
+    imap_server.deliver(imap_user, make_msg("no date").replace(b"Date:", b"X-Old-Date:"))
     b = make_backend()
     b.sync()
     server.select_folder("INBOX", readonly=True)
