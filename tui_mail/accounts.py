@@ -100,6 +100,7 @@ class AccountManager:
                             cache.ensure_folder(folder, "/", role, local_only=True)
                     if cache.folder_by_name("Trash") is None:
                         cache.ensure_folder("Trash", "/", Role.TRASH, local_only=True)
+                cache.account = cfg.name
                 acc = _Account(cfg, cache)
                 self._accounts[name] = acc
             return acc

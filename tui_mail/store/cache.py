@@ -104,6 +104,7 @@ class Cache:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self.account = self.path.stem  # the account's name (the cache file is named after it)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.RLock()
@@ -516,23 +517,27 @@ class Cache:
 
     # -- reading for the UI ------------------------------------------------------------------------------------
 
-    def count(self, folder_id: int, query: str = "") -> int:
+    def count(self, folder_id: int | None, query: str = "") -> int:
         where, params = self._filter(folder_id, query)
         return int(self.conn.execute(f"SELECT COUNT(*) FROM messages WHERE {where}", params).fetchone()[0])
 
-    @staticmethod
-    def _filter(folder_id: int, query: str) -> tuple[str, tuple[object, ...]]:
+    def _filter(self, folder_id: int | None, query: str) -> tuple[str, tuple[object, ...]]:
+        """WHERE clause of a list: the folder (None = every folder), narrowed by a search query (see
+        tui_mail/search/query.py; raises QueryError for a malformed one). A query that names its own folders or
+        account (in:, account:) searches the whole account."""
         if not query:
-            return "folder_id=?", (folder_id,)
-        like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        return (
-            "folder_id=? AND (subject LIKE ? ESCAPE '\\' OR from_name LIKE ? ESCAPE '\\' "
-            "OR from_addr LIKE ? ESCAPE '\\')",
-            (folder_id, like, like, like),
-        )
+            return ("folder_id=?", (folder_id,)) if folder_id is not None else ("1", ())
+        from ..search.query import parse
+        from ..search.sql import Scope, compile_where, scopes_itself
+
+        node = parse(query)
+        where, params = compile_where(node, Scope(self.account, self.folders()))
+        if folder_id is not None and not scopes_itself(node):
+            return f"folder_id=? AND {where}", (folder_id, *params)
+        return where, tuple(params)
 
     def window(
-        self, folder_id: int, offset: int, limit: int, *, threaded: bool = False, query: str = ""
+        self, folder_id: int | None, offset: int, limit: int, *, threaded: bool = False, query: str = ""
     ) -> list[MessageRow]:
         """Rows offset..offset+limit of the folder's list, newest first (threads grouped when threaded).
         Costs the same for a 100-message folder as for a 1,000,000-message one, apart from the index walk."""
@@ -556,7 +561,9 @@ class Cache:
             return [r if r.thread_depth == 0 else _without_depth(r) for r in rows]
         return rows
 
-    def position(self, folder_id: int, message_id: int, *, threaded: bool = False, query: str = "") -> int | None:
+    def position(
+        self, folder_id: int | None, message_id: int, *, threaded: bool = False, query: str = ""
+    ) -> int | None:
         """Index of a message in the folder's list order (to keep the cursor on it after new mail).
 
         Counted with index range scans (rows before it in the order), so it stays fast in a 100,000-message folder.
