@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import getaddresses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import paths
 from .backends.base import Backend, Capabilities, ProgressCallback, SyncResult
@@ -25,12 +26,23 @@ from .errors import AuthError, ConfigError, ConnectError, MailError, SendError
 from .models import DRAFT, SEEN, Role
 from .store.cache import Cache, NewMessage
 
+if TYPE_CHECKING:
+    from .backends.imap_search import ServerHits
+    from .search.query import Node
+
 log = logging.getLogger(__name__)
 
 PasswordSource = Callable[[AccountConfig, ServerConfig], str]
 
 IMAP_CAPS = Capabilities(server_folders=True, move=True, server_flags=True, idle=True, server_search=True)
 POP3_CAPS = Capabilities(server_folders=False, move=True, server_flags=False)
+
+
+def walk_top_and(node: Node) -> list[Node]:
+    """The terms ANDed at the top of a query (in: there chooses folders)."""
+    from .search.query import And
+
+    return list(node.items) if isinstance(node, And) else [node]
 
 
 def _default_password(account: AccountConfig, server: ServerConfig) -> str:
@@ -345,6 +357,57 @@ class AccountManager:
         folder = cache.folder_by_role(role)
         folder_id = folder.id if folder else cache.ensure_folder(role.value.capitalize(), "/", role, local_only=True)
         return cache.store_messages(folder_id, [NewMessage(parse_envelope(raw), flags=frozenset(flags), raw=raw)])[0]
+
+    # -- search --------------------------------------------------------------------------------------------------
+
+    def index(
+        self,
+        name: str,
+        progress: Callable[[int, int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> int:
+        """Fill the account's full-text index with what waits for it (new mail, bodies that arrived); returns how
+        many messages were indexed. Runs without the network; safe beside a sync (own short transactions)."""
+        from .store.search_index import index_pending
+
+        return index_pending(self.cache(name), progress=progress, should_stop=should_stop)
+
+    def server_search(self, name: str, query: str, folder_id: int | None = None) -> ServerHits:
+        """Run the query on the IMAP server too (what is not downloaded yet, or headers-only mail): per folder of
+        the query's scope, UID SEARCH; hits not yet cached get their envelopes stored. Returns their row ids and
+        notes for the user (what could only be searched locally). Raises QueryError for a malformed query."""
+        from .backends.imap_search import ServerHits, server_search
+        from .search.imap_criteria import Untranslatable, to_criteria
+        from .search.query import InFolder, parse
+        from .search.sql import folder_ids, scopes_itself
+
+        node = parse(query)
+        if self.config.account(name).protocol != "imap":
+            return ServerHits(notes=["POP3 has no server search: only the downloaded mail was searched."])
+        try:
+            criteria = to_criteria(node)
+        except Untranslatable:
+            return ServerHits(notes=["This query can only be searched in the downloaded mail."])
+        acc = self._get(name)
+        folders = acc.cache.folders()
+        if scopes_itself(node):
+            wanted = {i for n in walk_top_and(node) if isinstance(n, InFolder) for i in folder_ids(n.name, folders)}
+            chosen = [f for f in folders if f.id in wanted] if wanted else folders
+        elif folder_id is not None:
+            chosen = [f for f in folders if f.id == folder_id]
+        else:
+            chosen = folders
+        hits = ServerHits()
+
+        def run(backend: Backend) -> None:
+            nonlocal hits
+            hits = server_search(backend, criteria, chosen)  # type: ignore[arg-type]
+
+        self._with_io_backend(acc, run)
+        if criteria.local_only:
+            terms = ", ".join(dict.fromkeys(criteria.local_only))
+            hits.notes.append(f"{terms} cannot be searched on the server; those terms were matched locally only.")
+        return hits
 
     def close(self) -> None:
         """Close every connection."""

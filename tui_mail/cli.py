@@ -17,7 +17,7 @@ from . import __version__, paths
 from .accounts import AccountManager
 from .config import AccountConfig, Config, ServerConfig, load_config
 from .errors import ConfigError, CredentialError, MailError
-from .models import Folder, SyncProgress
+from .models import Folder, MessageRow, SyncProgress
 from .store.cache import Cache
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -62,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     psub = s.add_subparsers(dest="password_command", metavar="ACTION", required=True)
     ps = psub.add_parser("set", help="store an account's password in the OS keyring")
     ps.add_argument("account")
+    s = sub.add_parser("search", help="search messages (all accounts, or ACCOUNT); see README for the query language")
+    s.add_argument("words", nargs="+", metavar="[ACCOUNT] QUERY")
+    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--json", action="store_true", help="one JSON object per line, with account and folder")
+    s.add_argument("--server", action="store_true", help="also search on the IMAP server (what is not downloaded)")
+    s = sub.add_parser("reindex", help="rebuild the full-text search index of one account or all")
+    s.add_argument("account", nargs="?")
     return p
 
 
@@ -111,6 +118,10 @@ def cmd_sync(manager: AccountManager, config: Config, name: str | None) -> int:
             print(f"{n}: {e}", file=sys.stderr)
             failed = True
             continue
+        try:
+            manager.index(n)  # cron-friendly: new mail is searchable as soon as the sync ends
+        except MailError as e:
+            print(f"{n}: search index not updated: {e}", file=sys.stderr)
         if tty:
             sys.stderr.write("\r\x1b[K")
         print(f"{n}: {r.new_messages} new, {r.removed} removed, {r.flag_changes} flag changes, {r.folders} folders")
@@ -153,28 +164,29 @@ def cmd_list(manager: AccountManager, config: Config, name: str, folder: str, li
         return EXIT_FAILED
     for row in cache.window(f.id, 0, max(0, limit)):
         if as_json:
-            print(
-                json.dumps(
-                    {
-                        "id": row.id,
-                        "date": row.date,
-                        "from": row.from_addr,
-                        "from_name": row.from_name,
-                        "to": row.to,
-                        "subject": row.subject,
-                        "flags": sorted(row.flags),
-                        "size": row.size,
-                        "has_attachments": row.has_attachments,
-                        "message_id": row.message_id,
-                    },
-                    ensure_ascii=False,
-                )
-            )
+            print(json.dumps(row_json(row), ensure_ascii=False))
         else:
             when = datetime.fromtimestamp(row.date).strftime("%Y-%m-%d %H:%M") if row.date else "-"
             mark = ("N" if not row.seen else " ") + ("!" if row.flagged else " ")
             print(f"{row.id}\t{mark}\t{when}\t{sanitize_line(row.sender)}\t{sanitize_line(row.subject)}")
     return EXIT_OK
+
+
+def row_json(row: MessageRow, **extra: object) -> dict[str, object]:
+    """One message as `list --json` and `search --json` print it (one JSON object per line)."""
+    return {
+        **extra,
+        "id": row.id,
+        "date": row.date,
+        "from": row.from_addr,
+        "from_name": row.from_name,
+        "to": row.to,
+        "subject": row.subject,
+        "flags": sorted(row.flags),
+        "size": row.size,
+        "has_attachments": row.has_attachments,
+        "message_id": row.message_id,
+    }
 
 
 def cmd_read(manager: AccountManager, config: Config, name: str, folder: str, msg_id: int) -> int:
@@ -296,6 +308,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_read(manager, config, args.account, args.folder, args.id)
         if args.command == "send":
             return cmd_send(manager, config, args)
+        if args.command in ("search", "reindex"):
+            from .cli_search import cmd_reindex, cmd_search
+
+            if args.command == "search":
+                return cmd_search(manager, config, args.words, args.limit, args.json, args.server)
+            return cmd_reindex(manager, config, args.account)
         if args.command == "password":
             return cmd_password_set(config, args.account)
         return EXIT_USAGE
