@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -50,9 +50,20 @@ def corpus(tmp_path: Path) -> tuple[Cache, int, int]:
     msgs = [
         (raw_message("Trip to Zürich", "We meet in Zürich on Monday.", date=NOW - 1 * day), {SEEN}),
         (raw_message("ΕΛΛΗΝΙΚΆ νέα", "κείμενο στα ελληνικά", date=NOW - 2 * day), set()),
-        (raw_message("Quarterly report", "<p>The <b>quarterly</b> numbers</p>", html=True, date=NOW - 40 * day), {SEEN}),
-        (raw_message("Invoice", "See attached.", sender="Billing <billing@shop.example>", attachment="invoice-42.pdf",
-                     date=NOW - 400 * day), {SEEN, FLAGGED}),
+        (
+            raw_message("Quarterly report", "<p>The <b>quarterly</b> numbers</p>", html=True, date=NOW - 40 * day),
+            {SEEN},
+        ),
+        (
+            raw_message(
+                "Invoice",
+                "See attached.",
+                sender="Billing <billing@shop.example>",
+                attachment="invoice-42.pdf",
+                date=NOW - 400 * day,
+            ),
+            {SEEN, FLAGGED},
+        ),
         (raw_message("Lunch?", "Pizza or sushi", sender="Carol <carol@example.net>", date=NOW - 3 * day), set()),
     ]
     for raw, flags in msgs:
@@ -156,8 +167,24 @@ def test_in_and_account_widen_to_the_whole_account(corpus: tuple[Cache, int, int
 
 @pytest.mark.parametrize(
     "query",
-    ['"', "*", "NEAR(a b)", "-", ":", "a:b:c", "AND", "NOT", "^x", "'; DROP TABLE messages; --", '"a" "b', "x" * 5000,
-     "\x00", "subject:*", 'col:"x"', "{subject}:x"],
+    [
+        '"',
+        "*",
+        "NEAR(a b)",
+        "-",
+        ":",
+        "a:b:c",
+        "AND",
+        "NOT",
+        "^x",
+        "'; DROP TABLE messages; --",
+        '"a" "b',
+        "x" * 5000,
+        "\x00",
+        "subject:*",
+        'col:"x"',
+        "{subject}:x",
+    ],
 )
 def test_hostile_queries_never_reach_fts_as_syntax(corpus: tuple[Cache, int, int], query: str) -> None:
     cache, inbox, _ = corpus
