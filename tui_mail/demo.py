@@ -677,6 +677,9 @@ def _fill(
             else:
                 cache.store_messages(ids[name], msgs)
             total += len(msgs)
+        from .store.search_index import index_pending
+
+        index_pending(cache)  # the demo is searchable from the first keystroke
         return total
     finally:
         cache.close()

@@ -240,10 +240,51 @@ async def test_slash_filters_by_subject_and_escape_clears(demo: Mailbox) -> None
         await settle(app, pilot)
         assert app.message_list.row_count == 1
         assert "Q4 budget draft" in screen_text(app)
-        assert "filter: budget" in screen_text(app)
+        assert "search: budget" in screen_text(app)
         await pilot.press("escape")
         await settle(app, pilot)
         assert app.message_list.row_count == total
+
+
+async def test_search_as_you_type_then_enter_and_a_bad_query_is_one_sentence(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        total = app.message_list.row_count
+        await pilot.press("slash", *"budg")  # a prefix while typing: results before Enter
+        await pilot.pause(0.3)
+        await settle(app, pilot)
+        assert app.message_list.row_count == 1
+        assert "Q4 budget draft" in screen_text(app)
+        await pilot.press("backspace", *"et OR", "enter")  # "budget OR": malformed, the box stays open
+        await settle(app, pilot)
+        assert isinstance(app.focused, Input)
+        assert "OR at column 8 needs something on both sides." in [str(n.message) for n in app._notifications]
+        assert app.message_list.row_count == 1  # the last good result stays
+        await pilot.press("escape")
+        await settle(app, pilot)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.message_list.row_count == total
+
+
+async def test_search_widens_to_all_folders_and_finds_text_in_bodies(demo: Mailbox) -> None:
+    app = demo.app()
+    cache = demo.manager.cache("work")
+    inbox = cache.folder_by_role(Role.INBOX)
+    assert inbox is not None
+    everywhere = cache.count(None, "is:read")
+    here = cache.count(inbox.id, "is:read")
+    assert everywhere > here > 0
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"is:read", "enter")
+        await settle(app, pilot)
+        assert app.message_list.row_count == here
+        await pilot.press("slash", "ctrl+a", "enter")
+        await settle(app, pilot)
+        assert app.message_list.row_count == everywhere
+        assert "Searching all folders." in [str(n.message) for n in app._notifications]
 
 
 async def test_help_lists_bindings_after_the_keymap(demo: Mailbox) -> None:

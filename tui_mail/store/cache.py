@@ -517,14 +517,21 @@ class Cache:
 
     # -- reading for the UI ------------------------------------------------------------------------------------
 
-    def count(self, folder_id: int | None, query: str = "") -> int:
-        where, params = self._filter(folder_id, query)
+    def count(self, folder_id: int | None, query: str = "", include: Sequence[int] = ()) -> int:
+        where, params = self._filter(folder_id, query, include)
         return int(self.conn.execute(f"SELECT COUNT(*) FROM messages WHERE {where}", params).fetchone()[0])
 
-    def _filter(self, folder_id: int | None, query: str) -> tuple[str, tuple[object, ...]]:
+    def _filter(self, folder_id: int | None, query: str, include: Sequence[int] = ()) -> tuple[str, tuple[object, ...]]:
         """WHERE clause of a list: the folder (None = every folder), narrowed by a search query (see
         tui_mail/search/query.py; raises QueryError for a malformed one). A query that names its own folders or
-        account (in:, account:) searches the whole account."""
+        account (in:, account:) searches the whole account. include: rows that belong to the result whatever the
+        local index says (hits of a search on the IMAP server)."""
+        where, params = self._search_filter(folder_id, query)
+        if include:
+            return f"({where} OR id IN ({','.join('?' * len(include))}))", (*params, *include)
+        return where, params
+
+    def _search_filter(self, folder_id: int | None, query: str) -> tuple[str, tuple[object, ...]]:
         if not query:
             return ("folder_id=?", (folder_id,)) if folder_id is not None else ("1", ())
         from ..search.query import parse
@@ -537,11 +544,18 @@ class Cache:
         return where, tuple(params)
 
     def window(
-        self, folder_id: int | None, offset: int, limit: int, *, threaded: bool = False, query: str = ""
+        self,
+        folder_id: int | None,
+        offset: int,
+        limit: int,
+        *,
+        threaded: bool = False,
+        query: str = "",
+        include: Sequence[int] = (),
     ) -> list[MessageRow]:
         """Rows offset..offset+limit of the folder's list, newest first (threads grouped when threaded).
         Costs the same for a 100-message folder as for a 1,000,000-message one, apart from the index walk."""
-        where, params = self._filter(folder_id, query)
+        where, params = self._filter(folder_id, query, include)
         order = "thread_date DESC, thread_id DESC, date, id" if threaded else "date DESC, id DESC"
         ids = [
             r[0]
@@ -562,13 +576,19 @@ class Cache:
         return rows
 
     def position(
-        self, folder_id: int | None, message_id: int, *, threaded: bool = False, query: str = ""
+        self,
+        folder_id: int | None,
+        message_id: int,
+        *,
+        threaded: bool = False,
+        query: str = "",
+        include: Sequence[int] = (),
     ) -> int | None:
         """Index of a message in the folder's list order (to keep the cursor on it after new mail).
 
         Counted with index range scans (rows before it in the order), so it stays fast in a 100,000-message folder.
         """
-        where, params = self._filter(folder_id, query)
+        where, params = self._filter(folder_id, query, include)
         me = self.conn.execute(
             f"SELECT date, id, thread_date, thread_id FROM messages WHERE {where} AND id=?", (*params, message_id)
         ).fetchone()

@@ -30,6 +30,7 @@ from .palette import AccountProvider
 from .screens.folder_picker import FolderPickerScreen
 from .screens.help import HelpScreen
 from .screens.reader_screen import ReaderScreen
+from .search import SEARCH_PLACEHOLDER, SearchActions, SearchInput
 from .widgets.folder_pane import AccountFolders, FolderPane, folder_title
 from .widgets.message_list import ListSource, MessageList
 from .widgets.reader import ReaderView
@@ -72,10 +73,12 @@ class AccountView:
     selected: int | None = None
     cursor: int = 0
     scroll_y: int = 0
-    query: str = ""
+    query: str = ""  # the search narrowing the list ("" = none)
+    search_all: bool = False  # the search covers every folder of the account, not only folder_id
+    include: tuple[int, ...] = ()  # rows the same search found on the IMAP server
 
 
-class MailApp(BackgroundWork, AttachmentActions):
+class MailApp(BackgroundWork, AttachmentActions, SearchActions):
     """The mail client."""
 
     CSS_PATH = "tui_mail.tcss"
@@ -153,7 +156,7 @@ class MailApp(BackgroundWork, AttachmentActions):
         with Horizontal(id="panes"):
             yield FolderPane(id="folders")
             with Vertical(id="main"):
-                yield Input(placeholder="Filter by subject or sender, Enter to apply, Escape to clear", id="filter")
+                yield SearchInput(placeholder=SEARCH_PLACEHOLDER, id="filter")
                 yield MessageList(date_format=self.config.ui.date_format, id="messages")
                 yield ReaderView(date_format=self.config.ui.date_format, id="reader")
         yield StatusBar(show_clock=self.show_clock, id="status")
@@ -210,6 +213,9 @@ class MailApp(BackgroundWork, AttachmentActions):
         if self.sync_on_start:
             for acc in self.accounts:
                 self.start_sync(acc.name, quiet=True)
+        else:
+            for acc in self.accounts:
+                self.start_index(acc.name)  # a cache from before search (or an interrupted indexing) catches up
         self._start_push_workers()
 
     def exit(self, *args: Any, **kwargs: Any) -> None:
@@ -291,10 +297,13 @@ class MailApp(BackgroundWork, AttachmentActions):
             self.reader.clear("No folders yet: press $ to sync.")
             return
         cache = self.cache(account)
-        source = ListSource(account, cache, view.folder_id, threaded=self.threaded, query=view.query)
+        folder_id = None if view.search_all and view.query else view.folder_id
+        source = ListSource(account, cache, folder_id, threaded=self.threaded, query=view.query, include=view.include)
         cursor = view.cursor
         if view.selected is not None:
-            pos = cache.position(view.folder_id, view.selected, threaded=self.threaded, query=view.query)
+            pos = cache.position(
+                folder_id, view.selected, threaded=self.threaded, query=view.query, include=view.include
+            )
             if pos is not None:
                 cursor = pos
         ml.set_source(source, cursor=cursor, scroll_y=view.scroll_y)
@@ -518,16 +527,20 @@ class MailApp(BackgroundWork, AttachmentActions):
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self._apply_filter(event.value.strip())
-        event.input.remove_class("-shown")
-        self.message_list.focus()
+        if self.submit_search(event.value.strip()):
+            event.input.remove_class("-shown")
+            self.message_list.focus()
 
-    def _apply_filter(self, query: str) -> None:
+    def _apply_filter(self, query: str, *, include: tuple[int, ...] = (), keep_cursor: bool = False) -> None:
         acc = self.account
         if acc is None:
             return
         view = self.views[acc.name]
-        view.query, view.cursor, view.scroll_y, view.selected = query, 0, 0, None
+        if not keep_cursor:
+            view.cursor, view.scroll_y, view.selected = 0, 0, None
+        view.query, view.include = query, include
+        if not query:
+            view.search_all = False
         self._show_folder(acc.name, view)
         self.update_status()
 

@@ -186,6 +186,27 @@ class BackgroundWork(App[int]):
                     self.message_list.reload()
         self.refresh_folders()
         self.update_status()
+        self.start_index(event.account)
+
+    def start_index(self, account: str) -> None:
+        """Fill the search index with what the sync brought (or, after an upgrade, the whole cache) in a worker;
+        the app's exit stops it between batches."""
+        if not hasattr(self.manager, "index"):
+            return
+        self.run_worker(
+            partial(self._index_work, account),
+            name=f"index {account}",
+            group=f"index-{account}",
+            exclusive=True,
+            thread=True,
+            exit_on_error=False,
+        )
+
+    def _index_work(self, account: str) -> None:
+        try:
+            self.manager.index(account, should_stop=self._stop.is_set)
+        except Exception:
+            log.exception("indexing %s", account)
 
     def fetch_body(self, account: str, message_id: int) -> None:
         self.run_worker(

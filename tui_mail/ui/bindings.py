@@ -19,7 +19,7 @@ APP_BINDINGS: list[BindingType] = [
     Binding("m", "move", "Move", id="mail.move"),
     Binding("s", "flag", "Flag", show=False, id="mail.flag"),
     Binding("u", "toggle_read", "Read/unread", show=False, id="mail.toggle-read"),
-    Binding("slash", "filter", "Filter", id="list.filter"),
+    Binding("slash", "filter", "Search", id="list.filter"),
     Binding("dollar_sign", "sync", "Sync", id="app.sync"),
     Binding("v", "toggle_reader", "Reader pane", show=False, id="app.toggle-reader"),
     Binding("question_mark", "help", "Help", id="app.help"),

@@ -27,13 +27,15 @@ MAX_PAGES = 4  # pages kept in the LRU: at most 400 rows in memory, whatever the
 
 @dataclass(frozen=True, slots=True)
 class ListSource:
-    """What the list shows: one folder of one account's cache, optionally threaded and filtered."""
+    """What the list shows: one folder (None: every folder) of one account's cache, optionally threaded and narrowed
+    by a search query (plus `include`: rows a search on the server found)."""
 
     account: str
     cache: Cache
-    folder_id: int
+    folder_id: int | None
     threaded: bool = False
     query: str = ""
+    include: tuple[int, ...] = ()
 
 
 def flag_marks(row: MessageRow) -> str:
@@ -117,7 +119,7 @@ class MessageList(ScrollView, can_focus=True):
         self.source = source
         self._pages.clear()
         self._strips.clear()
-        self.row_count = source.cache.count(source.folder_id, source.query) if source else 0
+        self.row_count = source.cache.count(source.folder_id, source.query, source.include) if source else 0
         self.virtual_size = Size(self.size.width, self.row_count)
         self.scroll_to(y=scroll_y, animate=False, force=True)
         self.cursor = max(0, min(cursor, self.row_count - 1))
@@ -133,11 +135,13 @@ class MessageList(ScrollView, can_focus=True):
         old_cursor = self.cursor
         self._pages.clear()
         self._strips.clear()
-        self.row_count = source.cache.count(source.folder_id, source.query)
+        self.row_count = source.cache.count(source.folder_id, source.query, source.include)
         self.virtual_size = Size(self.size.width, self.row_count)
         new_cursor = old_cursor
         if keep is not None:
-            pos = source.cache.position(source.folder_id, keep, threaded=source.threaded, query=source.query)
+            pos = source.cache.position(
+                source.folder_id, keep, threaded=source.threaded, query=source.query, include=source.include
+            )
             if pos is not None:
                 new_cursor = pos
         new_cursor = max(0, min(new_cursor, self.row_count - 1))
@@ -158,7 +162,12 @@ class MessageList(ScrollView, can_focus=True):
         page = self._pages.get(page_no)
         if page is None:
             page = source.cache.window(
-                source.folder_id, page_no * PAGE_SIZE, PAGE_SIZE, threaded=source.threaded, query=source.query
+                source.folder_id,
+                page_no * PAGE_SIZE,
+                PAGE_SIZE,
+                threaded=source.threaded,
+                query=source.query,
+                include=source.include,
             )
             self.window_queries += 1
             self._pages[page_no] = page

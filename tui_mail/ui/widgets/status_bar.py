@@ -66,6 +66,6 @@ class StatusBar(Static):
         if others_syncing:
             text.append(f" · {others_syncing} other account{'s' if others_syncing > 1 else ''} syncing", style="dim")
         if query:
-            text.append(" · filter: ")
+            text.append(" · search: ")
             text.append(clean_line(query), style="italic")
         self.update(text)
