@@ -85,7 +85,7 @@ def compile_where(node: Node, scope: Scope) -> tuple[str, list[object]]:
 
 def _match(expr: str, params: list[object]) -> str:
     params.append(expr)
-    return "COALESCE(search_doc, -1) IN (SELECT rowid FROM search WHERE search MATCH ?)"
+    return "search_doc IN (SELECT rowid FROM search WHERE search MATCH ?)"
 
 
 def _compile(node: Node, scope: Scope, params: list[object]) -> str:
@@ -102,7 +102,8 @@ def _compile(node: Node, scope: Scope, params: list[object]) -> str:
     if isinstance(node, Or):
         return "(" + " OR ".join(_compile(i, scope, params) for i in node.items) + ")"
     if isinstance(node, Not):
-        return f"NOT {_compile(node.item, scope, params)}"
+        # COALESCE: a message not indexed yet (search_doc NULL) does not contain the word, so "-word" keeps it.
+        return f"NOT COALESCE({_compile(node.item, scope, params)}, 0)"
     if isinstance(node, Text):
         expr = fts_string(node)
         return "0" if expr is None else _match(expr, params)

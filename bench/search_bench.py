@@ -1,0 +1,131 @@
+"""Search benchmark: a generated cache of N messages (realistic bodies, from sync_bench's generator), the time to build
+its full-text index, and the first-page latency (count + first window, what the message list reads) of 20
+representative queries, median and p95.
+
+Run: .venv/bin/python bench/search_bench.py [--messages 100000] [--repeat 5] [--keep DIR]
+Targets (2-core machine): median <= 20 ms and p95 <= 100 ms per first page; index build for 100k <= 60 s.
+Exit status 0 when the query targets are met, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from sync_bench import generate  # noqa: E402
+
+from tui_mail.mime import parse_envelope  # noqa: E402
+from tui_mail.models import Role  # noqa: E402
+from tui_mail.store import search_index  # noqa: E402
+from tui_mail.store.cache import Cache, NewMessage  # noqa: E402
+
+QUERIES = [
+    "meeting",  # a single common-ish word
+    '"please find"',  # a phrase
+    "from:anna",
+    "has:attachment",
+    "after:2024-06-01 before:2024-09-01",
+    "report -newsletter",
+    "zyxwvut",  # a rare (absent) word
+    "is:unread",
+    "the is:unread",  # a common word with a flag
+    "subject:re",
+    "proj*",
+    "to:me",
+    "larger:100k",
+    "date:2025-03",
+    "is:flagged",
+    "budget OR invoice",
+    "(budget OR invoice) is:read",
+    "newer_than:30d",
+    "filename:pdf",
+    "cc:example",
+]
+PAGE = 50
+
+FLAG_MAP = {"S": "\\Seen", "F": "\\Flagged", "R": "\\Answered", "D": "\\Draft"}
+
+
+def build(path: Path, n: int) -> tuple[float, int]:
+    cache = Cache(path)
+    inbox = cache.ensure_folder("INBOX", "/", Role.INBOX)
+    start = time.perf_counter()
+    batch: list[NewMessage] = []
+    uid = 0
+    size = 0
+    for g in generate(n, 7, "me@example.org"):
+        uid += 1
+        raw = g.raw.replace(b"\n", b"\r\n")
+        size += len(raw)
+        flags = frozenset(FLAG_MAP[c] for c in g.flags if c in FLAG_MAP)
+        batch.append(NewMessage(parse_envelope(raw, len(raw)), uid=uid, flags=flags, raw=raw))
+        if len(batch) >= 500:
+            cache.store_messages(inbox, batch, uidvalidity=1, last_uid=uid)
+            batch = []
+    if batch:
+        cache.store_messages(inbox, batch, uidvalidity=1, last_uid=uid)
+    elapsed = time.perf_counter() - start
+    cache.close()
+    return elapsed, size
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--messages", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--keep", metavar="DIR", help="build (or reuse) the cache in DIR and keep it")
+    args = ap.parse_args(argv)
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="tui-mail-search-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "bench.sqlite3"
+    try:
+        if not path.exists():
+            print(f"building a cache of {args.messages:,} messages in {work} ...", flush=True)
+            built, size = build(path, args.messages)
+            print(f"  stored in {built:.1f} s ({size / 1e6:,.0f} MB of mail)", flush=True)
+        cache = Cache(path)
+        inbox = cache.folder_by_role(Role.INBOX)
+        assert inbox is not None
+        todo = search_index.backlog(cache)
+        start = time.perf_counter()
+        indexed = search_index.index_pending(cache)
+        index_s = time.perf_counter() - start
+        print(f"index build: {indexed:,} messages in {index_s:.1f} s ({indexed / max(index_s, 1e-9):,.0f} msg/s)")
+        assert indexed == todo
+        times: dict[str, list[float]] = {q: [] for q in QUERIES}
+        hits: dict[str, int] = {}
+        for _ in range(args.repeat):
+            for q in QUERIES:
+                t = time.perf_counter()
+                hits[q] = cache.count(inbox.id, q)
+                cache.window(inbox.id, 0, PAGE, query=q)
+                times[q].append((time.perf_counter() - t) * 1000)
+        all_ms = sorted(x for v in times.values() for x in v)
+        print(f"\n{'query':40} {'hits':>8} {'median ms':>10} {'max ms':>8}")
+        for q in QUERIES:
+            print(f"{q:40} {hits[q]:>8,} {statistics.median(times[q]):>10.1f} {max(times[q]):>8.1f}")
+        median = statistics.median(all_ms)
+        p95 = all_ms[int(0.95 * (len(all_ms) - 1))]
+        ok = median <= 20 and p95 <= 100
+        print(f"\nfirst page (count + {PAGE} rows), {len(all_ms)} runs: median {median:.1f} ms, p95 {p95:.1f} ms")
+        print(f"targets: median <= 20 ms, p95 <= 100 ms: {'PASS' if ok else 'FAIL'}")
+        if args.messages >= 100_000:
+            print(f"index build <= 60 s: {'PASS' if index_s <= 60 else 'FAIL'}")
+        cache.close()
+        return 0 if ok else 1
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
