@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..models import SEEN, Envelope, Folder, MessageRow, OutboxItem, PendingAction, Role
+from . import threads
 from .schema import migrate
 
 _ROW_COLUMNS = (
@@ -88,15 +89,6 @@ class NewMessage:
     flags: frozenset[str] = frozenset()
     raw: bytes | None = None  # the full message, when downloaded together with the envelope
     pop_uidl: str | None = None
-
-
-def _refs_parent(env: Envelope) -> list[str]:
-    """Candidate parent Message-IDs, nearest first."""
-    out = []
-    if env.in_reply_to:
-        out.append(env.in_reply_to)
-    out.extend(reversed(env.references.split()))
-    return out
 
 
 class Cache:
@@ -333,14 +325,6 @@ class Cache:
             if row:
                 return int(row[0])
         body_hash = self._put_body(c, m.raw) if m.raw is not None else None
-        parent = None
-        for ref in _refs_parent(env):
-            parent = c.execute(
-                "SELECT thread_id, thread_depth, thread_date FROM messages WHERE folder_id=? AND message_id=? LIMIT 1",
-                (folder_id, ref),
-            ).fetchone()
-            if parent:
-                break
         cur = c.execute(
             "INSERT INTO messages(folder_id, uid, uidvalidity, pop_uidl, message_id, in_reply_to, refs, date, "
             "from_name, from_addr, to_addrs, cc_addrs, subject, flags, seen, size, has_attachments, snippet, "
@@ -365,23 +349,12 @@ class Cache:
                 int(env.has_attachments),
                 env.snippet,
                 body_hash,
-                (parent[1] + 1) if parent else 0,
+                0,
                 env.date,
             ),
         )
         new_id = int(cur.lastrowid or 0)
-        if parent:
-            thread_id = parent[0]
-            c.execute("UPDATE messages SET thread_id=? WHERE id=?", (thread_id, new_id))
-            if env.date > parent[2]:
-                c.execute(
-                    "UPDATE messages SET thread_date=? WHERE folder_id=? AND thread_id=?",
-                    (env.date, folder_id, thread_id),
-                )
-            else:
-                c.execute("UPDATE messages SET thread_date=? WHERE id=?", (parent[2], new_id))
-        else:
-            c.execute("UPDATE messages SET thread_id=? WHERE id=?", (new_id, new_id))
+        threads.link(c, new_id, env)
         if m.pop_uidl is not None:
             c.execute(
                 "INSERT OR IGNORE INTO pop_uidls(uidl, downloaded) VALUES (?, ?)",
@@ -556,7 +529,7 @@ class Cache:
         """Rows offset..offset+limit of the folder's list, newest first (threads grouped when threaded).
         Costs the same for a 100-message folder as for a 1,000,000-message one, apart from the index walk."""
         where, params = self._filter(folder_id, query, include)
-        order = "thread_date DESC, thread_id DESC, date, id" if threaded else "date DESC, id DESC"
+        order = "thread_date DESC, thread_id DESC, thread_pos, id" if threaded else "date DESC, id DESC"
         ids = [
             r[0]
             for r in self.conn.execute(
@@ -590,15 +563,16 @@ class Cache:
         """
         where, params = self._filter(folder_id, query, include)
         me = self.conn.execute(
-            f"SELECT date, id, thread_date, thread_id FROM messages WHERE {where} AND id=?", (*params, message_id)
+            f"SELECT date, id, thread_date, thread_id, thread_pos FROM messages WHERE {where} AND id=?",
+            (*params, message_id),
         ).fetchone()
         if me is None:
             return None
-        date, mid, thread_date, thread_id = me
+        date, mid, thread_date, thread_id, thread_pos = me
         if not threaded:
             before = [("date > ?", (date,)), ("date = ? AND id > ?", (date, mid))]
         elif thread_id is None:
-            order = "thread_date DESC, thread_id DESC, date, id"
+            order = "thread_date DESC, thread_id DESC, thread_pos, id"
             row = self.conn.execute(
                 f"SELECT pos FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY {order}) - 1 AS pos FROM messages "
                 f"WHERE {where}) WHERE id=?",
@@ -609,8 +583,11 @@ class Cache:
             before = [
                 ("thread_date > ?", (thread_date,)),
                 ("thread_date = ? AND thread_id > ?", (thread_date, thread_id)),
-                ("thread_date = ? AND thread_id = ? AND date < ?", (thread_date, thread_id, date)),
-                ("thread_date = ? AND thread_id = ? AND date = ? AND id < ?", (thread_date, thread_id, date, mid)),
+                ("thread_date = ? AND thread_id = ? AND thread_pos < ?", (thread_date, thread_id, thread_pos)),
+                (
+                    "thread_date = ? AND thread_id = ? AND thread_pos = ? AND id < ?",
+                    (thread_date, thread_id, thread_pos, mid),
+                ),
             ]
         total = 0
         for condition, values in before:

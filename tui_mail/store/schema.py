@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
-# Each entry upgrades from version i to i+1. Append only; never edit a released step.
-MIGRATIONS: list[str] = [
+
+def _thread_everything(conn: sqlite3.Connection) -> None:
+    from .threads import rebuild_all
+
+    rebuild_all(conn)
+
+
+# Each entry upgrades from version i to i+1: SQL, or (SQL, a Python step run after it in the same transaction).
+# Append only; never edit a released step.
+MIGRATIONS: list[str | tuple[str, Callable[[sqlite3.Connection], None]]] = [
     # 0 -> 1: the first schema.
     """
     CREATE TABLE folders (
@@ -132,6 +141,21 @@ MIGRATIONS: list[str] = [
     END;
     INSERT OR IGNORE INTO meta(key, value) VALUES ('search_doc_seq', '0');
     """,
+    # 4 -> 5: conversations across the account's folders (tui_mail/store/threads.py): thread_id is now an
+    # account-wide conversation, thread_pos the message's place in its JWZ tree; every message is threaded again.
+    (
+        """
+        CREATE TABLE thread_ids (msgid TEXT PRIMARY KEY, conv INTEGER NOT NULL);
+        CREATE INDEX thread_ids_by_conv ON thread_ids(conv);
+        ALTER TABLE messages ADD COLUMN thread_pos INTEGER NOT NULL DEFAULT 0;
+        DROP INDEX messages_by_thread;
+        DROP INDEX messages_thread_members;
+        CREATE INDEX messages_by_conversation ON messages(folder_id, thread_date DESC, thread_id DESC, thread_pos, id);
+        CREATE INDEX messages_all_by_conversation ON messages(thread_date DESC, thread_id DESC, thread_pos, id);
+        CREATE INDEX messages_by_thread_id ON messages(thread_id);
+        """,
+        _thread_everything,
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -149,8 +173,12 @@ def migrate(conn: sqlite3.Connection) -> int:
     for step in range(version, SCHEMA_VERSION):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _split(MIGRATIONS[step]):
+            entry = MIGRATIONS[step]
+            step_sql, python_step = (entry, None) if isinstance(entry, str) else entry
+            for statement in _split(step_sql):
                 conn.execute(statement)
+            if python_step is not None:
+                python_step(conn)
             conn.execute(f"PRAGMA user_version = {step + 1}")
             conn.execute("COMMIT")
         except BaseException:
