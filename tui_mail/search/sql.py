@@ -7,7 +7,7 @@ Every user string reaches SQLite as a bound parameter; text terms become FTS5 st
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..models import ANSWERED, DRAFT, FLAGGED, Folder, Role
@@ -35,10 +35,10 @@ _ROLE_ALIASES = {"spam": "junk"}
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """What the query runs against: this account's name and folders."""
+    """What the query runs against: this account's name and (read only when the query has in:) its folders."""
 
     account: str
-    folders: Sequence[Folder]
+    folders: Callable[[], Sequence[Folder]]
 
 
 def fts_string(t: Text) -> str | None:
@@ -74,6 +74,15 @@ def folder_ids(name: str, folders: Sequence[Folder]) -> list[int]:
         if full.endswith(delim.casefold() + low) and full.split(delim.casefold(), 1)[0] == "inbox":
             out.append(f.id)
     return out
+
+
+def text_match(node: Node) -> str | None:
+    """The FTS5 expression every hit must match (the query's text terms ANDed at its top), or None."""
+    items = node.items if isinstance(node, And) else (node,)
+    texts = [fts_string(i) for i in items if isinstance(i, Text)]
+    if not texts or any(t is None for t in texts):
+        return None
+    return " AND ".join(t for t in texts if t)
 
 
 def compile_where(node: Node, scope: Scope) -> tuple[str, list[object]]:
@@ -112,7 +121,7 @@ def _compile(node: Node, scope: Scope, params: list[object]) -> str:
     if isinstance(node, HasAttachment):
         return "has_attachments=1"
     if isinstance(node, InFolder):
-        ids = folder_ids(node.name, scope.folders)
+        ids = folder_ids(node.name, scope.folders())
         if not ids:
             return "0"
         params.extend(ids)

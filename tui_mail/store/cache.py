@@ -25,6 +25,7 @@ _ROW_COLUMNS = (
     "id, folder_id, uid, date, from_name, from_addr, to_addrs, cc_addrs, subject, message_id, in_reply_to, refs, "
     "flags, size, has_attachments, snippet, body_hash IS NOT NULL, thread_depth"
 )
+FEW_HITS = 5_000  # a search with at most this many text hits is answered from the index of hits, not the folder
 _FOLDER_COLUMNS = "id, name, delimiter, role, uidvalidity, uidnext, highestmodseq, last_uid, local_only"
 
 
@@ -97,6 +98,7 @@ class Cache:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.account = self.path.stem  # the account's name (the cache file is named after it)
+        self._hit_estimates: dict[str, int] = {}  # FTS expression -> documents matching (to pick a query plan)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.RLock()
@@ -511,10 +513,27 @@ class Cache:
         from ..search.sql import Scope, compile_where, scopes_itself
 
         node = parse(query)
-        where, params = compile_where(node, Scope(self.account, self.folders()))
+        where, params = compile_where(node, Scope(self.account, self.folders))
         if folder_id is not None and not scopes_itself(node):
-            return f"folder_id=? AND {where}", (folder_id, *params)
+            # Few text hits: walk them (index on search_doc) rather than the folder ("+" keeps SQLite off the
+            # folder index); many: walk the folder newest first, which finds a page of hits at once.
+            column = "+folder_id" if self._few_text_hits(node) else "folder_id"
+            return f"{column}=? AND {where}", (folder_id, *params)
         return where, tuple(params)
+
+    def _few_text_hits(self, node: object) -> bool:
+        from ..search.sql import text_match
+
+        expr = text_match(node)  # type: ignore[arg-type]
+        if expr is None:
+            return False
+        hits = self._hit_estimates.get(expr)
+        if hits is None:
+            hits = int(self.conn.execute("SELECT count(*) FROM search WHERE search MATCH ?", (expr,)).fetchone()[0])
+            if len(self._hit_estimates) > 256:
+                self._hit_estimates.clear()
+            self._hit_estimates[expr] = hits
+        return hits <= FEW_HITS
 
     def window(
         self,

@@ -76,6 +76,7 @@ class AccountView:
     query: str = ""  # the search narrowing the list ("" = none)
     search_all: bool = False  # the search covers every folder of the account, not only folder_id
     include: tuple[int, ...] = ()  # rows the same search found on the IMAP server
+    counted: int | None = None  # the list's length as a search worker just counted it (used once)
 
 
 class MailApp(BackgroundWork, AttachmentActions, SearchActions):
@@ -306,7 +307,8 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
             )
             if pos is not None:
                 cursor = pos
-        ml.set_source(source, cursor=cursor, scroll_y=view.scroll_y)
+        counted, view.counted = view.counted, None
+        ml.set_source(source, cursor=cursor, scroll_y=view.scroll_y, row_count=counted)
         self._schedule_preview()
 
     def open_folder(self, account_index: int, folder_id: int) -> None:
@@ -531,11 +533,14 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
             event.input.remove_class("-shown")
             self.message_list.focus()
 
-    def _apply_filter(self, query: str, *, include: tuple[int, ...] = (), keep_cursor: bool = False) -> None:
+    def _apply_filter(
+        self, query: str, *, include: tuple[int, ...] = (), keep_cursor: bool = False, counted: int | None = None
+    ) -> None:
         acc = self.account
         if acc is None:
             return
         view = self.views[acc.name]
+        view.counted = counted
         if not keep_cursor:
             view.cursor, view.scroll_y, view.selected = 0, 0, None
         view.query, view.include = query, include

@@ -46,9 +46,9 @@ def live_query(text: str) -> str:
 class SearchCounted(Message):
     """A live query was counted in a worker (error: the query is malformed, one sentence)."""
 
-    def __init__(self, generation: int, account: str, query: str, error: str | None) -> None:
+    def __init__(self, generation: int, account: str, query: str, error: str | None, count: int | None = None) -> None:
         super().__init__()
-        self.generation, self.account, self.query, self.error = generation, account, query, error
+        self.generation, self.account, self.query, self.error, self.count = generation, account, query, error, count
 
 
 class ServerSearched(Message):
@@ -72,7 +72,9 @@ class SearchActions(App[int]):
         def message_list(self) -> MessageList: ...
         def cache(self, account: str) -> Cache: ...
         def update_status(self) -> None: ...
-        def _apply_filter(self, query: str, *, include: tuple[int, ...] = (), keep_cursor: bool = False) -> None: ...
+        def _apply_filter(
+            self, query: str, *, include: tuple[int, ...] = (), keep_cursor: bool = False, counted: int | None = None
+        ) -> None: ...
 
     _search_generation = 0
     _search_timer: Timer | None = None
@@ -113,14 +115,14 @@ class SearchActions(App[int]):
     def _count_work(self, generation: int, account: str, folder_id: int | None, query: str) -> None:
         """In a worker: parse and count (an FTS query over a large folder is not for the UI thread)."""
         try:
-            self.manager.cache(account).count(folder_id, query)
+            count = self.manager.cache(account).count(folder_id, query)
         except QueryError as e:
             self.post_message(SearchCounted(generation, account, query, str(e)))
         except Exception:
             log.exception("search %r", query)
             self.post_message(SearchCounted(generation, account, query, "The search failed; see the log."))
         else:
-            self.post_message(SearchCounted(generation, account, query, None))
+            self.post_message(SearchCounted(generation, account, query, None, count))
 
     @on(SearchCounted)
     def _search_counted(self, event: SearchCounted) -> None:
@@ -128,7 +130,7 @@ class SearchActions(App[int]):
         if event.generation != self._search_generation or acc is None or acc.name != event.account:
             return  # a newer keystroke or another account: this answer is stale
         if event.error is None:
-            self._apply_filter(event.query)
+            self._apply_filter(event.query, counted=event.count)
 
     def submit_search(self, text: str) -> bool:
         """Enter in the search box: the exact query (no live prefix). A malformed one is said in one sentence and

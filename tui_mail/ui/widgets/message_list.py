@@ -114,12 +114,17 @@ class MessageList(ScrollView, can_focus=True):
         """Rows currently held in memory (bounded by PAGE_SIZE * MAX_PAGES)."""
         return sum(len(p) for p in self._pages.values())
 
-    def set_source(self, source: ListSource | None, *, cursor: int = 0, scroll_y: int = 0) -> None:
-        """Show another folder (or nothing); reads only the count now, rows as they are drawn."""
+    def set_source(
+        self, source: ListSource | None, *, cursor: int = 0, scroll_y: int = 0, row_count: int | None = None
+    ) -> None:
+        """Show another folder (or nothing); reads only the count now (unless a worker counted already: row_count),
+        rows as they are drawn."""
         self.source = source
         self._pages.clear()
         self._strips.clear()
-        self.row_count = source.cache.count(source.folder_id, source.query, source.include) if source else 0
+        if row_count is None:
+            row_count = source.cache.count(source.folder_id, source.query, source.include) if source else 0
+        self.row_count = row_count
         self.virtual_size = Size(self.size.width, self.row_count)
         self.scroll_to(y=scroll_y, animate=False, force=True)
         self.cursor = max(0, min(cursor, self.row_count - 1))
