@@ -226,3 +226,14 @@ def test_rebuild_and_a_cache_from_before_search_is_indexed_in_the_background(cor
     assert search_index.index_pending(cache, progress=lambda d, t: seen.append((d, t))) == 6
     assert seen[-1] == (6, 6)
     assert subjects(cache, inbox, "zurich") == ["Trip to Zürich"]
+
+
+def test_a_large_backlog_is_rendered_by_worker_processes(
+    corpus: tuple[Cache, int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache, inbox, _ = corpus
+    search_index.rebuild(cache)
+    monkeypatch.setattr(search_index, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(search_index.os, "cpu_count", lambda: 2)
+    assert search_index.index_pending(cache) == 6
+    assert subjects(cache, inbox, "numbers") == ["Quarterly report"]  # body text rendered in another process

@@ -9,7 +9,10 @@ one batch of work and never leaves the index disagreeing with the messages table
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 
 from .cache import Cache
@@ -17,6 +20,7 @@ from .cache import Cache
 log = logging.getLogger(__name__)
 
 BATCH = 200
+PARALLEL_FROM = 2_000  # messages waiting: from here on, bodies are rendered by a process per core
 MAX_BODY_TEXT = 200_000  # characters of body text indexed per message (a 50 MB log attachment is not prose)
 
 
@@ -50,18 +54,28 @@ def body_text(raw: bytes) -> tuple[str, str]:
     return rendered.text[:MAX_BODY_TEXT], " ".join(a.filename for a in rendered.attachments)
 
 
-def _documents(cache: Cache, limit: int) -> list[Document]:
+def _body_texts(raws: list[bytes | None], pool: Executor | None) -> list[tuple[str, str]]:
+    if pool is None:
+        return [body_text(r) if r is not None else ("", "") for r in raws]
+    todo = [r for r in raws if r is not None]
+    done = iter(pool.map(body_text, todo, chunksize=16))
+    return [next(done) if r is not None else ("", "") for r in raws]
+
+
+def _documents(cache: Cache, limit: int, pool: Executor | None = None) -> list[Document]:
     rows = cache.conn.execute(
         "SELECT m.id, m.body_hash, m.subject, m.from_name, m.from_addr, m.to_addrs, m.cc_addrs, b.raw "
         "FROM messages m LEFT JOIN bodies b ON b.hash = m.body_hash WHERE m.search_state = 0 ORDER BY m.id DESC "
         "LIMIT ?",
         (limit,),
     ).fetchall()
-    docs = []
-    for mid, body_hash, subject, from_name, from_addr, to, cc, raw in rows:
-        text, names = body_text(bytes(raw)) if raw is not None else ("", "")
-        docs.append(Document(mid, body_hash, subject, f"{from_name} {from_addr}", to, cc, text, names))
-    return docs
+    texts = _body_texts([bytes(r[7]) if r[7] is not None else None for r in rows], pool)
+    return [
+        Document(mid, body_hash, subject, f"{from_name} {from_addr}", to, cc, text, names)
+        for (mid, body_hash, subject, from_name, from_addr, to, cc, _raw), (text, names) in zip(
+            rows, texts, strict=True
+        )
+    ]
 
 
 def _write(cache: Cache, docs: list[Document]) -> int:
@@ -97,16 +111,26 @@ def index_pending(
     if limit is not None:
         total = min(total, limit)
     done = 0
-    while done < total:
-        if should_stop is not None and should_stop():
-            break
-        docs = _documents(cache, min(BATCH, total - done))
-        if not docs:
-            break
-        done += len(docs)
-        _write(cache, docs)
-        if progress is not None:
-            progress(done, total)
+    # A large backlog (an upgraded cache, `reindex`) renders bodies on every core; a sync's few new messages do not
+    # pay for starting processes. Writes stay here, in this process's transactions.
+    workers = min(os.cpu_count() or 1, 4)
+    pool: Executor | None = None
+    if total >= PARALLEL_FROM and workers > 1:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        while done < total:
+            if should_stop is not None and should_stop():
+                break
+            docs = _documents(cache, min(BATCH if pool is None else BATCH * 4, total - done), pool)
+            if not docs:
+                break
+            done += len(docs)
+            _write(cache, docs)
+            if progress is not None:
+                progress(done, total)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     return done
 
 
