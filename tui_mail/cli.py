@@ -72,9 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _LogFile(logging.FileHandler):
+    """The log file; a record that cannot be written (a full disk) is dropped, never printed as a traceback."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+
 def _setup_logging() -> None:
     try:
-        handler: logging.Handler = logging.FileHandler(paths.state_dir() / "tui-mail.log", encoding="utf-8")
+        handler: logging.Handler = _LogFile(paths.state_dir() / "tui-mail.log", encoding="utf-8")
     except OSError:
         handler = logging.NullHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

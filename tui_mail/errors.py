@@ -31,6 +31,10 @@ class SendError(MailError):
     """A message could not be sent; it has been kept in the outbox."""
 
 
+class DiskFullError(MailError):
+    """The disk holding the cache is full: the write was rolled back, so nothing already stored was lost."""
+
+
 def describe(e: BaseException) -> str:
     """A short, password-free reason for a low-level network/TLS exception, to end a one-sentence error."""
     import smtplib

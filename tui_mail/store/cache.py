@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -19,7 +20,10 @@ from pathlib import Path
 
 from ..models import SEEN, Envelope, Folder, MessageRow, OutboxItem, PendingAction, Role
 from . import threads
+from .disk import full_disk_reported, rollback
 from .schema import migrate
+
+log = logging.getLogger(__name__)
 
 _ROW_COLUMNS = (
     "id, folder_id, uid, date, from_name, from_addr, to_addrs, cc_addrs, subject, message_id, in_reply_to, refs, "
@@ -102,7 +106,8 @@ class Cache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.RLock()
-        migrate(self.conn)
+        with full_disk_reported(self.path.parent):
+            migrate(self.conn)
 
     # -- connections -------------------------------------------------------------------------------------------
 
@@ -133,14 +138,14 @@ class Cache:
         if conn.in_transaction:
             yield conn
             return
-        with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._write_lock, full_disk_reported(self.path.parent):
             try:
+                conn.execute("BEGIN IMMEDIATE")
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                rollback(conn)  # a failed COMMIT leaves the transaction open; a full disk may have ended it already
                 raise
-            conn.execute("COMMIT")
 
     @contextmanager
     def background_checkpoints(self, interval: float = 0.25) -> Iterator[None]:
@@ -150,12 +155,15 @@ class Cache:
         stop = threading.Event()
 
         def checkpointer() -> None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
             try:
-                while not stop.wait(interval):
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            finally:
-                conn.close()
+                conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+                try:
+                    while not stop.wait(interval):
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                finally:
+                    conn.close()
+            except sqlite3.Error as e:  # e.g. a full disk: the WAL keeps the data; the writer reports the cause
+                log.warning("background checkpoint of %s stopped: %s", self.path.name, e)
 
         worker = threading.Thread(target=checkpointer, name="cache-checkpoint", daemon=True)
         self.conn.execute("PRAGMA wal_autocheckpoint=0")

@@ -182,7 +182,9 @@ def migrate(conn: sqlite3.Connection) -> int:
             conn.execute(f"PRAGMA user_version = {step + 1}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            from .disk import rollback
+
+            rollback(conn)
             raise
     return SCHEMA_VERSION
 
