@@ -155,14 +155,19 @@ class AccountManager:
         """Replay local changes, fetch what is new, then send what waits in the outbox."""
         acc = self._get(name)
         with acc.sync_lock:
-            if acc.sync_backend is None:
-                acc.sync_backend = self._new_backend(acc)
-            try:
-                result = acc.sync_backend.sync(progress)
-            except (ConnectError, AuthError, OSError):
-                self._drop(acc.sync_backend)
-                acc.sync_backend = None
-                raise
+            while True:
+                kept = acc.sync_backend is not None  # a connection kept from an earlier sync may have died since
+                if acc.sync_backend is None:
+                    acc.sync_backend = self._new_backend(acc)
+                try:
+                    result = acc.sync_backend.sync(progress)
+                    break
+                except (ConnectError, AuthError, OSError) as e:
+                    self._drop(acc.sync_backend)
+                    acc.sync_backend = None
+                    if not (kept and isinstance(e, ConnectError)):
+                        raise
+                    log.info("the kept connection of %s was gone (%s); reconnecting", name, e)
             acc.last_sync = time.time()
             acc.cache.set_meta("last_sync", str(int(acc.last_sync)))
         if acc.cache.outbox():

@@ -16,7 +16,15 @@ class CredentialError(MailError):
 
 
 class ConnectError(MailError):
-    """A server could not be reached or the secure channel could not be set up."""
+    """A server could not be reached or the secure channel could not be set up.
+
+    reachable=True says the server's host answered (a TLS, certificate or port mistake), so the user must fix
+    something; False says the network is down; None lets is_offline() judge from the low-level cause.
+    """
+
+    def __init__(self, *args: object, reachable: bool | None = None) -> None:
+        super().__init__(*args)
+        self.reachable = reachable
 
 
 class AuthError(MailError):
@@ -61,6 +69,29 @@ def describe(e: BaseException) -> str:
     return str(text).strip().rstrip(".") or type(e).__name__
 
 
+def is_offline(e: BaseException) -> bool:
+    """True when e means the network (or the server) is unreachable: "offline", as opposed to a certificate, port,
+    TLS, password or disk problem that the user has to fix."""
+    import errno
+    import socket
+    import ssl
+
+    if not isinstance(e, ConnectError):
+        return False
+    if e.reachable is not None:
+        return not e.reachable
+    cause = e.__cause__ or e.__context__
+    if cause is None:
+        return True  # no low-level cause recorded: a lost or impossible connection
+    if isinstance(cause, ssl.SSLError | ConnectionRefusedError):
+        return False  # the host answered: TLS where there is none, a wrong port, an untrusted certificate
+    if isinstance(cause, socket.gaierror | TimeoutError | socket.timeout | EOFError | ConnectionError):
+        return True
+    if isinstance(cause, OSError):
+        return cause.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN, None)
+    return True
+
+
 def server_text(reply: object, limit: int = 200) -> str:
     """A server's reply (untrusted text) as one short printable line, without a leading +OK/-ERR."""
     if isinstance(reply, Exception) and reply.args:
@@ -77,5 +108,9 @@ def tls_error(where: str, e: BaseException) -> ConnectError:
     import ssl
 
     if isinstance(e, ssl.SSLCertVerificationError):
-        return ConnectError(f"The certificate of {where} could not be verified ({describe(e)}).")
-    return ConnectError(f"A secure connection to {where} could not be set up ({describe(e)}).")
+        return ConnectError(
+            f"The certificate of {where} could not be verified ({describe(e)}); "
+            "if the server uses a private CA, set ca_file.",
+            reachable=True,
+        )
+    return ConnectError(f"A secure connection to {where} could not be set up ({describe(e)}).", reachable=True)

@@ -6,7 +6,6 @@ import json
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,22 +21,6 @@ def _message(i: int) -> bytes:
         f"From: Dana <dana@example.test>\r\nTo: me@example.test\r\nSubject: Report {i}\r\n"
         f"Message-ID: <report-{i}@example.test>\r\nDate: Mon, 23 Nov 2026 09:{i % 60:02d}:00 +0000\r\n\r\n{filler}"
     ).encode()
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 1 MB tmpfs (root only); skipped with the reason where mounting is not permitted."""
-    mount_point = tmp_path / "small-disk"
-    mount_point.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mount_point)], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.strip() or 'mount failed'})")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def write_config(path: Path, dovecot, user) -> Path:  # type: ignore[no-untyped-def]

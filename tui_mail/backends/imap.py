@@ -661,15 +661,24 @@ class ImapBackend(ImapFolders):
                 return False
             deadline = time.monotonic() + timeout
             changed = False
+            quick_empty = 0  # idle_check swallows EOF and returns at once: empty returns in a row mean it closed
             client.idle()
             try:
                 while not stop.is_set() and not changed:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
-                    for resp in client.idle_check(timeout=min(1.0, left)):
+                    asked, started = min(1.0, left), time.monotonic()
+                    responses = client.idle_check(timeout=asked)
+                    for resp in responses:
+                        if resp and _text(resp[0]).upper() == "BYE":
+                            raise IMAPClientAbortError("the server closed the connection")
                         if len(resp) >= 2 and _text(resp[1]).upper() in ("EXISTS", "EXPUNGE", "FETCH", "VANISHED"):
                             changed = True
+                    quick = not responses and time.monotonic() - started < asked / 2
+                    quick_empty = quick_empty + 1 if quick else 0
+                    if quick_empty >= 3:
+                        raise IMAPClientAbortError("the server closed the connection")
             finally:
                 client.idle_done()
             return changed

@@ -19,9 +19,10 @@ from textual.app import App
 from textual.timer import Timer
 
 from ..config import AccountConfig
-from ..errors import ConnectError, MailError
+from ..errors import ConnectError, MailError, is_offline
 from ..models import SyncProgress
 from ..store.cache import Cache
+from .connection import RECONNECT_DELAYS, ConnectionLost, reconnect_delay, record_failure, record_success
 from .messages import ActionDone, BodyFetched, Notice, PushNotified, SyncFinished, SyncProgressed, SyncStarted
 from .screens.reader_screen import ReaderScreen
 from .widgets.safe_text import clean_line
@@ -78,19 +79,42 @@ class BackgroundWork(App[int]):
                 )
 
     def _push_work(self, account: str, interval: float) -> None:
-        """Runs in a worker thread until the app exits: wait on IMAP IDLE, post PushNotified on a change."""
+        """Runs in a worker thread until the app exits: wait on IMAP IDLE, post PushNotified on a change.
+
+        A dropped IDLE connection is reported at once (ConnectionLost: "offline since HH:MM"); reconnecting is
+        retried with backoff (5 s, 15 s, 60 s, then the poll interval), each attempt preceded by a quiet sync.
+        """
+        failures = 0
+        delays = getattr(self, "reconnect_delays", RECONNECT_DELAYS)
         while not self._stop.is_set():
             try:
                 changed = self.manager.wait_for_new_mail(account, interval, self._stop)
-            except MailError:
-                self._stop.wait(interval)  # offline or rejected: the poll timer and $ still work
+            except Exception as e:
+                if not isinstance(e, MailError):
+                    log.exception("IDLE of %s failed", account)
+                failures += 1
+                error = (
+                    str(e) if isinstance(e, MailError) else f"Waiting for new mail in {account} failed; see the log."
+                )
+                self.post_message(ConnectionLost(account, error, is_offline(e)))
+                if self._stop.wait(reconnect_delay(failures, interval, delays)):
+                    return
+                self.post_message(PushNotified(account))  # a sync that succeeds clears the offline mark
                 continue
-            except Exception:
-                log.exception("IDLE of %s failed", account)
-                self._stop.wait(interval)
-                continue
-            if changed and not self._stop.is_set():
+            if failures:
+                failures = 0
+                self.post_message(PushNotified(account))  # back: catch up on what arrived meanwhile
+            elif changed and not self._stop.is_set():
                 self.post_message(PushNotified(account))
+
+    @on(ConnectionLost)
+    def _connection_lost(self, event: ConnectionLost) -> None:
+        state = self.sync_states.get(event.account)
+        if state is None or state.syncing:
+            return  # the running sync reports its own outcome
+        if record_failure(state, event.error, event.offline):
+            self.notify(clean_line(event.error), title=event.account, severity="error", markup=False)
+        self.update_status()
 
     @on(PushNotified)
     def _push_notified(self, event: PushNotified) -> None:
@@ -99,7 +123,10 @@ class BackgroundWork(App[int]):
     def start_sync(self, account: str, quiet: bool = False) -> None:
         """Sync one account in a thread worker (exclusive per account); progress and result come back as messages."""
         state = self.sync_states.get(account)
-        if state is None or state.syncing:
+        if state is None:
+            return
+        state.explicit = state.explicit or not quiet
+        if state.syncing:
             return
         state.syncing, state.stage, state.done, state.total = True, "", 0, 0
         self.update_status()
@@ -126,10 +153,8 @@ class BackgroundWork(App[int]):
 
         try:
             result = self.manager.sync(account, progress)
-        except ConnectError as e:
-            self.post_message(SyncFinished(account, error=str(e), offline=True))
         except MailError as e:
-            self.post_message(SyncFinished(account, error=str(e)))
+            self.post_message(SyncFinished(account, error=str(e), offline=is_offline(e)))
         except Exception:
             log.exception("sync of %s failed", account)
             self.post_message(SyncFinished(account, error=f"Syncing {account} failed unexpectedly; see the log."))
@@ -164,11 +189,13 @@ class BackgroundWork(App[int]):
         if state is None:
             return
         state.syncing = False
-        state.offline = event.offline
-        state.error = event.error or ""
+        explicit, state.explicit = state.explicit, False
         current = self.account is not None and event.account == self.account.name
-        if event.error and not event.offline:
-            self.notify(clean_line(event.error), title=event.account, severity="error", markup=False)
+        if event.error:
+            if record_failure(state, event.error, event.offline, explicit=explicit):
+                self.notify(clean_line(event.error), title=event.account, severity="error", markup=False)
+        else:
+            record_success(state)
         result = event.result
         if result is not None:
             state.last_synced = time.time()
@@ -277,7 +304,8 @@ class BackgroundWork(App[int]):
 
     @on(ActionDone)
     def _action_done(self, event: ActionDone) -> None:
-        if event.error:
+        state = self.sync_states.get(event.account)
+        if event.error and not (state is not None and state.error == event.error):  # e.g. a full disk: said already
             self.notify(clean_line(event.error), severity="error", markup=False)
         if self.account is not None and event.account == self.account.name:
             self.message_list.reload()

@@ -1,4 +1,4 @@
-"""The status line: current account, sync state (syncing N/M · offline · last synced HH:MM), pending actions."""
+"""The status line: account, folder, sync state (progress, offline since, a failure sentence, last synced), pending."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ class SyncState:
     offline: bool = False
     error: str = ""
     last_synced: float | None = None
+    offline_since: float | None = None  # when the network was first found unreachable
+    explicit: bool = False  # the running sync was asked for with `$` (its failure is notified again)
 
 
 class StatusBar(Static):
@@ -51,9 +53,13 @@ class StatusBar(Static):
                 progress += f" ({state.stage})"
             text.append(progress, style="yellow")
         elif state.offline:
-            text.append("offline", style="red")
+            since = state.offline_since
+            if since is not None and self.show_clock:
+                text.append("offline since " + time.strftime("%H:%M", time.localtime(since)), style="red")
+            else:
+                text.append("offline", style="red")
         elif state.error:
-            text.append("sync failed", style="red")
+            text.append(clean_line(state.error), style="red")  # the exact sentence, until a sync succeeds
         elif state.last_synced is not None:
             if self.show_clock:
                 text.append("last synced " + time.strftime("%H:%M", time.localtime(state.last_synced)), style="green")
