@@ -130,6 +130,9 @@ class AccountManager:
         return float(value) if value else None
 
     def _new_backend(self, acc: _Account) -> Backend:
+        broken = self.config.broken.get(acc.config.name)
+        if broken is not None:
+            raise ConfigError(broken)  # its settings are wrong: it shows its cache but never connects
         if self.offline:
             raise ConnectError(f"Account {acc.config.name} is offline (no network in this mode).")
         password = self._password_source(acc.config, acc.config.incoming)

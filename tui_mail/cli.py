@@ -292,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging()
     config_path = paths.config_path(args.config)
     try:
-        config = load_config(config_path)
+        config = load_config(config_path, partial=args.command is None)  # the UI opens the valid accounts
     except ConfigError as e:
         if args.command is None:
             # The UI either offers the first-run setup screen (no file yet) or shows the error as one sentence.

@@ -89,6 +89,9 @@ class Config:
     accounts: tuple[AccountConfig, ...]
     ui: UiConfig = field(default_factory=UiConfig)
     keymap: dict[str, str] = field(default_factory=dict)
+    # load_config(partial=True): account name -> the sentence that says what is wrong with it. Such an account is
+    # in `accounts` as a placeholder (name only), so its cache stays readable; it never connects.
+    broken: dict[str, str] = field(default_factory=dict)
 
     def account(self, name: str) -> AccountConfig:
         """The account with this name, or a ConfigError naming the ones that exist."""
@@ -243,18 +246,36 @@ def _account(path: Path | None, index: int, t: dict[str, Any]) -> AccountConfig:
     )
 
 
-def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
-    """Validate an already-parsed TOML document."""
+def _placeholder(t: dict[str, Any]) -> AccountConfig | None:
+    """A stand-in for an account whose settings are wrong: its name (so its cache opens), nothing to connect to."""
+    name = t.get("name")
+    if not isinstance(name, str) or not name.strip():
+        return None
+    protocol: Protocol = "pop3" if t.get("protocol") == "pop3" else "imap"
+    email = str(t.get("email") or "")
+    return AccountConfig(name=name, email=email, protocol=protocol, incoming=ServerConfig("", 0), idle=False)
+
+
+def parse_config(data: dict[str, Any], path: Path | None = None, *, partial: bool = False) -> Config:
+    """Validate an already-parsed TOML document. partial: an account with a mistake does not fail the whole file;
+    it is listed in Config.broken with its sentence (the other accounts load)."""
     r = _Reader(path, "top level")
     r.unknown(data, {"accounts", "ui", "keymap"})
     raw_accounts = r.get(data, "accounts", list, [])
     accounts: list[AccountConfig] = []
+    broken: dict[str, str] = {}
     for i, item in enumerate(raw_accounts):
         if not isinstance(item, dict):
             raise r.fail("accounts", "must be a list of [[accounts]] tables")
-        acc = _account(path, i, item)
-        if any(a.name == acc.name for a in accounts):
-            raise _Reader(path, f"account {acc.name!r}").fail("name", "is used by two accounts")
+        try:
+            acc = _account(path, i, item)
+            if any(a.name == acc.name for a in accounts):
+                raise _Reader(path, f"account {acc.name!r}").fail("name", "is used by two accounts")
+        except ConfigError as e:
+            stand_in = _placeholder(item) if partial else None
+            if stand_in is None or any(a.name == stand_in.name for a in accounts):
+                raise
+            acc, broken[stand_in.name] = stand_in, str(e)
         accounts.append(acc)
     ui_t = r.table(data, "ui", required=False) or {}
     ur = _Reader(path, "[ui]")
@@ -269,11 +290,11 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     keymap_t = r.table(data, "keymap", required=False) or {}
     kr = _Reader(path, "[keymap]")
     keymap = {str(k): kr.get(keymap_t, k, str) for k in keymap_t}
-    return Config(path=path, accounts=tuple(accounts), ui=ui, keymap=keymap)
+    return Config(path=path, accounts=tuple(accounts), ui=ui, keymap=keymap, broken=broken)
 
 
-def load_config(path: Path) -> Config:
-    """Read and validate the config file at path; raises ConfigError with one sentence."""
+def load_config(path: Path, *, partial: bool = False) -> Config:
+    """Read and validate the config file at path; raises ConfigError with one sentence. partial: see parse_config."""
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
@@ -286,4 +307,4 @@ def load_config(path: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: TOML syntax error: {e}.") from None
-    return parse_config(data, path)
+    return parse_config(data, path, partial=partial)

@@ -199,6 +199,7 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
         self.reader.clear()
         if self.config_error:
             self.notify(clean_line(self.config_error), title="Config error", severity="error", timeout=30, markup=False)
+        self.report_broken_accounts()
         if not self.accounts:
             self.refresh_folders()
             self.update_status()

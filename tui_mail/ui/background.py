@@ -18,7 +18,7 @@ from textual import on
 from textual.app import App
 from textual.timer import Timer
 
-from ..config import AccountConfig
+from ..config import AccountConfig, Config
 from ..errors import ConnectError, MailError, is_offline
 from ..models import SyncProgress
 from ..store.cache import Cache
@@ -40,6 +40,7 @@ class BackgroundWork(App[int]):
 
     if TYPE_CHECKING:  # provided by MailApp
         manager: Any
+        config: Config
         push: bool
         views: dict[str, Any]
         sync_states: dict[str, SyncState]
@@ -115,6 +116,13 @@ class BackgroundWork(App[int]):
         if record_failure(state, event.error, event.offline):
             self.notify(clean_line(event.error), title=event.account, severity="error", markup=False)
         self.update_status()
+
+    def report_broken_accounts(self) -> None:
+        """An account whose settings are wrong keeps its sentence in the status line (and says it once)."""
+        for name, error in self.config.broken.items():
+            state = self.sync_states.get(name)
+            if state is not None and record_failure(state, error, False):
+                self.notify(clean_line(error), title=name, severity="error", timeout=30, markup=False)
 
     @on(PushNotified)
     def _push_notified(self, event: PushNotified) -> None:
