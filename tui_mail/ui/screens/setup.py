@@ -1,21 +1,25 @@
-"""First-run account setup: a form that stores the password in the keyring and writes a valid TOML config."""
+"""Account setup: a form that tests the connection, stores the password in the keyring and writes the config."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
 
-from ...config import DEFAULT_PORTS, Config, load_config
-from ...errors import ConfigError, CredentialError
+from ...config import DEFAULT_PORTS, AccountConfig, Config, load_config, parse_config
+from ...errors import ConfigError, CredentialError, MailError
+
+log = logging.getLogger(__name__)
 
 PROTOCOLS = (("IMAP (folders on the server)", "imap"), ("POP3 (download the inbox)", "pop3"))
 SECURITY_CHOICES = (("TLS (recommended)", "tls"), ("STARTTLS", "starttls"), ("None (unencrypted)", "none"))
@@ -74,6 +78,8 @@ class AccountForm:
     smtp_host: str
     smtp_port: int
     smtp_security: str
+    ca_file: str = ""
+    smtp_auth: bool = True
 
     def to_toml(self) -> str:
         """The account as an `[[accounts]]` TOML block."""
@@ -97,6 +103,7 @@ class AccountForm:
                         "security": self.security,
                         "username": self.username,
                         "password_command": command,
+                        "ca_file": self.ca_file or None,
                     },
                 ),
                 toml_table(
@@ -105,12 +112,20 @@ class AccountForm:
                         "host": self.smtp_host,
                         "port": self.smtp_port,
                         "security": self.smtp_security,
-                        "username": self.username,
-                        "password_command": command,
+                        "username": self.username if self.smtp_auth else None,
+                        "password_command": command if self.smtp_auth else None,
+                        "ca_file": self.ca_file or None,
+                        "auth": None if self.smtp_auth else False,
                     },
                 ),
             ]
         )
+
+    def to_account(self, config_path: Path) -> AccountConfig:
+        """The account as the config file will hold it (validated the same way); ConfigError if it is not."""
+        import tomllib
+
+        return parse_config(tomllib.loads(self.to_toml()), config_path).accounts[0]
 
 
 def write_account(config_path: Path, form: AccountForm) -> Config:
@@ -148,10 +163,24 @@ def _domain(email: str) -> str:
     return email.rpartition("@")[2].strip().lower() if "@" in email else ""
 
 
-class SetupScreen(Screen[Config | None]):
-    """Set up the first account. Dismisses with the loaded Config, or None when cancelled."""
+class SetupScreen(ModalScreen[Config | None]):
+    """Set up an account. Dismisses with the loaded Config, or None when cancelled. Modal: the keys of the
+    mail view (q, d, m, ...) do not reach through it."""
 
     DEFAULT_CSS = """
+    SetupScreen {
+        background: $background;
+    }
+    SetupScreen #setup-test-result {
+        padding: 1 2 0 2;
+        height: auto;
+    }
+    SetupScreen #setup-test-result.-ok {
+        color: $success;
+    }
+    SetupScreen #setup-test-result.-failed {
+        color: $error;
+    }
     SetupScreen #setup-title {
         height: 1;
         background: $primary;
@@ -214,6 +243,7 @@ class SetupScreen(Screen[Config | None]):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", priority=True, id="setup.save"),
         Binding("escape", "cancel", "Cancel", id="setup.cancel"),
+        Binding("ctrl+t", "test_connection", "Test connection", priority=True, id="setup.test"),
     ]
 
     def __init__(self, config_path: Path) -> None:
@@ -221,9 +251,26 @@ class SetupScreen(Screen[Config | None]):
         self.config_path = Path(config_path)
         # What we filled in automatically; a field the user changed is never overwritten.
         self._auto: dict[str, str] = {}
+        self._taken: set[str] = set()
+        try:
+            if self.config_path.exists():
+                self._taken = {a.name for a in load_config(self.config_path, partial=True).accounts}
+        except ConfigError:
+            pass  # saving says what is wrong with the file
+
+    def _free_name(self) -> str:
+        """A name suggestion no account has yet."""
+        for name in ("personal", "work", "home"):
+            if name not in self._taken:
+                return name
+        n = len(self._taken) + 1
+        while f"account {n}" in self._taken:
+            n += 1
+        return f"account {n}"
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("tui-mail — set up your first account"), id="setup-title")
+        title = "add another account" if self._taken else "set up your first account"
+        yield Static(Text(f"tui-mail — {title}"), id="setup-title")
         yield Static(id="setup-error")
         with VerticalScroll():
             yield Static(
@@ -236,7 +283,7 @@ class SetupScreen(Screen[Config | None]):
             yield Static("Account", classes="setup-section")
             with Grid(classes="setup-grid"):
                 yield Label("Account name")
-                yield Input(value="personal", id="setup-name", compact=True)
+                yield Input(value=self._free_name(), id="setup-name", compact=True)
                 yield Label("Email address")
                 yield Input(placeholder="you@example.org", id="setup-email", compact=True)
                 yield Label("Your name")
@@ -259,6 +306,8 @@ class SetupScreen(Screen[Config | None]):
                 )
                 yield Label("or password command")
                 yield Input(placeholder="e.g. pass show mail/personal", id="setup-password-command", compact=True)
+                yield Label("CA file")
+                yield Input(placeholder="a private CA's certificate (optional)", id="setup-ca-file", compact=True)
             yield Static("Outgoing server (SMTP)", classes="setup-section")
             with Grid(classes="setup-grid"):
                 yield Label("Host")
@@ -267,8 +316,12 @@ class SetupScreen(Screen[Config | None]):
                 yield Select(SECURITY_CHOICES, value="tls", allow_blank=False, id="setup-smtp-security", compact=True)
                 yield Label("Port")
                 yield Input(value="465", type="integer", id="setup-smtp-port", compact=True)
+                yield Label("")
+                yield Checkbox("Server needs no login", id="setup-smtp-noauth", compact=True)
+            yield Static(id="setup-test-result")
             with Horizontal(id="setup-buttons"):
                 yield Button("Save", variant="primary", id="setup-save")
+                yield Button("Test connection", id="setup-test")
                 yield Button("Cancel", id="setup-cancel")
         yield Footer()
 
@@ -319,6 +372,8 @@ class SetupScreen(Screen[Config | None]):
         event.stop()
         if event.button.id == "setup-save":
             self.action_save()
+        elif event.button.id == "setup-test":
+            self.action_test_connection()
         else:
             self.action_cancel()
 
@@ -349,6 +404,7 @@ class SetupScreen(Screen[Config | None]):
             host = self.value(field)
             if not host or not re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", host):
                 raise _Invalid(f"Enter the {label} server's host name, like mail.example.org.", field)
+        smtp_auth = not self.query_one("#setup-smtp-noauth", Checkbox).value
         if not self.value("password") and not self.value("password-command"):
             raise _Invalid("Enter the password, or a command that prints it.", "password")
         return AccountForm(
@@ -364,6 +420,8 @@ class SetupScreen(Screen[Config | None]):
             smtp_host=self.value("smtp-host"),
             smtp_port=ports["smtp-port"],
             smtp_security=self.value("smtp-security"),
+            ca_file=self.value("ca-file"),
+            smtp_auth=smtp_auth,
         )
 
     # -- actions ---------------------------------------------------------------------------------------------------
@@ -402,6 +460,51 @@ class SetupScreen(Screen[Config | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+    def action_test_connection(self) -> None:
+        """Log in to both servers with what the form says (in a thread worker); the sentence shows below."""
+        try:
+            form = self.form()
+            account = form.to_account(self.config_path)
+        except _Invalid as e:
+            self._error(str(e), e.field)
+            return
+        except ConfigError as e:
+            self._error(str(e))
+            return
+        self._error("")
+        password = self.query_one("#setup-password", Input).value
+        self._show_test("Testing the connection…", None)
+        self.run_worker(
+            partial(self._test_work, account, password),
+            name="setup test",
+            group="setup-test",
+            exclusive=True,
+            thread=True,
+            exit_on_error=False,
+        )
+
+    def _test_work(self, account: AccountConfig, password: str) -> None:
+        from ...probe import check_account
+
+        try:
+            if not password:
+                from ...credentials import get_password
+
+                password = get_password(account, account.incoming)
+            text = check_account(account, password)
+        except MailError as e:
+            text = str(e)
+        except Exception:
+            log.exception("testing the connection of %s", account.name)
+            text = "The connection test failed unexpectedly; see the log."
+        self.app.call_from_thread(self._show_test, text, text.startswith("Connection OK"))
+
+    def _show_test(self, text: str, ok: bool | None) -> None:
+        result = self.query_one("#setup-test-result", Static)
+        result.update(Text(text))
+        result.set_class(ok is True, "-ok")
+        result.set_class(ok is False, "-failed")
 
 
 class _Invalid(ValueError):
