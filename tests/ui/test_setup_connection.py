@@ -32,11 +32,11 @@ class SetupHost(App[None]):
 
 
 async def _type(pilot: Any, widget_id: str, text: str) -> None:
+    """Fill a field as if typed (paths and hosts are long: set at once rather than key by key)."""
     widget = pilot.app.screen.query_one(f"#{widget_id}", Input)
     widget.focus()
+    widget.value = text
     await pilot.pause()
-    widget.value = ""
-    await pilot.press(*text)
 
 
 def _text(app: App[Any], widget_id: str) -> str:
