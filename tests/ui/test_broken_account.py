@@ -92,3 +92,16 @@ async def test_the_broken_account_shows_its_cache_and_keeps_its_sentence(tmp_pat
             assert "offline" in str(app.status.content)  # the valid account is only offline
     finally:
         manager.close()
+
+
+async def test_a_config_file_that_does_not_load_keeps_its_sentence_in_the_status_line(tmp_path: Path) -> None:
+    from tui_mail.config import Config
+
+    error = f"{tmp_path / 'config.toml'}: TOML syntax error: Expected '=' after a key (at line 3, column 6)."
+    empty = Config(path=None, accounts=())
+    manager = AccountManager(empty, data_dir=tmp_path, offline=True)
+    app = MailApp(empty, manager, config_error=error, sync_on_start=False, show_clock=False, cursor_blink=False)
+    async with app.run_test(size=(200, 30)) as pilot:
+        await pilot.pause()
+        assert error in str(app.status.content)
+        assert app.is_running

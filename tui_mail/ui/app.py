@@ -352,7 +352,7 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
     def update_status(self) -> None:
         acc = self.account
         if acc is None:
-            self.status.show_state("no accounts", "", SyncState(), 0)
+            self.status.show_state("no accounts", "", SyncState(error=self.config_error or ""), 0)  # kept, not a toast
             return
         try:
             pending = self.cache(acc.name).pending_count()
