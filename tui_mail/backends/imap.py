@@ -25,7 +25,7 @@ from imapclient.response_parser import parse_fetch_response
 from ..config import AccountConfig
 from ..errors import AuthError, ConnectError, MailError, ProtocolError, describe, tls_error
 from ..models import DRAFT, SEEN, Envelope, Folder, PendingAction, Role, SyncProgress
-from ..store.cache import Cache, NewMessage
+from ..store.cache import Cache
 from ..tls import make_context
 from .base import Capabilities, ProgressCallback, SyncResult
 from .imap_folders import FolderGone as _FolderGone
@@ -97,11 +97,6 @@ def parse_uid_set(text: str) -> list[int]:
         else:
             out.append(int(part))
     return out
-
-
-def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
-    for i in range(0, len(items), size):
-        yield list(items[i : i + size])
 
 
 def _text(value: object) -> str:
@@ -348,150 +343,9 @@ class ImapBackend(ImapFolders):
         self._selected = None
 
     def _sync_folder(self, folder: Folder, result: SyncResult, progress: ProgressCallback | None) -> None:
-        c = self._c
-        cached_uids = self.cache.uid_map(folder.id)
-        if folder.uidvalidity is not None and folder.uidnext is not None:
-            self._leave()
-            # Cheap path: STATUS tells whether anything changed since the last sync.
-            what = ["MESSAGES", "UIDNEXT", "UIDVALIDITY"] + (["HIGHESTMODSEQ"] if self._condstore else [])
-            try:
-                st = c.folder_status(folder.name, what)
-            except IMAPClientAbortError:
-                raise
-            except IMAPClientError as e:
-                raise _FolderGone(str(e)) from None
-            if (
-                self._condstore
-                and st.get(b"UIDVALIDITY") == folder.uidvalidity
-                and st.get(b"UIDNEXT") == folder.uidnext
-                and st.get(b"HIGHESTMODSEQ") == folder.highestmodseq
-                and st.get(b"MESSAGES") == len(cached_uids)
-            ):
-                return
-        info = self._select(folder.name, readonly=True)
-        uidvalidity = int(info.get(b"UIDVALIDITY", 0))
-        uidnext = info.get(b"UIDNEXT")
-        exists = int(info.get(b"EXISTS", 0))
-        modseq = info.get(b"HIGHESTMODSEQ") if self._condstore else None
-        last_uid = folder.last_uid
-        cached_modseq = folder.highestmodseq
-        if folder.uidvalidity is not None and folder.uidvalidity != uidvalidity:
-            dropped = self.cache.reset_folder(folder.id, uidvalidity)
-            result.warnings.append(
-                f"The folder {folder.name} was replaced on the server (UIDVALIDITY changed); its cache was rebuilt"
-                + (f" and {dropped} unsent local change(s) were dropped." if dropped else ".")
-            )
-            cached_uids = {}
-            last_uid = 0
-            cached_modseq = None
-        if folder.uidvalidity != uidvalidity:
-            self.cache.store_messages(folder.id, [], uidvalidity=uidvalidity)  # remember it even when empty
+        from .imap_folder_sync import FolderSync  # imported here: that module builds on this one's helpers
 
-        # 1. new messages
-        new_uids: list[int] = []
-        if exists:
-            found = c.search(["UID", f"{last_uid + 1}:*"])
-            new_uids = sorted(u for u in found if u > last_uid and u not in cached_uids)
-        if new_uids:
-            self._fetch_new(folder, uidvalidity, new_uids, result, progress)
-
-        # 2. flag changes and 3. expunges of the messages cached before this sync
-        removed_done = False
-        if cached_uids:
-            self._report(progress, stage="flags", folder=folder.name)
-            uids = sorted(cached_uids)
-            changed: dict[int, frozenset[str]] = {}
-            if self._condstore and cached_modseq is not None and modseq is not None:
-                if modseq != cached_modseq:
-                    modifiers = [f"CHANGEDSINCE {cached_modseq}"] + (["VANISHED"] if self._qresync else [])
-                    c._imap.untagged_responses.pop("VANISHED", None)
-                    for uid, data in self._fetch_flags(uids, modifiers).items():
-                        if b"FLAGS" in data:
-                            changed[uid] = _flags(data[b"FLAGS"])
-                    if self._qresync:
-                        gone: set[int] = set()
-                        for line in c._imap.untagged_responses.pop("VANISHED", []) or []:
-                            text = _text(line).replace("(EARLIER)", "").strip()
-                            gone.update(parse_uid_set(text))
-                        result.removed += self.cache.remove_uids(folder.id, sorted(gone & set(uids)))
-                        removed_done = True
-                else:
-                    # Unchanged HIGHESTMODSEQ: no flag changes, and on a QRESYNC server no expunges either.
-                    removed_done = self._has("QRESYNC")
-            else:
-                # No CONDSTORE (or no cached modseq yet): FLAGS of every cached UID; a UID the server no longer
-                # returns was expunged.
-                returned: set[int] = set()
-                for uid, data in self._fetch_flags(uids).items():
-                    if b"FLAGS" in data:
-                        changed[uid] = _flags(data[b"FLAGS"])
-                        returned.add(uid)
-                result.removed += self.cache.remove_uids(folder.id, [u for u in uids if u not in returned])
-                removed_done = True
-            result.flag_changes += self.cache.apply_server_flags(folder.id, changed, highestmodseq=modseq)
-            if not removed_done or len(self.cache.uid_map(folder.id)) != exists:
-                # Safety net (and the only way without QRESYNC): compare the server's UIDs with the cache.
-                on_server = set(c.search(["ALL"])) if exists else set()
-                stale = [u for u in self.cache.uid_map(folder.id) if u not in on_server]
-                result.removed += self.cache.remove_uids(folder.id, stale)
-        self.cache.set_folder_state(folder.id, uidnext=uidnext, highestmodseq=modseq)
-
-    def _fetch_new(
-        self,
-        folder: Folder,
-        uidvalidity: int,
-        uids: list[int],
-        result: SyncResult,
-        progress: ProgressCallback | None,
-    ) -> None:
-        c = self._c
-        full = self.account.download == "full"
-        done = 0
-        sizes: dict[int, int] = {}
-        if full:
-            # One round trip for every new message's size, so full downloads are cut into chunks of bounded bytes.
-            sizes = {
-                u: int(d.get(b"RFC822.SIZE", 0)) for u, d in self._fetch_flags(uids, items="(RFC822.SIZE)").items()
-            }
-        for chunk in _chunks(uids, self.chunk_size):
-            parts = _split_by_size(chunk, sizes, self.full_chunk_bytes) if full else [chunk]
-            for part in parts:
-                items = [
-                    "BODY.PEEK[]" if full else "BODY.PEEK[HEADER]",
-                    "FLAGS",
-                    "RFC822.SIZE",
-                    "INTERNALDATE",  # the date of a message whose Date header is missing or impossible
-                ]
-                data = c.fetch(part, items)
-                msgs: list[NewMessage] = []
-                for uid in part:
-                    d = data.get(uid)
-                    if d is None:
-                        continue  # expunged meanwhile
-                    raw = d.get(b"BODY[]") if full else d.get(b"BODY[HEADER]")
-                    if raw is None:
-                        raw = b""
-                    size = int(d.get(b"RFC822.SIZE", 0) or len(raw))
-                    msgs.append(
-                        NewMessage(
-                            envelope=with_arrival_date(safe_envelope(bytes(raw), size), d.get(b"INTERNALDATE")),
-                            uid=uid,
-                            flags=_flags(d.get(b"FLAGS", ())),
-                            raw=bytes(raw) if full else None,
-                        )
-                    )
-                # The cursor advances in the same transaction as the data it covers.
-                self.cache.store_messages(folder.id, msgs, uidvalidity=uidvalidity, last_uid=max(part))
-                done += len(part)
-                result.new_messages += len(msgs)
-                self._report(
-                    progress,
-                    stage="bodies" if full else "headers",
-                    folder=folder.name,
-                    done=done,
-                    total=len(uids),
-                    new_messages=result.new_messages,
-                )
+        FolderSync(self, folder, result, progress).run()
 
     # -- replaying local changes ------------------------------------------------------------------------------------
 
@@ -688,22 +542,6 @@ class ImapBackend(ImapFolders):
             idle, self._idle_client = self._idle_client, None
             _quietly_close(idle)
             raise ConnectError(f"lost the connection to {self._where} ({describe(e)}).") from None
-
-
-def _split_by_size(uids: list[int], sizes: dict[int, int], limit: int) -> list[list[int]]:
-    out: list[list[int]] = []
-    cur: list[int] = []
-    total = 0
-    for u in uids:
-        s = sizes.get(u, 0)
-        if cur and total + s > limit:
-            out.append(cur)
-            cur, total = [], 0
-        cur.append(u)
-        total += s
-    if cur:
-        out.append(cur)
-    return out
 
 
 def _copyuid(responses: list[Any] | None) -> dict[int, tuple[int, int]]:

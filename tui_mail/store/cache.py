@@ -443,7 +443,6 @@ class Cache:
     ) -> int:
         """Set flags from the server for the given UIDs, except where a local change is still pending.
         Returns the number of rows changed."""
-        changed = 0
         with self.transaction() as c:
             pending = {
                 r[0]
@@ -452,17 +451,20 @@ class Cache:
                     (folder_id,),
                 )
             }
+            # Compared in bulk: one pass over the folder's current flags, UPDATEs only for what differs.
+            current = dict(
+                c.execute("SELECT uid, flags FROM messages WHERE folder_id=? AND uid IS NOT NULL", (folder_id,))
+            )
+            updates = []
             for uid, fl in flags.items():
-                if uid in pending:
-                    continue
                 text = flags_to_text(fl)
-                changed += c.execute(
-                    "UPDATE messages SET flags=?, seen=? WHERE folder_id=? AND uid=? AND flags<>?",
-                    (text, int(SEEN in fl), folder_id, uid, text),
-                ).rowcount
+                if uid in pending or current.get(uid, text) == text:
+                    continue
+                updates.append((text, int(SEEN in fl), folder_id, uid))
+            c.executemany("UPDATE messages SET flags=?, seen=? WHERE folder_id=? AND uid=?", updates)
             if highestmodseq is not None:
                 c.execute("UPDATE folders SET highestmodseq=? WHERE id=?", (highestmodseq, folder_id))
-        return changed
+        return len(updates)
 
     def assign_uid(self, message_id: int, uid: int, uidvalidity: int) -> None:
         """A moved row learned its UID in the destination (COPYUID); if that UID is cached already, the
