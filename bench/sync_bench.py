@@ -1,6 +1,7 @@
 """Sync benchmark: N generated messages in a private Dovecot, timed through IMAP and POP3 against a plain imapclient loop.
 
-Run: .venv/bin/python bench/sync_bench.py [--messages N] [--skip-pop] [--repeat R] [--profile DIR] [--json FILE]
+Run: .venv/bin/python bench/sync_bench.py [--messages N] [--skip-pop] [--repeat R] [--server rich|plain|both]
+     [--skip-resume] [--profile DIR] [--json FILE]
 
 The parent process starts a private Dovecot (tests/servers.py), writes the generated messages straight into the
 users' Maildirs, and runs every timed phase in a fresh child process of this script (``--phase``), so each phase
@@ -36,7 +37,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 TARGET_RATIO = 2.0  # full IMAP sync / plain imapclient loop
-TARGET_NOOP_S = 0.5  # no-op resync
+TARGET_NOOP_S = 0.4  # no-op resync
+TARGET_NOOP_PLAIN_S = 2.0  # no-op resync on a server without CONDSTORE (whole process)
+TARGET_RESUME_SLACK_S = 1.0  # resume after a kill: at most the remaining work's share of a full sync + this
+RESUME_KILL_AT = 0.95  # the kill comes once this share of the messages is cached
 FETCH_CHUNK = 500  # UIDs per FETCH in the baseline loop
 MB = 1024 * 1024
 
@@ -536,6 +540,29 @@ def _imap_sync(spec: dict[str, Any], download: str, profile: str | None) -> dict
     return out
 
 
+def phase_partial(spec: dict[str, Any]) -> None:
+    """A full sync killed (os._exit, no cleanup: as SIGKILL) just before the chunk that would take the cache past
+    spec["kill_after"] messages is stored (that chunk was downloaded, and is lost)."""
+    from tui_mail.backends.imap import ImapBackend
+    from tui_mail.store.cache import Cache
+
+    cache = Cache(spec["cache"])
+    stored = {"n": 0}
+    real = cache.store_messages
+
+    def store_then_die(folder_id: int, messages: Any, **kw: Any) -> Any:
+        if stored["n"] + len(messages) > spec["kill_after"]:
+            print("RESULT " + json.dumps({"stored": stored["n"]}), flush=True)
+            os._exit(137)
+        stored["n"] += len(messages)
+        return real(folder_id, messages, **kw)
+
+    cache.store_messages = store_then_die  # type: ignore[method-assign]
+    ImapBackend(_account(spec, "imap", "full"), spec["password"], cache).sync()
+    print("RESULT " + json.dumps({"stored": stored["n"]}), flush=True)
+    os._exit(0)
+
+
 def phase_pop3(spec: dict[str, Any], profile: str | None) -> dict[str, Any]:
     from tui_mail.backends import pop3
     from tui_mail.backends.pop3 import Pop3Backend
@@ -575,8 +602,11 @@ def run_phase(name: str, spec_file: str, profile: str | None) -> None:
         out = phase_baseline(spec)
     elif name in ("full", "headers"):
         out = _imap_sync(spec, name, profile)
-    elif name == "noop":
+    elif name in ("noop", "resume"):
         out = _imap_sync(spec, "full", profile)
+    elif name == "partial":
+        phase_partial(spec)
+        return
     elif name == "pop3":
         out = phase_pop3(spec, profile)
     else:
@@ -639,6 +669,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--security", choices=("tls", "starttls", "none"), default="tls", help="transport for IMAP and POP3"
     )
+    ap.add_argument(
+        "--server",
+        choices=("rich", "plain", "both"),
+        default="both",
+        help="Dovecot shape: rich (CONDSTORE/QRESYNC) or plain (neither, like Exchange/Courier); both runs the "
+        "no-op and resume phases on the plain one too (default both)",
+    )
+    ap.add_argument("--skip-resume", action="store_true", help="skip the kill-and-resume phase")
     ap.add_argument("--profile", metavar="DIR", help="also profile the tui-mail phases (cProfile files in DIR)")
     ap.add_argument("--json", metavar="FILE", help="write the figures as JSON too")
     ap.add_argument("--keep", action="store_true", help="keep the Dovecot directory and caches (and Dovecot stopped)")
@@ -659,10 +697,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     root = new_root("tui-mail-bench-")
     dovecot = None
+    plain = None  # a second, "plain" Dovecot (no CONDSTORE/QRESYNC) for --server both
     try:
-        print(f"sync_bench: {args.messages} messages, seed {args.seed}, security {args.security}, work dir {root}")
+        print(
+            f"sync_bench: {args.messages} messages, seed {args.seed}, security {args.security}, "
+            f"server {args.server}, work dir {root}"
+        )
         certs = make_certificates(root / "certs")
-        dovecot = start_dovecot(root / "dovecot", certs)
+        dovecot = start_dovecot(root / "dovecot", certs, profile="plain" if args.server == "plain" else "rich")
         imap_user = dovecot.add_user("bench", "bench-password")
         pop_user = dovecot.add_user("benchpop", "bench-password")
         st = os.stat(dovecot.mail_dir)  # tests/servers.py chowns this to the uid Dovecot's mail processes use
@@ -670,13 +712,19 @@ def main(argv: list[str] | None = None) -> int:
         maildirs = [dovecot.mail_dir / imap_user.name / "Maildir"]
         if not args.skip_pop:
             maildirs.append(dovecot.mail_dir / pop_user.name / "Maildir")
+        to_index = [(dovecot, imap_user)] if args.skip_pop else [(dovecot, imap_user), (dovecot, pop_user)]
+        if args.server == "both":
+            plain = start_dovecot(root / "dovecot-plain", certs, profile="plain")
+            plain_user = plain.add_user("bench", "bench-password")
+            maildirs.append(plain.mail_dir / plain_user.name / "Maildir")
+            to_index.append((plain, plain_user))
         ds = populate(maildirs, args.messages, args.seed, imap_user.email, st.st_uid, st.st_gid)
         gen_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        for u in [imap_user] if args.skip_pop else [imap_user, pop_user]:
+        for srv, u in to_index:
             # index the Maildir now, so no timed phase pays for Dovecot's first scan
-            dovecot.doveadm("force-resync", "-u", u.name, "INBOX")
-            status = dovecot.doveadm("-f", "flow", "mailbox", "status", "-u", u.name, "messages", "INBOX")
+            srv.doveadm("force-resync", "-u", u.name, "INBOX")
+            status = srv.doveadm("-f", "flow", "mailbox", "status", "-u", u.name, "messages", "INBOX")
             if f"messages={ds.messages}" not in status:
                 raise RuntimeError(f"Dovecot sees {status.strip()!r} for {u.name}, expected {ds.messages} messages")
         index_s = time.perf_counter() - t0
@@ -686,9 +734,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{ds.unicode_subjects} RFC 2047 subjects; generated in {gen_s:.1f} s, indexed by Dovecot in {index_s:.1f} s"
         )
 
-        def server(user_name: str, protocol: str) -> dict[str, Any]:
-            u = dovecot.users[user_name]  # type: ignore[union-attr]
-            acct = (dovecot.imap_account if protocol == "imap" else dovecot.pop3_account)(u, security=args.security)  # type: ignore[union-attr]
+        def server(user_name: str, protocol: str, on: Any = None) -> dict[str, Any]:
+            d = on or dovecot
+            u = d.users[user_name]
+            acct = (d.imap_account if protocol == "imap" else d.pop3_account)(u, security=args.security)
             return dataclasses.asdict(dataclasses.replace(acct.incoming, timeout=120.0))
 
         workdir = root / "bench"
@@ -770,6 +819,53 @@ def main(argv: list[str] | None = None) -> int:
         )
         rows.append(Row("no-op resync (2nd, same process)", nop["again_seconds"], 0, 0, nop["peak_rss_mb"]))
 
+        resume_ok = True
+
+        def resume(label: str, spec: dict[str, Any], full_seconds: float) -> None:
+            """Kill a full sync once RESUME_KILL_AT of the messages are cached, then time the resumed sync."""
+            nonlocal resume_ok
+            print(f"resume after a kill ({label}) ...", flush=True)
+            cache = workdir / f"resume-{label}.sqlite"
+            kill_after = int(ds.messages * RESUME_KILL_AT)
+            k = _child("partial", {**spec, "cache": str(cache), "kill_after": kill_after}, workdir)
+            r = _child("resume", {**spec, "cache": str(cache)}, workdir)
+            left = ds.messages - k["stored"]
+            budget = full_seconds * left / ds.messages + TARGET_RESUME_SLACK_S
+            if r["stored"] != ds.messages or r["messages"] != left:
+                problems.append(f"resume ({label}) fetched {r['messages']} (expected {left}), stored {r['stored']}")
+            ok = r["seconds"] <= budget
+            resume_ok = resume_ok and ok
+            rows.append(
+                Row(f"resume after kill ({label})", r["seconds"], r["messages"], 0, r["peak_rss_mb"],
+                    f"{k['stored']} cached at the kill; target <= {budget:.2f} s: {'PASS' if ok else 'FAIL'}")
+            )  # fmt: skip
+
+        main_label = "plain" if args.server == "plain" else "rich"
+        if not args.skip_resume:
+            resume(main_label, base_spec, f["seconds"])
+        noop_plain_ok = True
+        if plain is not None:
+            pspec: dict[str, Any] = {**base_spec, "imap": server("bench", "imap", plain)}
+            print("plain server (no CONDSTORE): full sync ...", flush=True)
+            p_cache = workdir / "plain.sqlite"
+            pf = _child("full", {**pspec, "cache": str(p_cache)}, workdir)
+            if pf["stored"] != ds.messages:
+                problems.append(f"full sync on the plain server stored {pf['stored']} of {ds.messages} messages")
+            rows.append(Row("tui-mail IMAP full sync (plain)", pf["seconds"], pf["messages"], ds.imap_bytes,
+                            pf["peak_rss_mb"], _split(pf)))  # fmt: skip
+            print("plain server: no-op resync ...", flush=True)
+            pn = _child("noop", {**pspec, "cache": str(p_cache), "noop_again": True}, workdir)
+            if pn["messages"] or pn["again_messages"]:
+                problems.append(f"no-op resync (plain) downloaded {pn['messages'] + pn['again_messages']} messages")
+            noop_plain_ok = pn["seconds"] <= TARGET_NOOP_PLAIN_S
+            rows.append(Row("no-op resync (plain, fresh process)", pn["seconds"], 0, 0, pn["peak_rss_mb"],
+                            f"target <= {TARGET_NOOP_PLAIN_S} s: {'PASS' if noop_plain_ok else 'FAIL'}"))  # fmt: skip
+            rows.append(Row("no-op resync (plain, 2nd, same process)", pn["again_seconds"], 0, 0, pn["peak_rss_mb"]))
+            if not args.skip_resume:
+                resume("plain", pspec, pf["seconds"])
+        elif args.server == "plain":
+            noop_plain_ok = nop["seconds"] <= TARGET_NOOP_PLAIN_S
+
         p: dict[str, Any] | None = None
         if not args.skip_pop:
             print("POP3 download (keep mode) ...", flush=True)
@@ -792,7 +888,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{row.label:34} {row.messages:7d} {row.seconds:8.3f} {rate} {mbs} {row.rss_mb:7.0f}MB  {row.note}")
         ratio = f["seconds"] / b["seconds"]
         ratio_ok = ratio < TARGET_RATIO
-        noop_ok = nop["seconds"] < TARGET_NOOP_S
+        noop_ok = nop["seconds"] < TARGET_NOOP_S or args.server == "plain"
         print()
         if args.repeat > 1:
             print(
@@ -804,6 +900,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         print(f"full sync / baseline = {ratio:.2f}x (target < {TARGET_RATIO:.0f}x): {'PASS' if ratio_ok else 'FAIL'}")
         print(f"no-op resync = {nop['seconds']:.3f} s (target < {TARGET_NOOP_S} s): {'PASS' if noop_ok else 'FAIL'}")
+        print(f"resume after a kill: {'PASS' if resume_ok else 'FAIL'}; no-op resync without CONDSTORE: "
+              f"{'PASS' if noop_plain_ok else 'FAIL'} (target <= {TARGET_NOOP_PLAIN_S} s)")  # fmt: skip
         for w in {*f.get("warnings", []), *h.get("warnings", []), *(p or {}).get("warnings", [])}:
             print(f"warning from sync: {w}")
         for prob in problems:
@@ -820,7 +918,7 @@ def main(argv: list[str] | None = None) -> int:
                         "ratio_full_over_baseline": ratio,
                         "baseline_runs": [x["seconds"] for x in baseline_runs],
                         "full_runs": [x["seconds"] for x in full_runs],
-                        "pass": ratio_ok and noop_ok and not problems,
+                        "pass": ratio_ok and noop_ok and resume_ok and noop_plain_ok and not problems,
                     },
                     indent=2,
                 )
@@ -830,7 +928,7 @@ def main(argv: list[str] | None = None) -> int:
                 path = prof_dir / f"{name}.prof"
                 if path.exists():
                     _print_profile(path, name)
-        return 0 if ratio_ok and noop_ok and not problems else 1
+        return 0 if ratio_ok and noop_ok and resume_ok and noop_plain_ok and not problems else 1
     except Exception as e:
         print(f"sync_bench: {e}", file=sys.stderr)
         if dovecot is not None:
@@ -839,6 +937,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if dovecot is not None:
             dovecot.stop()
+        if plain is not None:
+            plain.stop()
         if args.keep:
             print(f"kept {root}")
         else:
