@@ -142,22 +142,22 @@ def test_dropped_connection_loses_and_deletes_nothing(
     dovecot.deliver_many(mail_user, [make_raw(i) for i in range(5)])
     acc = dovecot.pop3_account(mail_user, leave_on_server=False)
     monkeypatch.setattr(pop3_mod, "BATCH_MESSAGES", 1)  # commit (and DELE) each message as it arrives
-    real_retr, real_dele = poplib.POP3.retr, poplib.POP3.dele
+    real_read, real_dele = pop3_mod._ResponseReader.message, poplib.POP3.dele
     calls = 0
     deles: list[Any] = []
 
-    def flaky_retr(self: poplib.POP3, which: Any) -> Any:
+    def flaky_read(self: Any) -> bytes:
         nonlocal calls
         calls += 1
         if calls == 3:
             raise ConnectionResetError(104, "Connection reset by peer")
-        return real_retr(self, which)
+        return real_read(self)
 
     def dele(self: poplib.POP3, which: Any) -> Any:
         deles.append(which)
         return real_dele(self, which)
 
-    monkeypatch.setattr(poplib.POP3, "retr", flaky_retr)
+    monkeypatch.setattr(pop3_mod._ResponseReader, "message", flaky_read)
     monkeypatch.setattr(poplib.POP3, "dele", dele)
     backend = Pop3Backend(acc, mail_user.password, cache)
     with pytest.raises(ConnectError, match="lost"):
@@ -167,7 +167,7 @@ def test_dropped_connection_loses_and_deletes_nothing(
     assert len(deles) == 2
     assert server_count(dovecot, mail_user) == 5
 
-    monkeypatch.setattr(poplib.POP3, "retr", real_retr)
+    monkeypatch.setattr(pop3_mod._ResponseReader, "message", real_read)
     result = backend.sync()
     assert result.new_messages == 3
     assert result.removed == 5
@@ -301,3 +301,30 @@ def test_a_message_without_a_usable_date_is_dated_by_its_download(dovecot: Any, 
     after = int(time.time())
     (row,) = inbox_rows(cache)
     assert before <= row.date <= after
+
+
+@pytest.mark.parametrize("leave_on_server", [True, False], ids=["keep", "delete"])
+def test_block_reads_bring_every_message_byte_for_byte(
+    dovecot: Any, mail_user: Any, cache: Cache, leave_on_server: bool
+) -> None:
+    tricky = [
+        b"Subject: dots\r\n\r\n.\r\n..\r\n...x\r\n. \r\n.\r\nend\r\n",
+        b"Subject: long line\r\n\r\n" + b"x" * 300_000 + b"\r\n.\r\n",
+        b"Subject: eight bit\r\nContent-Type: text/plain; charset=latin-1\r\n\r\ncaf\xe9 \xa4\r\n",
+        b"Subject: no body\r\n\r\n",
+        b"Subject: terminator lookalike\r\n\r\na\r\n.\r\n\r\n.\r\n.b\r\n",
+    ]
+    raws = tricky + [make_raw(i) for i in range(40)]  # more than a pipeline window
+    dovecot.deliver_many(mail_user, raws)
+    client = dovecot.imap_client(mail_user)
+    try:
+        client.select_folder("INBOX", readonly=True)
+        stored = [bytes(d[b"BODY[]"]) for d in client.fetch(client.search(["ALL"]), ["BODY.PEEK[]"]).values()]
+    finally:
+        client.logout()
+    acc = dovecot.pop3_account(mail_user, leave_on_server=leave_on_server)
+    result = Pop3Backend(acc, mail_user.password, cache).sync()
+    assert result.new_messages == len(raws)
+    got = sorted(cache.body(r.id) or b"" for r in inbox_rows(cache))
+    assert got == sorted(stored)
+    assert server_count(dovecot, mail_user) == (len(raws) if leave_on_server else 0)

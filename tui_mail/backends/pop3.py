@@ -1,4 +1,8 @@
-"""POP3 download into the local cache: UIDL diff, RETR, commit before DELE, keep/delete modes."""
+"""POP3 download into the local cache: UIDL diff, RETR, commit before DELE, keep/delete modes.
+
+RETR responses are read in blocks (not line by line, as poplib's retr does) and, when the server offers PIPELINING
+(RFC 2449), several RETR commands are kept in flight; DELE is only ever sent with no RETR outstanding.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import logging
 import poplib
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import Iterator
 
 from ..config import AccountConfig
 from ..errors import AuthError, ConnectError, MailError, ProtocolError, describe, server_text, tls_error
@@ -34,6 +38,9 @@ _MAX_LINE = 1 << 20
 # Downloaded messages are committed in small batches; DELE follows each commit.
 BATCH_MESSAGES = 25
 BATCH_BYTES = 4 << 20
+# RETR commands kept in flight when the server offers PIPELINING.
+PIPELINE_WINDOW = 16
+_READ_BLOCK = 1 << 16
 
 
 def _dated_envelope(raw: bytes) -> Envelope:
@@ -83,10 +90,81 @@ class _POP3_SSL(_LongLines, poplib.POP3_SSL):
     pass
 
 
-def _raw_from_lines(lines: Iterable[bytes]) -> bytes:
-    """poplib has already undone dot-stuffing; rebuild the message with CRLF line ends."""
-    out = b"\r\n".join(lines)
-    return out + b"\r\n" if out else out
+class _ResponseReader:
+    """Reads multi-line POP3 responses in blocks from a connection's buffered socket file, undoing dot-stuffing
+    on the whole message at once. Bytes read past one response belong to the next (pipelined) one."""
+
+    def __init__(self, conn: poplib.POP3) -> None:
+        self.file = conn.file
+        self.buf = bytearray()
+        self.where = f"{conn.host}:{conn.port}"
+
+    def _fill(self) -> None:
+        data = self.file.read1(_READ_BLOCK)  # type: ignore[attr-defined]  # a BufferedReader over the socket
+        if not data:
+            raise ConnectionAbortedError("the server closed the connection")
+        self.buf += data
+
+    def message(self) -> bytes:
+        """The next response's message, exactly as the server stores it (CRLF line ends)."""
+        buf = self.buf
+        while (eol := buf.find(b"\r\n")) < 0:
+            if len(buf) > _MAX_LINE:
+                raise poplib.error_proto("-ERR response line too long")
+            self._fill()
+        if not buf.startswith(b"+OK"):
+            status = bytes(buf[:eol])
+            del buf[: eol + 2]
+            raise poplib.error_proto(status)
+        pos = eol  # an empty message ends right after the status line: "+OK\r\n.\r\n"
+        while (end := buf.find(b"\r\n.\r\n", pos)) < 0:
+            pos = max(eol, len(buf) - 4)
+            check_pop3_listing(self.where, 0, len(buf))  # a message without end cannot fill the memory
+            self._fill()
+        raw = bytes(buf[eol + 2 : end + 2])
+        del buf[: end + 5]
+        if raw.startswith(b".."):
+            raw = raw[1:]
+        return raw.replace(b"\r\n..", b"\r\n.")
+
+
+def _retrieve(conn: poplib.POP3, numbers: list[int], window: int) -> Iterator[tuple[int, bytes]]:
+    """RETR each message number, in order, with up to window commands in flight; yields (number, raw)."""
+    reader = _ResponseReader(conn)
+    sent = 0
+
+    def send(count: int) -> None:
+        nonlocal sent
+        batch = numbers[sent : sent + count]
+        if batch:
+            conn.sock.sendall(b"".join(b"RETR %d\r\n" % n for n in batch))
+            sent += len(batch)
+
+    send(window)
+    for i, n in enumerate(numbers):
+        raw = reader.message()
+        if sent - (i + 1) <= window // 2:
+            send(window - (sent - (i + 1)))
+        yield n, raw
+    if reader.buf:
+        raise poplib.error_proto("-ERR unexpected data after the last RETR response")
+
+
+def _groups(todo: list[tuple[int, str]], sizes: dict[int, int]) -> list[list[tuple[int, str]]]:
+    """todo cut into commit batches by LIST sizes: at most BATCH_MESSAGES messages or about BATCH_BYTES each."""
+    out: list[list[tuple[int, str]]] = []
+    cur: list[tuple[int, str]] = []
+    nbytes = 0
+    for item in todo:
+        size = sizes.get(item[0], 0)
+        if cur and (len(cur) >= BATCH_MESSAGES or nbytes + size > BATCH_BYTES):
+            out.append(cur)
+            cur, nbytes = [], 0
+        cur.append(item)
+        nbytes += size
+    if cur:
+        out.append(cur)
+    return out
 
 
 def _close_quietly(conn: poplib.POP3) -> None:
@@ -266,27 +344,32 @@ class Pop3Backend:
                     assert m.pop_uidl is not None
                     dele(m.pop_uidl)
 
+        window = PIPELINE_WINDOW if self._pipelining(conn) else 1
+        # Delete mode commits (and DELEs) between groups, when no RETR is in flight; keep mode streams everything.
+        groups = _groups(todo, sizes) if delete_mode else [todo]
         total = len(todo)
+        done = 0
         try:
-            for done, (n, uidl) in enumerate(todo, 1):
-                _resp, lines, _octets = conn.retr(n)
-                raw = _raw_from_lines(lines)
-                batch.append(NewMessage(envelope=_dated_envelope(raw), raw=raw, pop_uidl=uidl))
-                batch_bytes += len(raw)
-                if len(batch) >= BATCH_MESSAGES or batch_bytes >= BATCH_BYTES:
-                    commit()
-                if progress is not None:
-                    progress(
-                        SyncProgress(
-                            self.account.name,
-                            stage="pop",
-                            folder=INBOX,
-                            done=done,
-                            total=total,
-                            new_messages=result.new_messages + len(batch),
+            for group in groups:
+                uidls = dict(group)
+                for n, raw in _retrieve(conn, [n for n, _ in group], window):
+                    batch.append(NewMessage(envelope=_dated_envelope(raw), raw=raw, pop_uidl=uidls[n]))
+                    batch_bytes += len(raw)
+                    done += 1
+                    if not delete_mode and (len(batch) >= BATCH_MESSAGES or batch_bytes >= BATCH_BYTES):
+                        commit()
+                    if progress is not None:
+                        progress(
+                            SyncProgress(
+                                self.account.name,
+                                stage="pop",
+                                folder=INBOX,
+                                done=done,
+                                total=total,
+                                new_messages=result.new_messages + len(batch),
+                            )
                         )
-                    )
-            commit()
+                commit()
         except BaseException:
             # Keep what was fully downloaded (the server still has it too: no QUIT follows, no DELE takes effect).
             if batch:
@@ -302,6 +385,13 @@ class Pop3Backend:
                 dele(uidl)
         self.cache.forget_uidls_not_on_server(on_server)
         return deleted
+
+    @staticmethod
+    def _pipelining(conn: poplib.POP3) -> bool:
+        try:
+            return "PIPELINING" in conn.capa()
+        except poplib.error_proto:
+            return False
 
     def _list(self, conn: poplib.POP3) -> dict[int, int]:
         _resp, lines, _ = conn.list()
