@@ -69,6 +69,7 @@ class _Account:
     idle_lock: threading.Lock = field(default_factory=threading.Lock)
     idle_backend: Backend | None = None
     last_sync: float | None = None
+    preferred: str | None = None  # the folder on screen: a sync brings it up to date first
 
 
 class AccountManager:
@@ -154,14 +155,18 @@ class AccountManager:
 
     # -- sync ------------------------------------------------------------------------------------------------------
 
-    def sync(self, name: str, progress: ProgressCallback | None = None) -> SyncResult:
-        """Replay local changes, fetch what is new, then send what waits in the outbox."""
+    def sync(self, name: str, progress: ProgressCallback | None = None, first_folder: str | None = None) -> SyncResult:
+        """Replay local changes, fetch what is new (first_folder, e.g. the one on screen, before the others),
+        then send what waits in the outbox."""
         acc = self._get(name)
+        if first_folder is not None:
+            acc.preferred = first_folder
         with acc.sync_lock:
             while True:
                 kept = acc.sync_backend is not None  # a connection kept from an earlier sync may have died since
                 if acc.sync_backend is None:
                     acc.sync_backend = self._new_backend(acc)
+                _prefer(acc.sync_backend, acc.preferred)
                 try:
                     result = acc.sync_backend.sync(progress)
                     break
@@ -179,6 +184,14 @@ class AccountManager:
             except MailError as e:
                 result.warnings.append(str(e))
         return result
+
+    def prefer_folder(self, name: str, folder: str | None) -> None:
+        """The user is looking at this folder: a sync running now does it next, a later one first. Never blocks."""
+        acc = self._get(name)
+        acc.preferred = folder
+        backend = acc.sync_backend
+        if backend is not None:
+            _prefer(backend, folder)
 
     def push_changes(self, name: str) -> int:
         """Replay pending local changes now (a sync does this too); returns how many remain."""
@@ -424,3 +437,10 @@ class AccountManager:
             self._drop(acc.io_backend)
             self._drop(acc.idle_backend)
             acc.sync_backend = acc.io_backend = acc.idle_backend = None
+
+
+def _prefer(backend: Backend, folder: str | None) -> None:
+    """Tell a backend that orders its folders (IMAP) which one to do first; others have one folder anyway."""
+    prefer = getattr(backend, "prefer", None)
+    if prefer is not None:
+        prefer(folder)

@@ -43,7 +43,8 @@ class Recorder:
     FLAGS came back, and how many UID FETCH FLAGS commands went out."""
 
     def __init__(self, backend: ImapBackend, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.data_uids: list[int] = []
+        self.data_uids: list[int] = []  # envelopes (BODY.PEEK[HEADER])
+        self.body_uids: list[int] = []  # whole messages (BODY.PEEK[])
         self.flag_uids: list[int] = []
         self.flag_commands = 0
         backend.connect()
@@ -52,7 +53,8 @@ class Recorder:
         real_fetch = client.fetch
 
         def fetch(messages: Any, data: Any, modifiers: Any = None) -> Any:
-            self.data_uids.extend(int(u) for u in messages)
+            into = self.body_uids if "BODY.PEEK[]" in data else self.data_uids
+            into.extend(int(u) for u in messages)
             return real_fetch(messages, data, modifiers)
 
         monkeypatch.setattr(client, "fetch", fetch)
@@ -112,7 +114,7 @@ def test_resumed_sync_fetches_only_what_is_missing(
 ) -> None:
     deliver(imap_server, user, [make_msg(f"bulk {i:02d}") for i in range(25)])
     b = make_backend(download=download)
-    b.chunk_size = 10
+    b.chunk_size = b.first_page = 10
     real = b.cache.store_messages
     calls = {"n": 0}
 
@@ -132,7 +134,7 @@ def test_resumed_sync_fetches_only_what_is_missing(
     assert len(done) == 10
 
     fresh = make_backend(download=download)
-    fresh.chunk_size = 10
+    fresh.chunk_size = fresh.first_page = 10
     rec = Recorder(fresh, monkeypatch)
     result = fresh.sync()
     assert result.new_messages == 15
@@ -140,6 +142,8 @@ def test_resumed_sync_fetches_only_what_is_missing(
     # Only the 15 missing messages travel; none of the 10 stored before the crash is fetched again.
     assert sorted(rec.data_uids) == sorted(set(rec.data_uids))
     assert len(rec.data_uids) == 15 and not (set(rec.data_uids) & done)
+    # Bodies come after every envelope: none was stored before the crash, so each travels once now.
+    assert sorted(rec.body_uids) == (sorted(rec.data_uids + list(done)) if download == "full" else [])
     if imap_server.profile == "rich":
         # With CONDSTORE, the finished part is not re-checked message by message either.
         assert rec.flag_uids == []
@@ -173,7 +177,7 @@ def test_resync_sees_flag_changes_and_expunges_by_another_client(
     assert set(rows) == set(uids) - {uids[10], uids[11]}
     assert rows[uids[0]].seen and rows[uids[29]].seen and rows[uids[5]].flagged
     assert not rows[uids[1]].seen
-    assert rec.data_uids == []
+    assert rec.data_uids == [] and rec.body_uids == []
     assert rec.flag_commands == 1  # one FETCH FLAGS over compressed UID sets, not one per message
 
     again = Recorder(b, monkeypatch)

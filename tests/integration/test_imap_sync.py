@@ -350,7 +350,7 @@ def test_crash_mid_sync_then_resync_has_every_message_once(
 ):
     imap_server.deliver_many(imap_user, [make_msg(f"bulk {i:02d}") for i in range(25)])
     b = make_backend()
-    b.chunk_size = 10
+    b.chunk_size = b.first_page = 10
     real = b.cache.store_messages
     calls = {"n": 0}
 
@@ -369,7 +369,7 @@ def test_crash_mid_sync_then_resync_has_every_message_once(
 
     monkeypatch.setattr(b.cache, "store_messages", real)
     fresh = make_backend(cache=b.cache)
-    fresh.chunk_size = 10
+    fresh.chunk_size = fresh.first_page = 10
     result = fresh.sync()
     assert result.new_messages == 15
     assert subjects(b.cache, "INBOX") == [f"bulk {i:02d}" for i in range(25)]
@@ -428,7 +428,7 @@ def test_connection_dropped_mid_sync_is_one_sentence_and_the_next_sync_resumes(
 ):
     imap_server.deliver_many(imap_user, [make_msg(f"kicked {i:02d}") for i in range(25)])
     b = make_backend()
-    b.chunk_size = 10
+    b.chunk_size = b.first_page = 10
     real = b.cache.store_messages
     kicked: list[bool] = []
 

@@ -162,3 +162,33 @@ def test_bulk_writes_with_background_checkpoints_are_all_kept(tmp_path: Path) ->
     assert cache.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
     reopened = Cache(tmp_path / "a.sqlite3")
     assert reopened.count(f) == 500 and reopened.folder(f).last_uid == 500
+
+
+def test_complete_ranges_merge_and_an_old_cursor_becomes_a_range(tmp_path: Path) -> None:
+    from tui_mail.backends.imap_folder_sync import gaps
+    from tui_mail.store.schema import MIGRATIONS
+
+    path = tmp_path / "v3.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:3]:
+        for statement in (s.strip() for s in script.split(";")):
+            if statement:
+                conn.execute(statement)
+    conn.execute("PRAGMA user_version = 3")
+    conn.execute("INSERT INTO folders(name, last_uid) VALUES ('INBOX', 250)")
+    conn.execute("INSERT INTO folders(name, last_uid) VALUES ('Empty', 0)")
+    conn.close()
+    cache = Cache(path)
+    inbox, empty = cache.folder_by_name("INBOX"), cache.folder_by_name("Empty")
+    assert inbox is not None and empty is not None
+    assert cache.complete_ranges(inbox.id) == [(1, 250)]  # a sync after the upgrade refetches nothing
+    assert cache.complete_ranges(empty.id) == []
+    assert gaps(cache.complete_ranges(empty.id)) == "1:*"
+
+    cache.store_messages(inbox.id, [NewMessage(env(1), uid=400)], uidvalidity=1, complete=(380, 400))
+    cache.mark_complete(inbox.id, 300, 320)
+    assert cache.complete_ranges(inbox.id) == [(1, 250), (300, 320), (380, 400)]
+    assert gaps(cache.complete_ranges(inbox.id)) == "251:299,321:379,401:*"
+    cache.mark_complete(inbox.id, 251, 379)
+    assert cache.complete_ranges(inbox.id) == [(1, 400)]
+    assert gaps([(2, 2), (4, 9)]) == "1,3,10:*"

@@ -113,6 +113,7 @@ class ImapBackend(ImapFolders):
     """One IMAP account: replays local changes, syncs folders/messages/flags, fetches bodies, appends Sent/Drafts."""
 
     chunk_size: int = 500  # UIDs per FETCH (and per cache transaction)
+    first_page: int = 50  # envelopes in a folder's first, newest chunk: enough for a screen, stored at once
     full_chunk_bytes: int = 16 * 1024 * 1024  # at most this much message data per FETCH in download="full"
 
     def __init__(self, account: AccountConfig, password: str, cache: Cache) -> None:
@@ -129,6 +130,7 @@ class ImapBackend(ImapFolders):
         self.use_condstore = True
         self.use_qresync = True
         self.use_move = True
+        self.priority: str | None = None  # the folder to sync next (see prefer)
         self.capabilities = Capabilities(
             server_folders=True, move=True, server_flags=True, idle=account.idle, server_search=True
         )
@@ -257,9 +259,16 @@ class ImapBackend(ImapFolders):
     # -- sync -----------------------------------------------------------------------------------------------------
 
     def sync(self, progress: ProgressCallback | None = None) -> SyncResult:
-        """Replay pending local changes, then bring every folder of the cache up to date with the server."""
+        """Replay pending local changes, then bring every folder of the cache up to date with the server: the
+        folder list, then each folder's flags and new envelopes (newest first; the preferred folder, then INBOX,
+        then the rest), then, with download = "full", the bodies, newest first."""
         with self.cache.background_checkpoints():  # bodies hit the disk while the next chunk downloads
             return self._guard(lambda: self._sync(progress))  # type: ignore[no-any-return]
+
+    def prefer(self, folder: str | None) -> None:
+        """Sync this folder next (the one the user is looking at); safe to call from another thread while a sync
+        runs, it is read between folders. None: the usual order."""
+        self.priority = folder
 
     def _report(self, progress: ProgressCallback | None, **kw: Any) -> None:
         if progress is not None:
@@ -274,26 +283,44 @@ class ImapBackend(ImapFolders):
         self._report(progress, stage="folders")
         folders = self._sync_folder_list(result)
         result.folders = len(folders)
-        for i, folder in enumerate(folders):
-            self._report(
-                progress,
-                stage="headers",
-                folder=folder.name,
-                done=i,
-                total=len(folders),
-                new_messages=result.new_messages,
-            )
+        self._report(progress, stage="folders", done=len(folders), total=len(folders))  # the list is stored
+        self._each_folder(folders, result, progress, "headers", lambda f: self._sync_folder(f, result, progress))
+        if self.account.download == "full":
+            self._each_folder(folders, result, progress, "bodies", lambda f: self._sync_bodies(f, result, progress))
+        self._report(progress, stage="done", done=len(folders), total=len(folders), new_messages=result.new_messages)
+        return result
+
+    def _each_folder(
+        self,
+        folders: list[Folder],
+        result: SyncResult,
+        progress: ProgressCallback | None,
+        stage: str,
+        work: Callable[[Folder], None],
+    ) -> None:
+        """Run work on every folder, the preferred one (self.priority, re-read after each folder) first, then
+        INBOX, then the rest in list order; one folder's failure is a warning, a lost connection ends the sync."""
+        pending = list(folders)
+        failed: set[int] = set()
+        while pending:
+            folder = next((f for f in pending if f.name == self.priority), None)
+            folder = folder or next((f for f in pending if f.role is Role.INBOX), pending[0])
+            pending.remove(folder)
+            if folder.id in failed:
+                continue
+            self._report(progress, stage=stage, folder=folder.name, done=len(folders) - len(pending) - 1,
+                         total=len(folders), new_messages=result.new_messages)  # fmt: skip
             try:
-                self._sync_folder(folder, result, progress)
+                work(folder)
             except _FolderGone:
+                failed.add(folder.id)
                 result.warnings.append(f"The folder {folder.name} could not be opened on the server; skipped.")
             except IMAPClientAbortError:
                 raise  # the connection is gone (an IMAPClientError subclass): not one folder's problem
             except IMAPClientError as e:
+                failed.add(folder.id)
                 log.warning("sync of %s failed: %s", folder.name, e)
                 result.warnings.append(f"The folder {folder.name} could not be synced ({describe(e)}).")
-        self._report(progress, stage="done", done=len(folders), total=len(folders), new_messages=result.new_messages)
-        return result
 
     # folders
 
@@ -346,6 +373,11 @@ class ImapBackend(ImapFolders):
         from .imap_folder_sync import FolderSync  # imported here: that module builds on this one's helpers
 
         FolderSync(self, folder, result, progress).run()
+
+    def _sync_bodies(self, folder: Folder, result: SyncResult, progress: ProgressCallback | None) -> None:
+        from .imap_folder_sync import FolderSync
+
+        FolderSync(self, self.cache.folder(folder.id), result, progress).fetch_bodies()
 
     # -- replaying local changes ------------------------------------------------------------------------------------
 

@@ -1,10 +1,12 @@
-"""Syncs one IMAP folder into the cache: flags and expunges of what is cached (compared in bulk), then new mail.
+"""Syncs one IMAP folder into the cache: flags and expunges of what is cached, new envelopes newest first, bodies.
 
 Order and cursors are chosen so that an interrupted sync resumes without refetching or re-checking what is done:
 the cached messages are brought up to date first, so the folder's HIGHESTMODSEQ is true for every stored row and is
-recorded before any new row lands; new messages then arrive in chunks, each committed together with the cursor
-that covers it. Without CONDSTORE the cached part is checked with one UID SEARCH and one FETCH FLAGS over
-compressed UID sets, compared with the cache in one pass.
+recorded before any new row lands. New envelopes then arrive newest first (a small first page, so a screen fills at
+once, then bigger chunks), each chunk committed together with the UID range it completes; only the gaps between
+complete ranges are searched next time. Bodies (download = "full") come last, newest first; a row without one is
+what remains. Without CONDSTORE the cached part is checked with one UID SEARCH and one FETCH FLAGS over compressed
+UID sets, compared with the cache in one pass.
 """
 
 from __future__ import annotations
@@ -85,7 +87,6 @@ class FolderSync:
         uidnext = info.get(b"UIDNEXT")
         exists = int(info.get(b"EXISTS", 0))
         modseq = info.get(b"HIGHESTMODSEQ") if b._condstore else None
-        last_uid = folder.last_uid
         cached_modseq = folder.highestmodseq
         if folder.uidvalidity is not None and folder.uidvalidity != uidvalidity:
             dropped = self.cache.reset_folder(folder.id, uidvalidity)
@@ -94,7 +95,6 @@ class FolderSync:
                 + (f" and {dropped} unsent local change(s) were dropped." if dropped else ".")
             )
             cached_uids = {}
-            last_uid = 0
             cached_modseq = None
         if folder.uidvalidity != uidvalidity:
             self.cache.store_messages(folder.id, [], uidvalidity=uidvalidity)  # remember it even when empty
@@ -109,16 +109,20 @@ class FolderSync:
             # Nothing cached: the modseq is true for every row this sync stores (they are fetched after SELECT).
             self.cache.set_folder_state(folder.id, highestmodseq=modseq)
 
-        # 2. new messages
+        # 2. new envelopes, newest first, searched only where the complete ranges leave gaps
+        ranges = self.cache.complete_ranges(folder.id)
         if on_server is not None:
-            new_uids = sorted(u for u in on_server if u > last_uid and u not in cached_uids)
+            found = [u for u in on_server if not _inside(u, ranges)]
         elif exists:
-            found = c.search(["UID", f"{last_uid + 1}:*"])
-            new_uids = sorted(u for u in found if u > last_uid and u not in cached_uids)
+            found = list(c.search(["UID", gaps(ranges)]))
         else:
-            new_uids = []
-        if new_uids:
-            self._fetch_new(uidvalidity, new_uids)
+            found = []
+        missing = sorted((u for u in found if u not in cached_uids and not _inside(u, ranges)), reverse=True)
+        top = max([int(uidnext) - 1 if uidnext else 0, *found])
+        if missing:
+            self._fetch_envelopes(uidvalidity, missing, top)
+        elif top > 0 and [(1, top)] != ranges[:1]:
+            self.cache.mark_complete(folder.id, 1, top)  # the search covered every gap: nothing is missing
 
         # 3. safety net (and the only way to see expunges with CONDSTORE but without QRESYNC)
         if cached_uids and (not removed_done or len(self.cache.uid_map(folder.id)) != exists):
@@ -172,42 +176,73 @@ class FolderSync:
         result.flag_changes += self.cache.apply_server_flags(folder.id, changed, highestmodseq=modseq)
         return removed_done, on_server
 
-    def _fetch_new(self, uidvalidity: int, uids: list[int]) -> None:
+    def _fetch_envelopes(self, uidvalidity: int, missing: list[int], top: int) -> None:
+        """Envelopes (headers, flags, size) of the missing UIDs, given newest first; each chunk is stored with the
+        UID range it completes: from just above the next missing UID below it (or 1) up to just below the
+        previous chunk (or top, the highest UID the search could see)."""
         b, folder, result = self.b, self.folder, self.result
         c = b._c
-        full = b.account.download == "full"
+        pos = 0
+        while pos < len(missing):
+            size = b.first_page if pos == 0 else b.chunk_size
+            part = missing[pos : pos + size]
+            data = c.fetch(part, ["BODY.PEEK[HEADER]", "FLAGS", "RFC822.SIZE"])
+            msgs: list[NewMessage] = []
+            for uid in part:
+                d = data.get(uid)
+                if d is None:
+                    continue  # expunged meanwhile
+                raw = bytes(d.get(b"BODY[HEADER]") or b"")
+                size_ = int(d.get(b"RFC822.SIZE", 0) or len(raw))
+                msgs.append(NewMessage(envelope=safe_envelope(raw, size_), uid=uid, flags=_flags(d.get(b"FLAGS", ()))))
+            hi = top if pos == 0 else missing[pos - 1] - 1
+            end = pos + len(part)
+            lo = missing[end] + 1 if end < len(missing) else 1
+            # The range advances in the same transaction as the rows it covers.
+            self.cache.store_messages(folder.id, msgs, uidvalidity=uidvalidity, last_uid=max(part), complete=(lo, hi))
+            pos = end
+            result.new_messages += len(msgs)
+            self._report(stage="headers", done=pos, total=len(missing), new_messages=result.new_messages)
+
+    def fetch_bodies(self) -> None:
+        """Download the bodies the folder's rows still lack, newest first, in chunks of bounded bytes."""
+        b, folder, result = self.b, self.folder, self.result
+        todo = self.cache.bodies_missing(folder.id)
+        if not todo:
+            return
+        info = b._select(folder.name, readonly=True)
+        if info.get(b"UIDVALIDITY") != folder.uidvalidity:
+            return  # replaced meanwhile: the next sync rebuilds the folder
+        c = b._c
+        ids = {uid: mid for mid, uid, _size in todo}
+        sizes = {uid: size for _mid, uid, size in todo}
+        uids = [uid for _mid, uid, _size in todo]
         done = 0
-        sizes: dict[int, int] = {}
-        if full:
-            # One round trip for every new message's size, so full downloads are cut into chunks of bounded bytes.
-            sizes = {u: int(d.get(b"RFC822.SIZE", 0)) for u, d in b._fetch_flags(uids, items="(RFC822.SIZE)").items()}
         for chunk in chunks(uids, b.chunk_size):
-            parts = split_by_size(chunk, sizes, b.full_chunk_bytes) if full else [chunk]
-            for part in parts:
-                items = (
-                    ["BODY.PEEK[]", "FLAGS", "RFC822.SIZE"] if full else ["BODY.PEEK[HEADER]", "FLAGS", "RFC822.SIZE"]
-                )
-                data = c.fetch(part, items)
-                msgs: list[NewMessage] = []
+            for part in split_by_size(chunk, sizes, b.full_chunk_bytes):
+                data = c.fetch(part, ["BODY.PEEK[]"])
+                bodies = []
                 for uid in part:
-                    d = data.get(uid)
-                    if d is None:
-                        continue  # expunged meanwhile
-                    raw = d.get(b"BODY[]") if full else d.get(b"BODY[HEADER]")
-                    if raw is None:
-                        raw = b""
-                    size = int(d.get(b"RFC822.SIZE", 0) or len(raw))
-                    msgs.append(
-                        NewMessage(
-                            envelope=safe_envelope(bytes(raw), size),
-                            uid=uid,
-                            flags=_flags(d.get(b"FLAGS", ())),
-                            raw=bytes(raw) if full else None,
-                        )
-                    )
-                # The cursor advances in the same transaction as the data it covers.
-                self.cache.store_messages(folder.id, msgs, uidvalidity=uidvalidity, last_uid=max(part))
+                    raw = (data.get(uid) or {}).get(b"BODY[]")
+                    if raw is not None:  # else expunged meanwhile: the next sync drops the row
+                        raw = bytes(raw)
+                        bodies.append((ids[uid], raw, safe_envelope(raw, len(raw))))
+                self.cache.store_bodies(bodies)
                 done += len(part)
-                result.new_messages += len(msgs)
-                self._report(stage="bodies" if full else "headers", done=done, total=len(uids),
-                             new_messages=result.new_messages)  # fmt: skip
+                self._report(stage="bodies", done=done, total=len(uids), new_messages=result.new_messages)
+
+
+def _inside(uid: int, ranges: list[tuple[int, int]]) -> bool:
+    return any(lo <= uid <= hi for lo, hi in ranges)
+
+
+def gaps(ranges: list[tuple[int, int]]) -> str:
+    """The IMAP UID set of everything outside the complete ranges (ascending, non-overlapping): "5001:9499,10001:*"."""
+    parts: list[str] = []
+    nxt = 1
+    for lo, hi in ranges:
+        if lo > nxt:
+            parts.append(f"{nxt}:{lo - 1}" if lo - 1 > nxt else str(nxt))
+        nxt = max(nxt, hi + 1)
+    parts.append(f"{nxt}:*")
+    return ",".join(parts)

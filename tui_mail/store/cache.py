@@ -22,6 +22,7 @@ from ..models import SEEN, Envelope, Folder, MessageRow, OutboxItem, PendingActi
 from . import threads
 from .disk import full_disk_reported, rollback
 from .schema import migrate
+from .sync_state import SyncState
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ class NewMessage:
     pop_uidl: str | None = None
 
 
-class Cache:
+class Cache(SyncState):
     """One account's cache database."""
 
     def __init__(self, path: Path | str) -> None:
@@ -291,6 +292,7 @@ class Cache:
                 "UPDATE folders SET uidvalidity=?, uidnext=NULL, highestmodseq=NULL, last_uid=0 WHERE id=?",
                 (uidvalidity, folder_id),
             )
+            c.execute("DELETE FROM sync_ranges WHERE folder_id=?", (folder_id,))
             return int(dropped)
 
     # -- storing mail ------------------------------------------------------------------------------------------
@@ -303,9 +305,11 @@ class Cache:
         uidvalidity: int | None = None,
         last_uid: int | None = None,
         highestmodseq: int | None = None,
+        complete: tuple[int, int] | None = None,
     ) -> list[int]:
         """Insert a chunk of messages and advance the folder's cursors, all in one transaction.
 
+        complete: a UID range (lo, hi) this chunk finishes (every server UID inside is now cached or gone).
         Messages already present (same folder/uidvalidity/uid, or same POP3 UIDL) are left alone.
         Returns the new rows' ids (an existing row's id for duplicates).
         """
@@ -319,6 +323,8 @@ class Cache:
                 c.execute("UPDATE folders SET last_uid=MAX(last_uid, ?) WHERE id=?", (last_uid, folder_id))
             if highestmodseq is not None:
                 c.execute("UPDATE folders SET highestmodseq=? WHERE id=?", (highestmodseq, folder_id))
+            if complete is not None:
+                self._add_range(c, folder_id, *complete)
         return ids
 
     def _insert(self, c: sqlite3.Connection, folder_id: int, m: NewMessage, uidvalidity: int | None) -> int:
@@ -437,34 +443,6 @@ class Cache:
                 "SELECT uid, flags FROM messages WHERE folder_id=? AND uid IS NOT NULL", (folder_id,)
             )
         }
-
-    def apply_server_flags(
-        self, folder_id: int, flags: dict[int, frozenset[str]], highestmodseq: int | None = None
-    ) -> int:
-        """Set flags from the server for the given UIDs, except where a local change is still pending.
-        Returns the number of rows changed."""
-        with self.transaction() as c:
-            pending = {
-                r[0]
-                for r in c.execute(
-                    "SELECT uid FROM pending_actions WHERE folder_id=? AND kind='flags' AND uid IS NOT NULL",
-                    (folder_id,),
-                )
-            }
-            # Compared in bulk: one pass over the folder's current flags, UPDATEs only for what differs.
-            current = dict(
-                c.execute("SELECT uid, flags FROM messages WHERE folder_id=? AND uid IS NOT NULL", (folder_id,))
-            )
-            updates = []
-            for uid, fl in flags.items():
-                text = flags_to_text(fl)
-                if uid in pending or current.get(uid, text) == text:
-                    continue
-                updates.append((text, int(SEEN in fl), folder_id, uid))
-            c.executemany("UPDATE messages SET flags=?, seen=? WHERE folder_id=? AND uid=?", updates)
-            if highestmodseq is not None:
-                c.execute("UPDATE folders SET highestmodseq=? WHERE id=?", (highestmodseq, folder_id))
-        return len(updates)
 
     def assign_uid(self, message_id: int, uid: int, uidvalidity: int) -> None:
         """A moved row learned its UID in the destination (COPYUID); if that UID is cached already, the

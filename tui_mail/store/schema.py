@@ -156,6 +156,20 @@ MIGRATIONS: list[str | tuple[str, Callable[[sqlite3.Connection], None]]] = [
         """,
         _thread_everything,
     ),
+    # 5 -> 6: progressive sync (newest first). A folder's sync state says which UID ranges are complete (every
+    # server UID inside is cached or was expunged), written in the same transaction as the rows it covers, so a
+    # sync interrupted anywhere resumes without loss, duplicates or refetching; the old high-water mark becomes
+    # the range 1..last_uid. Bodies still to download (download = "full") are found newest first by index.
+    """
+    CREATE TABLE sync_ranges (
+        folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        lo INTEGER NOT NULL,
+        hi INTEGER NOT NULL,
+        PRIMARY KEY (folder_id, lo)
+    );
+    INSERT INTO sync_ranges(folder_id, lo, hi) SELECT id, 1, last_uid FROM folders WHERE last_uid > 0;
+    CREATE INDEX messages_without_body ON messages(folder_id, date DESC) WHERE body_hash IS NULL AND uid IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,93 @@
+"""Sync state in the cache: complete UID ranges per folder, bodies still to download, server flags applied in bulk."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
+
+from ..models import SEEN
+
+
+class SyncState:
+    """Mixed into Cache: the parts of the cache API only the sync engine uses."""
+
+    if TYPE_CHECKING:
+
+        @property
+        def conn(self) -> sqlite3.Connection: ...
+
+        def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    @staticmethod
+    def _ranges(c: sqlite3.Connection, folder_id: int) -> list[tuple[int, int]]:
+        return [
+            (int(lo), int(hi))
+            for lo, hi in c.execute("SELECT lo, hi FROM sync_ranges WHERE folder_id=? ORDER BY lo", (folder_id,))
+        ]
+
+    def _add_range(self, c: sqlite3.Connection, folder_id: int, lo: int, hi: int) -> None:
+        """Merge [lo, hi] into the folder's complete ranges (adjacent and overlapping ones join)."""
+        if hi < lo:
+            return
+        merged: list[tuple[int, int]] = []
+        for a, b in sorted([*self._ranges(c, folder_id), (lo, hi)]):
+            if merged and a <= merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+            else:
+                merged.append((a, b))
+        c.execute("DELETE FROM sync_ranges WHERE folder_id=?", (folder_id,))
+        c.executemany(
+            "INSERT INTO sync_ranges(folder_id, lo, hi) VALUES (?, ?, ?)", [(folder_id, a, b) for a, b in merged]
+        )
+
+    def complete_ranges(self, folder_id: int) -> list[tuple[int, int]]:
+        """The folder's UID ranges whose every server message is cached (or was expunged), ascending."""
+        return self._ranges(self.conn, folder_id)
+
+    def mark_complete(self, folder_id: int, lo: int, hi: int) -> None:
+        """Record a UID range as complete with no rows to store (e.g. nothing on the server there)."""
+        with self.transaction() as c:
+            self._add_range(c, folder_id, lo, hi)
+
+    def bodies_missing(self, folder_id: int) -> list[tuple[int, int, int]]:
+        """(row id, uid, size) of the folder's server messages (current UIDVALIDITY) without a body, newest first."""
+        return [
+            (int(r[0]), int(r[1]), int(r[2]))
+            for r in self.conn.execute(
+                "SELECT m.id, m.uid, m.size FROM messages m JOIN folders f ON f.id = m.folder_id "
+                "WHERE m.folder_id=? AND m.body_hash IS NULL AND m.uid IS NOT NULL AND m.uidvalidity IS f.uidvalidity "
+                "ORDER BY m.date DESC",
+                (folder_id,),
+            )
+        ]
+
+    def apply_server_flags(
+        self, folder_id: int, flags: dict[int, frozenset[str]], highestmodseq: int | None = None
+    ) -> int:
+        """Set flags from the server for the given UIDs, except where a local change is still pending.
+        Returns the number of rows changed."""
+        from .cache import flags_to_text  # cache.py builds on this module
+
+        with self.transaction() as c:
+            pending = {
+                r[0]
+                for r in c.execute(
+                    "SELECT uid FROM pending_actions WHERE folder_id=? AND kind='flags' AND uid IS NOT NULL",
+                    (folder_id,),
+                )
+            }
+            # Compared in bulk: one pass over the folder's current flags, UPDATEs only for what differs.
+            current = dict(
+                c.execute("SELECT uid, flags FROM messages WHERE folder_id=? AND uid IS NOT NULL", (folder_id,))
+            )
+            updates = []
+            for uid, fl in flags.items():
+                text = flags_to_text(fl)
+                if uid in pending or current.get(uid, text) == text:
+                    continue
+                updates.append((text, int(SEEN in fl), folder_id, uid))
+            c.executemany("UPDATE messages SET flags=?, seen=? WHERE folder_id=? AND uid=?", updates)
+            if highestmodseq is not None:
+                c.execute("UPDATE folders SET highestmodseq=? WHERE id=?", (highestmodseq, folder_id))
+        return len(updates)
