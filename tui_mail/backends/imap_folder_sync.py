@@ -188,7 +188,7 @@ class FolderSync:
             part = missing[pos : pos + size]
             data = c.fetch(part, ["BODY.PEEK[HEADER]", "FLAGS", "RFC822.SIZE"])
             msgs: list[NewMessage] = []
-            for uid in part:
+            for uid in sorted(part):  # rows of equal date list in UID order, as the server has them
                 d = data.get(uid)
                 if d is None:
                     continue  # expunged meanwhile

@@ -319,6 +319,7 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
         view = self.views[name]
         if view.folder_id != folder_id:
             view.folder_id, view.cursor, view.scroll_y, view.selected, view.query = folder_id, 0, 0, None, ""
+        self._prefer_open_folder(name)
         self._show_folder(name, view)
         self.refresh_folders()
         self.update_status()
@@ -359,6 +360,7 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
         except Exception:
             pending = 0
         others = sum(1 for n, s in self.sync_states.items() if s.syncing and n != acc.name)
+        self.message_list.set_loading(self.sync_states[acc.name].syncing)
         self.status.show_state(
             acc.name,
             self._current_folder_title(),

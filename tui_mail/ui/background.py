@@ -138,6 +138,7 @@ class BackgroundWork(App[int]):
             return
         state.syncing, state.stage, state.done, state.total = True, "", 0, 0
         self.update_status()
+        self._prefer_open_folder(account)
         self.run_worker(
             partial(self._sync_work, account),
             name=f"sync {account}",
@@ -147,16 +148,29 @@ class BackgroundWork(App[int]):
             exit_on_error=False,
         )
 
+    def _prefer_open_folder(self, account: str) -> None:
+        """The folder on screen jumps the queue of a running (or the next) sync; this never blocks."""
+        folder_id = self.views[account].folder_id
+        if folder_id is None:
+            return
+        try:
+            folder = self.cache(account).folder(folder_id)
+        except KeyError:
+            return
+        self.manager.prefer_folder(account, folder.name)
+
     def _sync_work(self, account: str) -> None:
         """Runs in a worker thread: never touches widgets."""
         self.post_message(SyncStarted(account))
         last_post = 0.0
+        last: tuple[str, int] = ("", 0)
 
         def progress(p: SyncProgress) -> None:
-            nonlocal last_post
+            nonlocal last_post, last
             now = time.monotonic()
-            if now - last_post >= 0.1 or p.stage == "done":
-                last_post = now
+            # Coalesced, except a new stage or newly stored rows: those the UI shows at once.
+            if now - last_post >= 0.1 or p.stage == "done" or (p.stage, p.new_messages) != last:
+                last_post, last = now, (p.stage, p.new_messages)
                 self.post_message(SyncProgressed(replace(p)))
 
         try:
@@ -181,12 +195,15 @@ class BackgroundWork(App[int]):
             return
         state.stage, state.done, state.total = p.stage, p.done, p.total
         now = time.monotonic()
-        if (
-            p.new_messages
-            and self.account
-            and p.account == self.account.name
-            and now - self._last_progress_reload > 0.5
-        ):
+        current = self.account is not None and p.account == self.account.name
+        if p.stage == "folders" and p.total:
+            # The folder list is stored: show it now, and a never-synced account's Inbox (loading) with it.
+            view = self.views.get(p.account)
+            if current and view is not None and view.folder_id is None:
+                view.folder_id = self._default_folder(self.cache(p.account))
+                self._show_folder(p.account, view)
+            self.refresh_folders()
+        if p.new_messages and current and (now - self._last_progress_reload > 0.5 or self.message_list.row_count == 0):
             self._last_progress_reload = now
             self.message_list.reload()
         self.update_status()

@@ -104,6 +104,7 @@ class MessageList(ScrollView, can_focus=True):
         self._g_pending: float = 0.0
         self._g_timer: Timer | None = None
         self.window_queries = 0  # how many window reads were made (tests and bench look at this)
+        self.sync_running = False  # a sync of this account runs: an empty list is "loading", not "no messages"
         self._styles: dict[str, Style] | None = None
         self._strips: OrderedDict[tuple[int, bool, bool, int], Strip] = OrderedDict()
 
@@ -129,6 +130,13 @@ class MessageList(ScrollView, can_focus=True):
         self.scroll_to(y=scroll_y, animate=False, force=True)
         self.cursor = max(0, min(cursor, self.row_count - 1))
         self.refresh()
+
+    def set_loading(self, loading: bool) -> None:
+        """Say whether a sync that may still bring this folder's rows is running."""
+        if loading != self.sync_running:
+            self.sync_running = loading
+            if self.row_count == 0:
+                self.refresh()
 
     def reload(self) -> None:
         """Re-read the folder (new mail, a flag change, a delete), keeping the cursor on the same message if it is
@@ -298,7 +306,10 @@ class MessageList(ScrollView, can_focus=True):
         base = self._style("base")
         if self.row_count == 0:
             if y == 0 and self.source is not None:
-                text = "  No messages" + (" match the filter" if self.source.query else " in this folder")
+                if self.sync_running and not self.source.query:
+                    text = "  Loading newest messages…"
+                else:
+                    text = "  No messages" + (" match the filter" if self.source.query else " in this folder")
                 return Strip([Segment(set_cell_size(text, width), base + self._style("message-list--empty"))], width)
             return Strip.blank(width, base)
         is_cursor = index == self.cursor

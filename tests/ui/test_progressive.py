@@ -1,0 +1,87 @@
+"""A sync that is still running: the list says it is loading instead of "no messages", rows appear as chunks are
+stored, and the folder the user opens is the one the sync does next."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tui_mail.accounts import AccountManager
+from tui_mail.backends.base import SyncResult
+from tui_mail.config import AccountConfig, Config, ServerConfig, UiConfig
+from tui_mail.mime import parse_envelope
+from tui_mail.models import Role, SyncProgress
+from tui_mail.store.cache import NewMessage
+from tui_mail.ui.app import MailApp
+
+SIZE = (120, 30)
+
+
+async def _until(pilot: object, check: Callable[[], bool]) -> bool:
+    for _ in range(400):
+        if check():
+            return True
+        await pilot.pause()  # type: ignore[attr-defined]
+    return check()
+
+
+async def test_a_never_synced_account_shows_loading_then_the_newest_rows_while_the_sync_runs(
+    tmp_path: Path, ui: Any
+) -> None:
+    screen_text, make_raw = ui.screen_text, ui.make_raw
+    fresh = AccountConfig(
+        name="fresh",
+        email="me@fresh.example",
+        protocol="imap",
+        incoming=ServerConfig(host="mail.fresh.invalid", port=993),
+    )
+    config = Config(path=None, accounts=(fresh,), ui=UiConfig(threads=False))
+    manager = AccountManager(config, data_dir=tmp_path, offline=True)
+    listed, stored = threading.Event(), threading.Event()
+    go_on, release = threading.Event(), threading.Event()
+    preferred: list[tuple[str, str | None]] = []
+
+    def progressive_sync(name: str, progress: Callable[[SyncProgress], None] | None = None) -> SyncResult:
+        assert progress is not None
+        cache = manager.cache(name)
+        inbox = cache.ensure_folder("INBOX", "/", Role.INBOX)
+        cache.ensure_folder("Archive", "/", Role.ARCHIVE)
+        progress(SyncProgress(name, stage="folders", done=2, total=2))
+        listed.set()
+        go_on.wait(10)
+        msg = NewMessage(parse_envelope(make_raw("The newest one")), uid=2)
+        cache.store_messages(inbox, [msg], uidvalidity=1, last_uid=2, complete=(2, 2))
+        progress(SyncProgress(name, stage="headers", folder="INBOX", done=1, total=2, new_messages=1))
+        stored.set()
+        release.wait(10)
+        return SyncResult(new_messages=1)
+
+    manager.sync = progressive_sync  # type: ignore[method-assign]
+    manager.prefer_folder = lambda name, folder: preferred.append((name, folder))  # type: ignore[method-assign]
+    app = MailApp(config, manager, sync_on_start=True, show_clock=False, preview_delay=0, cursor_blink=False)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            # The folder list is stored: it shows at once, Inbox open, and the list says it is loading.
+            assert await _until(pilot, lambda: listed.is_set() and "Loading newest messages" in screen_text(app))
+            text = screen_text(app)
+            assert "Archive" in text and "No messages" not in text
+            go_on.set()
+            # The newest page is stored: its rows show while the sync goes on.
+            assert await _until(pilot, lambda: stored.is_set() and "The newest one" in screen_text(app))
+            assert "syncing" in screen_text(app)
+            archive = manager.cache("fresh").folder_by_name("Archive")
+            assert archive is not None
+            app.open_folder(0, archive.id)  # the user opens another folder meanwhile: it jumps the queue
+            await pilot.pause()
+            assert preferred[-1] == ("fresh", "Archive")
+            assert "Loading newest messages" in screen_text(app)
+            release.set()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert "No messages in this folder" in screen_text(app)  # the sync is over: Archive is empty
+    finally:
+        release.set()
+        go_on.set()
+        manager.close()
