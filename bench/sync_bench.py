@@ -30,6 +30,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 TARGET_RATIO = 2.0  # full IMAP sync / plain imapclient loop
+TARGET_MBSYNC_RATIO = 0.8  # full IMAP sync / mbsync (issue 7; reported, not part of the exit status)
 TARGET_POP_RATIO = 1.5  # POP3 download / plain poplib RETR loop
 TARGET_NOOP_S = 0.4  # no-op resync
 TARGET_NOOP_PLAIN_S = 2.0  # no-op resync on a server without CONDSTORE (whole process)
@@ -88,6 +89,34 @@ def phase_baseline(spec: dict[str, Any]) -> dict[str, Any]:
     client.logout()
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "messages": count, "bytes": nbytes}
+
+
+def phase_mbsync(spec: dict[str, Any]) -> dict[str, Any]:
+    """The peer: mbsync (isync, Debian package) pulling INBOX into a fresh Maildir; the whole process is timed."""
+    srv = spec["imap"]
+    out_dir = Path(spec["workdir"]) / f"mbsync-{time.monotonic_ns()}"
+    (out_dir / "mail").mkdir(parents=True)
+    tls = {"tls": "IMAPS", "starttls": "STARTTLS", "none": "None"}[srv["security"]]
+    cfg = out_dir / "mbsyncrc"
+    cfg.write_text(
+        # mbsync checks the certificate's DNS names only (it says localhost and IP 127.0.0.1)
+        f"IMAPAccount bench\nHost {'localhost' if srv['host'] == '127.0.0.1' else srv['host']}\nPort {srv['port']}\nUser {srv['username']}\n"
+        f"Pass {spec['password']}\nSSLType {tls}\n"
+        + (f"CertificateFile {srv['ca_file']}\n" if srv.get("ca_file") else "")
+        + f"\nIMAPStore remote\nAccount bench\n\nMaildirStore local\nPath {out_dir / 'mail'}/\n"
+        f"Inbox {out_dir / 'mail' / 'INBOX'}\n\nChannel bench\nFar :remote:\nNear :local:\nPatterns INBOX\n"
+        "Create Near\nSync Pull\nSyncState *\n"
+    )
+    t0 = time.perf_counter()
+    proc = subprocess.run(["mbsync", "-c", str(cfg), "-q", "bench"], capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"mbsync failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    files = [p for d in ("cur", "new") for p in (out_dir / "mail" / "INBOX" / d).iterdir()]
+    nbytes = sum(p.stat().st_size for p in files)
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return {"seconds": seconds, "messages": len(files), "bytes": nbytes, "child_rss_mb": rss}
 
 
 def phase_pop_baseline(spec: dict[str, Any]) -> dict[str, Any]:
@@ -254,6 +283,8 @@ def run_phase(name: str, spec_file: str, profile: str | None) -> None:
     spec = json.loads(Path(spec_file).read_text())
     if name == "baseline":
         out = phase_baseline(spec)
+    elif name == "mbsync":
+        out = phase_mbsync(spec)
     elif name == "pop-baseline":
         out = phase_pop_baseline(spec)
     elif name in ("full", "headers"):
@@ -356,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         "no-op and resume phases on the plain one too (default both)",
     )
     ap.add_argument("--skip-resume", action="store_true", help="skip the kill-and-resume phase")
+    ap.add_argument("--skip-peers", action="store_true", help="skip the peer clients (mbsync), even when installed")
     ap.add_argument("--profile", metavar="DIR", help="also profile the tui-mail phases (cProfile files in DIR)")
     ap.add_argument("--json", metavar="FILE", help="write the figures as JSON too")
     ap.add_argument(
@@ -463,6 +495,18 @@ def main(argv: list[str] | None = None) -> int:
         if f["stored"] != ds.messages or f["missing_bodies"]:
             problems.append(f"full sync stored {f['stored']} messages, {f['missing_bodies']} without body")
         rows.append(Row("baseline: imapclient fetch loop", b["seconds"], b["messages"], b["bytes"], b["peak_rss_mb"]))
+        mb: dict[str, Any] | None = None
+        if shutil.which("mbsync") and not args.skip_peers:
+            mb_runs = []
+            for r in range(max(1, args.repeat)):
+                print(f"[run {r + 1}] peer: mbsync ...", flush=True)
+                mb_runs.append(_child("mbsync", {**base_spec, "workdir": str(workdir)}, workdir))
+                print(f"[run {r + 1}]   {mb_runs[-1]['seconds']:.2f} s", flush=True)
+            mb = min(mb_runs, key=lambda x: x["seconds"])
+            if mb["messages"] != ds.messages:
+                problems.append(f"mbsync fetched {mb['messages']} of {ds.messages} messages")
+            rows.append(Row("peer: mbsync (isync)", mb["seconds"], mb["messages"], mb["bytes"], mb["child_rss_mb"],
+                            "whole process, default config (FSync on)"))  # fmt: skip
         rows.append(
             Row(
                 "tui-mail IMAP full sync",
@@ -612,8 +656,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"warning from sync: {w}")
         for prob in problems:
             print(f"CHECK FAILED: {prob}")
+        peer_verdicts = []
+        if mb is not None:
+            mb_ratio = f["seconds"] / mb["seconds"]
+            line = (
+                f"full sync / mbsync = {mb_ratio:.2f}x (target <= {TARGET_MBSYNC_RATIO}x): "
+                f"{'PASS' if mb_ratio <= TARGET_MBSYNC_RATIO else 'FAIL'}"
+            )
+            print(line)
+            peer_verdicts.append(line)
         if args.results:
-            _write_markdown(Path(args.results), args, ds, rows, problems, [
+            _write_markdown(Path(args.results), args, ds, rows, problems, [*peer_verdicts,
                 f"full sync / imapclient loop = {ratio:.2f}x (target < {TARGET_RATIO:.0f}x): {'PASS' if ratio_ok else 'FAIL'}",
                 f"no-op resync = {nop['seconds']:.3f} s (target < {TARGET_NOOP_S} s): {'PASS' if noop_ok else 'FAIL'}",
                 f"resume after a kill: {'PASS' if resume_ok else 'FAIL'}",
