@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tui_mail.backends.imap import ImapBackend
+from tui_mail.backends.imap import ImapBackend, _text, parse_uid_set
 from tui_mail.models import SyncProgress
 from tui_mail.store.cache import Cache
 
@@ -61,6 +61,26 @@ def make_backend(imap_server: Any, user: Any, tmp_path: Path) -> Iterator[Callab
         b.close()
 
 
+def record_fetches(backend: ImapBackend, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[int]]]:
+    """(kind, UIDs) of every UID FETCH of message data the backend sends: "envelope" or "body"."""
+    backend.connect()
+    client = backend._client
+    assert client is not None
+    calls: list[tuple[str, list[int]]] = []
+    real = client._imap._command
+
+    def command(name: str, *args: Any) -> Any:
+        if name == "UID" and args and args[0] == "FETCH":
+            items = str(args[2])
+            if "BODY.PEEK[" in items:
+                kind = "body" if "BODY.PEEK[]" in items else "envelope"
+                calls.append((kind, parse_uid_set(_text(args[1]))))
+        return real(name, *args)
+
+    monkeypatch.setattr(client._imap, "_command", command)
+    return calls
+
+
 def inbox_subjects(cache: Cache, name: str = "INBOX") -> list[str]:
     f = cache.folder_by_name(name)
     assert f is not None
@@ -97,17 +117,7 @@ def test_bodies_are_fetched_newest_first_after_every_envelope(
     deliver(imap_server, user, [make_msg(f"m{i:02d}", i) for i in range(12)])
     b = make_backend(download="full")
     b.full_chunk_bytes = 1  # one body per FETCH, so the order is visible
-    b.connect()
-    client = b._client
-    assert client is not None
-    calls: list[tuple[str, list[int]]] = []
-    real = client.fetch
-
-    def fetch(messages: Any, data: Any, modifiers: Any = None) -> Any:
-        calls.append(("body" if "BODY.PEEK[]" in data else "envelope", [int(u) for u in messages]))
-        return real(messages, data, modifiers)
-
-    monkeypatch.setattr(client, "fetch", fetch)
+    calls = record_fetches(b, monkeypatch)
     b.sync()
     kinds = [k for k, _ in calls]
     assert kinds == sorted(kinds, key=lambda k: k == "body")  # every envelope before any body
@@ -140,19 +150,10 @@ def test_crash_while_downloading_bodies_resumes_with_the_missing_bodies_only(
     assert len(had_body) == 10 and len(inbox_subjects(b.cache)) == 25
 
     fresh = make_backend(download="full")
-    fresh.connect()
-    client = fresh._client
-    assert client is not None
-    fetched: list[int] = []
-    real_fetch = client.fetch
-
-    def fetch(messages: Any, data: Any, modifiers: Any = None) -> Any:
-        fetched.extend(int(u) for u in messages)
-        return real_fetch(messages, data, modifiers)
-
-    monkeypatch.setattr(client, "fetch", fetch)
+    calls = record_fetches(fresh, monkeypatch)
     result = fresh.sync()
     assert result.new_messages == 0
+    fetched = [u for _kind, uids in calls for u in uids]
     assert sorted(fetched) == sorted(set(range(1, 26)) - had_body)  # no envelope, no finished body again
     assert all(r.has_body for r in fresh.cache.window(f.id, 0, 100))
 
@@ -212,3 +213,30 @@ def test_the_folder_the_user_opens_is_synced_first_even_mid_sync(
     b.prefer(imap_server.folder_name("Beta"))
     b.sync(lambda p: order.append(p.folder) if p.stage == "headers" and p.folder not in order else None)
     assert order[0] == imap_server.folder_name("Beta")
+
+
+def test_a_crash_with_a_fetch_in_flight_leaves_the_connection_usable(
+    imap_server: Any, user: Any, make_backend: Callable[..., ImapBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deliver(imap_server, user, [make_msg(f"m{i:02d}", i) for i in range(30)])
+    b = make_backend(download="full")
+    real = b.cache.store_bodies
+    calls = {"n": 0}
+
+    def crashing(bodies: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("simulated failure while the next FETCH is on its way")
+        real(bodies)
+
+    monkeypatch.setattr(b.cache, "store_bodies", crashing)
+    with pytest.raises(RuntimeError):
+        b.sync()
+    result = b.sync()  # the same connection: the answer to the outstanding FETCH was read, nothing is mixed up
+    assert result.new_messages == 0 and result.warnings == []
+    f = b.cache.folder_by_name("INBOX")
+    assert f is not None
+    rows = b.cache.window(f.id, 0, 100)
+    assert len(rows) == 30 and all(r.has_body for r in rows)
+    for r in rows:
+        assert f"Subject: {r.subject}".encode() in (b.cache.body(r.id) or b"")

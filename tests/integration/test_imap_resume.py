@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tui_mail.backends.imap import ImapBackend
+from tui_mail.backends.imap import ImapBackend, _text, parse_uid_set
 from tui_mail.models import FLAGGED, SEEN
 from tui_mail.store.cache import Cache
 
@@ -50,14 +50,18 @@ class Recorder:
         backend.connect()
         client = backend._client
         assert client is not None
-        real_fetch = client.fetch
+        real_command = client._imap._command
 
-        def fetch(messages: Any, data: Any, modifiers: Any = None) -> Any:
-            into = self.body_uids if "BODY.PEEK[]" in data else self.data_uids
-            into.extend(int(u) for u in messages)
-            return real_fetch(messages, data, modifiers)
+        def command(name: str, *args: Any) -> Any:
+            # Message data goes out as UID FETCH commands (several may be in flight): note which UIDs each asks for.
+            if name == "UID" and args and args[0] == "FETCH":
+                into = self.body_uids if "BODY.PEEK[]" in str(args[2]) else None
+                into = self.data_uids if "BODY.PEEK[HEADER]" in str(args[2]) else into
+                if into is not None:
+                    into.extend(parse_uid_set(_text(args[1])))
+            return real_command(name, *args)
 
-        monkeypatch.setattr(client, "fetch", fetch)
+        monkeypatch.setattr(client._imap, "_command", command)
         real_uid = client._imap.uid
 
         def uid(command: str, *args: Any) -> Any:

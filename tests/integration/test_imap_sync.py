@@ -443,10 +443,11 @@ def test_connection_dropped_mid_sync_is_one_sentence_and_the_next_sync_resumes(
     with pytest.raises(ConnectError, match=r"^lost the connection to 127\.0\.0\.1:\d+ \(.*\)\.$"):
         b.sync()
     monkeypatch.undo()
-    assert len(subjects(b.cache, "INBOX")) == 10
+    kept = len(subjects(b.cache, "INBOX"))
+    assert 10 <= kept < 25  # the first chunk, and the next one if it was already on its way (pipelined FETCH)
 
     result = b.sync()  # the same backend reconnects by itself
-    assert result.new_messages == 15
+    assert result.new_messages == 25 - kept
     assert subjects(b.cache, "INBOX") == [f"kicked {i:02d}" for i in range(25)]
 
 

@@ -11,10 +11,15 @@ UID sets, compared with the cache in one pass.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
+import imapclient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
+from imapclient.imapclient import join_message_ids, seq_to_parenstr_upper
+from imapclient.response_parser import parse_fetch_response
 
 from ..backends.base import ProgressCallback, SyncResult
 from ..models import Folder
@@ -46,6 +51,46 @@ def split_by_size(uids: list[int], sizes: dict[int, int], limit: int) -> list[li
     if cur:
         out.append(cur)
     return out
+
+
+def pipelined_fetch(
+    c: imapclient.IMAPClient, parts: Sequence[list[int]], items: list[str]
+) -> Generator[tuple[list[int], dict[int, dict[bytes, Any]]], None, None]:
+    """UID FETCH items for each part, in order, with the next part's command already sent: the server reads and
+    sends part n+1 while part n is parsed and stored. At most two commands are in flight. A server may answer
+    pipelined commands interleaved (some of part n+1 before part n's tagged OK), so responses are pooled by UID and
+    each part takes its own. If anything fails, the outstanding command is read to its end (the connection stays
+    in step)."""
+    imap = c._imap
+    spec = seq_to_parenstr_upper(items)
+    queue: deque[tuple[list[int], str]] = deque()
+    pool: dict[int, dict[bytes, Any]] = {}
+
+    def collect() -> tuple[list[int], dict[int, dict[bytes, Any]]]:
+        part, tag = queue.popleft()
+        typ, data = imap._command_complete("FETCH", tag)
+        if typ != "OK":
+            raise IMAPClientError(f"FETCH failed: {_text(data[0]) if data else typ}")
+        typ, data = imap._untagged_response(typ, data, "FETCH")
+        for uid, d in parse_fetch_response([x for x in data if x is not None], c.normalise_times, True).items():
+            pool.setdefault(uid, {}).update(d)
+        return part, {uid: pool.pop(uid) for uid in part if uid in pool}
+
+    try:
+        for part in parts:
+            queue.append((part, imap._command("UID", "FETCH", join_message_ids(part), spec)))
+            if len(queue) > 1:
+                yield collect()
+        while queue:
+            yield collect()
+    finally:
+        while queue:  # an error (or the caller stopped early): finish what the server is still sending
+            part, tag = queue.popleft()
+            try:
+                imap._command_complete("FETCH", tag)
+                imap.untagged_responses.pop("FETCH", None)
+            except Exception:
+                break
 
 
 class FolderSync:
@@ -181,28 +226,31 @@ class FolderSync:
         UID range it completes: from just above the next missing UID below it (or 1) up to just below the
         previous chunk (or top, the highest UID the search could see)."""
         b, folder, result = self.b, self.folder, self.result
-        c = b._c
+        first = missing[: b.first_page]
+        parts = [first, *chunks(missing[len(first) :], b.chunk_size)] if first else []
         pos = 0
-        while pos < len(missing):
-            size = b.first_page if pos == 0 else b.chunk_size
-            part = missing[pos : pos + size]
-            data = c.fetch(part, ["BODY.PEEK[HEADER]", "FLAGS", "RFC822.SIZE"])
-            msgs: list[NewMessage] = []
-            for uid in sorted(part):  # rows of equal date list in UID order, as the server has them
-                d = data.get(uid)
-                if d is None:
-                    continue  # expunged meanwhile
-                raw = bytes(d.get(b"BODY[HEADER]") or b"")
-                size_ = int(d.get(b"RFC822.SIZE", 0) or len(raw))
-                msgs.append(NewMessage(envelope=safe_envelope(raw, size_), uid=uid, flags=_flags(d.get(b"FLAGS", ()))))
-            hi = top if pos == 0 else missing[pos - 1] - 1
-            end = pos + len(part)
-            lo = missing[end] + 1 if end < len(missing) else 1
-            # The range advances in the same transaction as the rows it covers.
-            self.cache.store_messages(folder.id, msgs, uidvalidity=uidvalidity, last_uid=max(part), complete=(lo, hi))
-            pos = end
-            result.new_messages += len(msgs)
-            self._report(stage="headers", done=pos, total=len(missing), new_messages=result.new_messages)
+        with closing(pipelined_fetch(b._c, parts, ["BODY.PEEK[HEADER]", "FLAGS", "RFC822.SIZE"])) as fetched:
+            for part, data in fetched:
+                msgs: list[NewMessage] = []
+                for uid in sorted(part):  # rows of equal date list in UID order, as the server has them
+                    d = data.get(uid)
+                    if d is None:
+                        continue  # expunged meanwhile
+                    raw = bytes(d.get(b"BODY[HEADER]") or b"")
+                    size = int(d.get(b"RFC822.SIZE", 0) or len(raw))
+                    msgs.append(
+                        NewMessage(envelope=safe_envelope(raw, size), uid=uid, flags=_flags(d.get(b"FLAGS", ())))
+                    )
+                hi = top if pos == 0 else missing[pos - 1] - 1
+                end = pos + len(part)
+                lo = missing[end] + 1 if end < len(missing) else 1
+                # The range advances in the same transaction as the rows it covers.
+                self.cache.store_messages(
+                    folder.id, msgs, uidvalidity=uidvalidity, last_uid=max(part), complete=(lo, hi)
+                )
+                pos = end
+                result.new_messages += len(msgs)
+                self._report(stage="headers", done=pos, total=len(missing), new_messages=result.new_messages)
 
     def fetch_bodies(self) -> None:
         """Download the bodies the folder's rows still lack, newest first, in chunks of bounded bytes."""
@@ -218,15 +266,16 @@ class FolderSync:
         sizes = {uid: size for _mid, uid, size in todo}
         uids = [uid for _mid, uid, _size in todo]
         done = 0
-        for chunk in chunks(uids, b.chunk_size):
-            for part in split_by_size(chunk, sizes, b.full_chunk_bytes):
-                data = c.fetch(part, ["BODY.PEEK[]"])
+        parts = [p for chunk in chunks(uids, b.chunk_size) for p in split_by_size(chunk, sizes, b.full_chunk_bytes)]
+        with closing(pipelined_fetch(c, parts, ["BODY.PEEK[]"])) as fetched:
+            for part, data in fetched:
                 bodies = []
                 for uid in part:
                     raw = (data.get(uid) or {}).get(b"BODY[]")
                     if raw is not None:  # else expunged meanwhile: the next sync drops the row
                         raw = bytes(raw)
                         bodies.append((ids[uid], raw, safe_envelope(raw, len(raw))))
+                del data
                 self.cache.store_bodies(bodies)
                 done += len(part)
                 self._report(stage="bodies", done=done, total=len(uids), new_messages=result.new_messages)
