@@ -24,7 +24,7 @@ from imapclient.response_parser import parse_fetch_response
 from ..backends.base import ProgressCallback, SyncResult
 from ..models import Folder
 from ..store.cache import NewMessage
-from .imap import _flags, _FolderGone, _text, parse_uid_set, safe_envelope
+from .imap import _flags, _FolderGone, _text, parse_uid_set, safe_envelope, with_arrival_date
 
 if TYPE_CHECKING:
     from .imap import ImapBackend
@@ -229,7 +229,9 @@ class FolderSync:
         first = missing[: b.first_page]
         parts = [first, *chunks(missing[len(first) :], b.chunk_size)] if first else []
         pos = 0
-        with closing(pipelined_fetch(b._c, parts, ["BODY.PEEK[HEADER]", "FLAGS", "RFC822.SIZE"])) as fetched:
+        # INTERNALDATE: the date of a message whose Date header is missing or impossible
+        items = ["BODY.PEEK[HEADER]", "FLAGS", "RFC822.SIZE", "INTERNALDATE"]
+        with closing(pipelined_fetch(b._c, parts, items)) as fetched:
             for part, data in fetched:
                 msgs: list[NewMessage] = []
                 for uid in sorted(part):  # rows of equal date list in UID order, as the server has them
@@ -239,7 +241,11 @@ class FolderSync:
                     raw = bytes(d.get(b"BODY[HEADER]") or b"")
                     size = int(d.get(b"RFC822.SIZE", 0) or len(raw))
                     msgs.append(
-                        NewMessage(envelope=safe_envelope(raw, size), uid=uid, flags=_flags(d.get(b"FLAGS", ())))
+                        NewMessage(
+                            envelope=with_arrival_date(safe_envelope(raw, size), d.get(b"INTERNALDATE")),
+                            uid=uid,
+                            flags=_flags(d.get(b"FLAGS", ())),
+                        )
                     )
                 hi = top if pos == 0 else missing[pos - 1] - 1
                 end = pos + len(part)
