@@ -52,6 +52,8 @@ READER_BINDINGS: list[BindingType] = [
     Binding("pageup", "page_up", "Page up", show=False, id="reader.page-up"),
     Binding("o", "open_attachment", "Open attachment", id="reader.open-attachment"),
     Binding("S", "save_attachment", "Save attachment", id="reader.save-attachment"),
+    Binding("h", "toggle_headers", "All headers", show=False, id="reader.headers"),
+    Binding("e,v", "toggle_source", "Raw source", show=False, id="reader.source"),
 ]
 
 # The full-screen reader.

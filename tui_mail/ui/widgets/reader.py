@@ -1,72 +1,77 @@
-"""The reader: headers, body (quoted lines dimmed), notes and attachments of one message, all as inert text."""
+"""The reader: headers, body (quoted lines dimmed), notes and attachments of one message, drawn line by line.
+
+Everything proportional to a message's size (MIME parsing, sanitizing, cutting monster lines, wrapping) runs in a
+thread worker; the widget only draws the lines in view (Line API), so a 2 MB one-line body never blocks a key.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from itertools import count
 
-from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Size
 from textual.message import Message
-from textual.widgets import Static
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.worker import get_current_worker
 
-from ... import mime
 from ...models import MessageRow
 from ..bindings import READER_BINDINGS
-from .safe_text import clean, clean_line
+from .reader_lines import (
+    MAX_HEADER,
+    AttachmentInfo,
+    Line,
+    Prepared,
+    ReaderContent,
+    cut,
+    human_size,
+    prepare,
+    render_content,
+    wrap_lines,
+)
+from .safe_text import clean_line
 
-AttachmentInfo = mime.Attachment
+__all__ = ["AttachmentInfo", "ReaderContent", "ReaderView", "human_size", "render_content"]
 
+SYNC_BYTES = 16 * 1024  # messages up to this size are prepared at once (no flash of "Rendering…")
+SYNC_WRAP_CHARS = 64 * 1024  # text up to this size is wrapped at once on a resize
 
-@dataclass(slots=True)
-class ReaderContent:
-    """What the reader shows of a message body."""
-
-    body: str = ""
-    attachments: list[AttachmentInfo] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    warning: str = ""  # the sender's name pretends to be another address: shown first, in red
-
-
-def render_content(raw: bytes) -> ReaderContent:
-    """Parse a raw message for display; never raises (a broken message shows what can be shown plus a note)."""
-    try:
-        rendered = mime.render_message(raw)
-    except Exception as e:  # the UI never crashes on a message
-        return ReaderContent(notes=[f"This message could not be displayed ({type(e).__name__})."])
-    notes = [n for n in rendered.notes if n != rendered.sender_warning]
-    return ReaderContent(rendered.text, list(rendered.attachments), notes, rendered.sender_warning)
+_tokens = count(1)
 
 
-def body_text(body: str) -> Text:
-    """The body as inert Text; quoted lines dimmed (deeper quotes dimmer)."""
-    text = Text(end="")
-    for line in clean(body).split("\n"):
-        depth = mime.quote_depth(line)
-        style = "" if depth == 0 else ("dim" if depth == 1 else "dim italic")
-        text.append(line.expandtabs(8) + "\n", style=style)
-    return text
-
-
-def human_size(n: int) -> str:
-    if n < 1024:
-        return f"{n} B"
-    if n < 1024 * 1024:
-        return f"{n / 1024:.0f} KB"
-    return f"{n / 1024 / 1024:.1f} MB"
-
-
-class ReaderView(VerticalScroll, can_focus=True):
-    """Shows one message; o opens and S saves an attachment (handled by the app through AttachmentRequest)."""
+class ReaderView(ScrollView, can_focus=True):
+    """Shows one message; o opens and S saves an attachment (handled by the app through AttachmentRequest);
+    h shows every header, e/v the raw source."""
 
     BINDINGS = READER_BINDINGS
 
+    COMPONENT_CLASSES = {
+        "reader--label",
+        "reader--subject",
+        "reader--rule",
+        "reader--note",
+        "reader--error",
+        "reader--dim",
+        "reader--quote",
+        "reader--quote2",
+        "reader--attachments-title",
+        "reader--attachment",
+    }
+
     DEFAULT_CSS = """
-    ReaderView { padding: 0 1; }
-    ReaderView #reader-headers { padding-bottom: 1; border-bottom: solid $primary 50%; margin-bottom: 1; }
-    ReaderView #reader-notes { color: $warning; }
-    ReaderView #reader-attachments { margin-top: 1; color: $secondary; }
+    ReaderView { overflow-x: hidden; overflow-y: auto; }
+    ReaderView > .reader--label { text-style: bold; }
+    ReaderView > .reader--subject { text-style: bold; }
+    ReaderView > .reader--rule { color: $primary 50%; }
+    ReaderView > .reader--note { color: $warning; }
+    ReaderView > .reader--error { color: $error; }
+    ReaderView > .reader--dim { color: $text-muted; text-style: italic; }
+    ReaderView > .reader--quote { text-style: dim; }
+    ReaderView > .reader--quote2 { text-style: dim italic; }
+    ReaderView > .reader--attachments-title { color: $secondary; text-style: bold; }
+    ReaderView > .reader--attachment { color: $secondary; }
     """
 
     class AttachmentRequest(Message):
@@ -79,90 +84,212 @@ class ReaderView(VerticalScroll, can_focus=True):
             self.attachments = attachments
             self.save = save
 
+    class BodyReady(Message):
+        """A worker finished preparing the message with this token (dropped when the reader moved on)."""
+
+        def __init__(self, token: int, prepared: Prepared) -> None:
+            super().__init__()
+            self.token = token
+            self.prepared = prepared
+
+    class Wrapped(Message):
+        """A worker wrapped the lines of the message with this token for a width."""
+
+        def __init__(self, token: int, width: int, lines: list[Line]) -> None:
+            super().__init__()
+            self.token = token
+            self.width = width
+            self.lines = lines
+
     def __init__(self, *, date_format: str = "%Y-%m-%d %H:%M", id: str | None = None) -> None:
         super().__init__(id=id)
         self.date_format = date_format
         self.account: str | None = None
         self.row: MessageRow | None = None
         self.content: ReaderContent | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Static("", id="reader-headers", markup=False)
-        yield Static("", id="reader-notes", markup=False)
-        yield Static("", id="reader-body", markup=False)
-        yield Static("", id="reader-attachments", markup=False)
+        self.raw: bytes | None = None
+        self.mode = "text"  # text, headers (every header) or source
+        self.rendering = False  # a worker is preparing the body
+        self.token = 0
+        self._head: list[Line] = []
+        self._lines: list[Line] = []  # logical lines below the headers
+        self._display: list[Line] = []  # wrapped to _width
+        self._width = 0
+        self._styles: dict[str, Style] | None = None
 
     @property
     def message_id(self) -> int | None:
         return self.row.id if self.row else None
 
+    @property
+    def text(self) -> str:
+        """Every line the reader holds, as plain text (tests and the bench look at it)."""
+        return "\n".join(line.label + line.text for line in self._head + self._lines)
+
+    # -- content ---------------------------------------------------------------------------------------------------
+
     def clear(self, note: str = "") -> None:
-        self.account, self.row, self.content = None, None, None
-        self.query_one("#reader-headers", Static).update(Text(note, style="dim"))
-        for part in ("#reader-notes", "#reader-body", "#reader-attachments"):
-            self.query_one(part, Static).update("")
+        self.account, self.row, self.content, self.raw = None, None, None, None
+        self.token = next(_tokens)
+        self.rendering = False
+        self._head = [Line(note, "dim")] if note else []
+        self._set_lines([])
 
     def show(self, account: str, row: MessageRow, raw: bytes | None, error: str | None = None) -> None:
-        """Show a message; raw None means the body is not cached yet ("Downloading…" or the error)."""
+        """Show a message; raw None means the body is not cached yet ("Downloading…" or the error).
+
+        The headers show at once; the body is prepared in a worker when it is big (a stale result is dropped)."""
         same = self.row is not None and self.row.id == row.id and self.account == account
-        self.account, self.row = account, row
-        self.query_one("#reader-headers", Static).update(self._headers(row))
-        notes = self.query_one("#reader-notes", Static)
-        body = self.query_one("#reader-body", Static)
-        atts = self.query_one("#reader-attachments", Static)
+        if not same:
+            self.mode = "text"
+        self.account, self.row, self.raw = account, row, raw
+        self.token = next(_tokens)
+        self._head = self._headers(row)
         if raw is None:
             self.content = None
-            notes.update(Text(clean_line(error), style="red") if error else "")
-            body.update(Text("" if error else "Downloading…", style="italic dim"))
-            atts.update("")
+            self.rendering = False
+            self._set_lines([Line(clean_line(error), "error")] if error else [Line("Downloading…", "dim")])
         else:
-            self.content = render_content(raw)
-            shown = Text(end="")
-            if self.content.warning:
-                shown.append(clean_line(self.content.warning) + "\n", style="bold red")
-            shown.append("\n".join(clean_line(n) for n in self.content.notes))
-            shown.rstrip()
-            notes.update(shown)
-            body.update(body_text(self.content.body))
-            atts.update(self._attachments(self.content.attachments))
+            self._prepare(raw)
         if not same:
             self.scroll_home(animate=False)
 
-    def _headers(self, row: MessageRow) -> Text:
-        text = Text(end="")
+    def set_mode(self, mode: str) -> None:
+        """Switch between the text, all-headers and raw-source views of the shown message."""
+        self.mode = mode
+        if self.row is not None and self.raw is not None:
+            self.token = next(_tokens)
+            self._head = self._headers(self.row)
+            self._prepare(self.raw)
+            self.scroll_home(animate=False)
+
+    def _prepare(self, raw: bytes) -> None:
+        token, mode = self.token, self.mode
+        if len(raw) <= SYNC_BYTES:
+            self.rendering = False
+            self._prepared(token, prepare(raw, mode=mode))
+            return
+        self.rendering = True
+        self.content = None
+        self._set_lines([Line(f"Rendering… ({human_size(len(raw))})", "dim")])
+
+        def work() -> None:
+            prepared = prepare(raw, mode=mode)
+            if not get_current_worker().is_cancelled and token == self.token:
+                self.post_message(self.BodyReady(token, prepared))
+
+        self.run_worker(
+            work, name="reader render", group="reader-render", exclusive=True, thread=True, exit_on_error=False
+        )
+
+    def on_reader_view_body_ready(self, event: ReaderView.BodyReady) -> None:
+        event.stop()
+        self._prepared(event.token, event.prepared)
+
+    def _prepared(self, token: int, prepared: Prepared) -> None:
+        if token != self.token:
+            return  # the reader moved on to another message
+        self.rendering = False
+        self.content = prepared.content
+        if prepared.headers and self.row is not None:
+            self._head = prepared.headers + [Line("", "rule")]
+        self._set_lines(prepared.lines)
+
+    def _headers(self, row: MessageRow) -> list[Line]:
+        if self.mode == "source":
+            return [Line("Raw source (e or v: back to the message)", "dim"), Line("", "rule")]
+        out: list[Line] = []
 
         def line(label: str, value: str, style: str = "") -> None:
             if value:
-                text.append(f"{label:<9}", style="bold")
-                text.append(clean_line(value) + "\n", style=style)
+                out.append(Line(cut(clean_line(value), MAX_HEADER), style, f"{label:<9}"))
 
         sender = f"{row.from_name} <{row.from_addr}>" if row.from_name and row.from_addr else row.sender
-        if mime.lookalike_address(row.from_name, row.from_addr):  # the real address first, the name only quoted
-            line("From:", f'{row.from_addr or "(no address)"} (name: "{row.from_name}")', "bold red")
-        else:
-            line("From:", sender)
+        line("From:", sender)
         line("To:", row.to)
         line("Cc:", row.cc)
         if row.date:
             line("Date:", time.strftime(self.date_format, time.localtime(row.date)))
-        line("Subject:", row.subject or "(no subject)", "bold")
-        text.rstrip()
-        return text
+        line("Subject:", row.subject or "(no subject)", "subject")
+        out.append(Line("", "rule"))
+        return out
 
-    @staticmethod
-    def _attachments(atts: list[AttachmentInfo]) -> Text:
-        if not atts:
-            return Text("")
-        text = Text("Attachments (o open · S save):\n", style="bold", end="")
-        for n, a in enumerate(atts, 1):
-            text.append(f"  [{n}] ", style="")
-            text.append(clean_line(a.filename))
-            details = ", ".join(x for x in (clean_line(a.content_type), human_size(a.size) if a.size else "") if x)
-            if details:
-                text.append(f"  ({details})", style="dim")
-            text.append("\n")
-        text.rstrip()
-        return text
+    # -- lines -----------------------------------------------------------------------------------------------------
+
+    def _set_lines(self, lines: list[Line]) -> None:
+        self._lines = lines
+        self._display = []
+        self._width = 0
+        self._rewrap()
+
+    def _text_width(self) -> int:
+        return max(10, (self.scrollable_content_region.width or self.size.width or 80) - 2)
+
+    def _rewrap(self) -> None:
+        width = self._text_width()
+        lines = self._head + self._lines
+        if sum(len(line.text) for line in self._lines[:2000]) <= SYNC_WRAP_CHARS and len(self._lines) <= 2000:
+            self._wrapped(self.token, width, wrap_lines(lines, width))
+            return
+        token = self.token
+        if not self._display:  # first wrap of a big text: show its head now, the rest when the worker is done
+            self._wrapped(token, width, wrap_lines(lines[:200], width), final=False)
+
+        def work() -> None:
+            wrapped = wrap_lines(lines, width)
+            if not get_current_worker().is_cancelled and token == self.token:
+                self.post_message(self.Wrapped(token, width, wrapped))
+
+        self.run_worker(work, name="reader wrap", group="reader-wrap", exclusive=True, thread=True, exit_on_error=False)
+
+    def on_reader_view_wrapped(self, event: ReaderView.Wrapped) -> None:
+        event.stop()
+        self._wrapped(event.token, event.width, event.lines)
+
+    def _wrapped(self, token: int, width: int, lines: list[Line], final: bool = True) -> None:
+        if token != self.token:
+            return
+        self._display = lines
+        self._width = width if final else 0
+        self.virtual_size = Size(width + 2, len(lines))
+        self.refresh()
+
+    def on_resize(self) -> None:
+        width = self._text_width()
+        if width != self._width and (self._lines or self._head):
+            if self._width:  # wrapped for another width: wrap again (in a worker when big)
+                self._rewrap()
+
+    # -- drawing ---------------------------------------------------------------------------------------------------
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles = None
+
+    def _style(self, name: str) -> Style:
+        if self._styles is None:
+            self._styles = {
+                n.removeprefix("reader--"): self.get_component_rich_style(n) for n in self.COMPONENT_CLASSES
+            }
+            self._styles[""] = Style()
+        return self._styles.get(name, self._styles[""])
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width or self.size.width
+        base = self.rich_style
+        index = round(self.scroll_offset.y) + y
+        if not 0 <= index < len(self._display):
+            return Strip.blank(width, base)
+        line = self._display[index]
+        if line.style == "rule":
+            return Strip([Segment(" " + "─" * max(0, width - 2) + " ", base + self._style("rule"))], width)
+        segments = [Segment(" ", base)]
+        if line.label:
+            segments.append(Segment(line.label, base + self._style("label")))
+        segments.append(Segment(line.text, base + self._style(line.style)))
+        return Strip(segments).crop_extend(0, width, base)
+
+    # -- keys ------------------------------------------------------------------------------------------------------
 
     def action_scroll_down(self) -> None:
         self.scroll_relative(y=1, animate=False)
@@ -175,6 +302,17 @@ class ReaderView(VerticalScroll, can_focus=True):
 
     def action_page_up(self) -> None:
         self.scroll_page_up(animate=False)
+
+    @property
+    def at_end(self) -> bool:
+        """The last line is on screen (Space then moves on to the next unread message)."""
+        return round(self.scroll_offset.y) >= round(self.max_scroll_y)
+
+    def action_toggle_headers(self) -> None:
+        self.set_mode("text" if self.mode == "headers" else "headers")
+
+    def action_toggle_source(self) -> None:
+        self.set_mode("text" if self.mode == "source" else "source")
 
     def _request(self, save: bool) -> None:
         if self.account and self.row and self.content and self.content.attachments:

@@ -1,0 +1,208 @@
+"""The reader's text as plain lines: render a message off the UI thread, cut monster lines, word-wrap to a width."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+
+from rich.cells import cell_len, get_character_cell_size
+
+from ... import mime
+from .safe_text import clean, clean_line
+
+MAX_LINE = 4000  # characters kept of one logical line; the rest is replaced by a visible marker
+MAX_HEADER = 2000  # characters kept of one header value
+RAW_CAP = 8 * 1024 * 1024  # bytes of the raw source shown by the source view
+
+AttachmentInfo = mime.Attachment
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One logical line: an optional bold label (headers), the text, and a style name the widget resolves."""
+
+    text: str
+    style: str = ""
+    label: str = ""
+
+
+@dataclass(slots=True)
+class ReaderContent:
+    """What the reader shows of a message body."""
+
+    body: str = ""
+    attachments: list[AttachmentInfo] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def render_content(raw: bytes) -> ReaderContent:
+    """Parse a raw message for display; never raises (a broken message shows what can be shown plus a note)."""
+    try:
+        rendered = mime.render_message(raw)
+    except Exception as e:  # the UI never crashes on a message
+        return ReaderContent(notes=[f"This message could not be displayed ({type(e).__name__})."])
+    return ReaderContent(body=rendered.text, attachments=list(rendered.attachments), notes=list(rendered.notes))
+
+
+def cut(line: str, limit: int = MAX_LINE) -> str:
+    """The line, or its first `limit` characters and a marker saying how long it was."""
+    if len(line) <= limit:
+        return line
+    return f"{line[:limit]} … [line cut: {len(line):,} characters]"
+
+
+def human_size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def body_lines(body: str) -> list[Line]:
+    """The body as lines (quoted lines dimmed, deeper quotes dimmer), each cut at MAX_LINE characters."""
+    out: list[Line] = []
+    for line in clean(body).split("\n"):
+        line = cut(line)
+        if "\t" in line:
+            line = line.expandtabs(8)
+        depth = mime.quote_depth(line) if line[:1] in (">", " ", "\t") else 0
+        out.append(Line(line, "" if depth == 0 else ("quote" if depth == 1 else "quote2")))
+    if out and not out[-1].text:
+        out.pop()
+    return out
+
+
+def attachment_lines(atts: list[AttachmentInfo]) -> list[Line]:
+    if not atts:
+        return []
+    out = [Line(""), Line("Attachments (o open · S save):", "attachments-title")]
+    for n, a in enumerate(atts, 1):
+        details = ", ".join(x for x in (clean_line(a.content_type), human_size(a.size) if a.size else "") if x)
+        name = cut(clean_line(a.filename), MAX_HEADER)
+        out.append(Line(f"  [{n}] {name}" + (f"  ({details})" if details else ""), "attachment"))
+    return out
+
+
+def all_header_lines(raw: bytes) -> list[Line]:
+    """Every header of the message, decoded and made inert (the `h` view)."""
+    end = raw.find(b"\r\n\r\n")
+    end2 = raw.find(b"\n\n")
+    cuts = [e for e in (end, end2) if e >= 0]
+    head = raw[: min(cuts)] if cuts else raw[:65536]
+    try:
+        msg = BytesHeaderParser(policy=compat32).parsebytes(head[: 1024 * 1024])
+        items = [(str(k), str(v)) for k, v in msg.items()]
+    except Exception:
+        items = []
+    out: list[Line] = []
+    for name, value in items:
+        try:
+            value = mime.decode_header_text(value)
+        except Exception:
+            pass
+        label = clean_line(name)[:40] + ": "
+        out.append(Line(cut(clean_line(value), MAX_HEADER), "", label))
+    return out
+
+
+def source_lines(raw: bytes) -> list[Line]:
+    """The raw message (the `e`/`v` source view): decoded as UTF-8 where it is, inert, long lines cut."""
+    text = raw[:RAW_CAP].decode("utf-8", "replace").replace("\r\n", "\n")
+    lines = [Line(cut(line.expandtabs(8))) for line in clean(text).split("\n")]
+    if len(raw) > RAW_CAP:
+        lines.append(Line(f"… [source cut: {len(raw):,} bytes]", "note"))
+    return lines
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A message made ready for the reader in a worker: its content and its lines (notes, body, attachments)."""
+
+    content: ReaderContent
+    lines: list[Line]
+    headers: list[Line] = field(default_factory=list)  # every header, when asked for
+
+
+def prepare(raw: bytes, *, mode: str = "text") -> Prepared:
+    """Everything proportional to the message's size: parse, sanitize, cut. mode: text, headers (all) or source."""
+    if mode == "source":
+        return Prepared(ReaderContent(), source_lines(raw))
+    content = render_content(raw)
+    lines = [Line(clean_line(n), "note") for n in content.notes]
+    if lines:
+        lines.append(Line(""))
+    lines.extend(body_lines(content.body))
+    lines.extend(attachment_lines(content.attachments))
+    headers = all_header_lines(raw) if mode == "headers" else []
+    return Prepared(content, lines, headers)
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """Word-wrap one line to `width` cells (words longer than a line are broken)."""
+    if width <= 0:
+        return [text]
+    if text.isascii():
+        if len(text) <= width:
+            return [text]
+        out: list[str] = []
+        while len(text) > width:
+            at = text.rfind(" ", 0, width + 1)
+            if at <= 0:
+                out.append(text[:width])
+                text = text[width:]
+            else:
+                out.append(text[:at])
+                text = text[at + 1 :]
+        out.append(text)
+        return out
+    if cell_len(text) <= width:
+        return [text]
+    return _wrap_cells(text, width)
+
+
+def _wrap_cells(text: str, width: int) -> list[str]:
+    out: list[str] = []
+    line: list[str] = []
+    used = 0
+    last_space = -1
+    for ch in text:
+        w = get_character_cell_size(ch)
+        if used + w > width:
+            if ch == " ":
+                out.append("".join(line))
+                line, used, last_space = [], 0, -1
+                continue
+            if last_space > 0:
+                out.append("".join(line[:last_space]))
+                line = line[last_space + 1 :]
+                used = sum(get_character_cell_size(c) for c in line)
+            else:
+                out.append("".join(line))
+                line, used = [], 0
+            last_space = -1
+        if ch == " ":
+            last_space = len(line)
+        line.append(ch)
+        used += w
+    out.append("".join(line))
+    return out
+
+
+def wrap_lines(lines: list[Line], width: int) -> list[Line]:
+    """Display lines for a width; continuation lines of a labelled line are indented under its text."""
+    out: list[Line] = []
+    for line in lines:
+        if line.label:
+            pad = len(line.label)
+            parts = wrap(line.text, max(10, width - pad))
+            out.append(Line(parts[0], line.style, line.label))
+            out.extend(Line(p, line.style, " " * pad) for p in parts[1:])
+        else:
+            parts = wrap(line.text, width)
+            if len(parts) == 1:
+                out.append(line)
+            else:
+                out.extend(Line(p, line.style) for p in parts)
+    return out
