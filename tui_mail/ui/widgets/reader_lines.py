@@ -52,6 +52,13 @@ def cut(line: str, limit: int = MAX_LINE) -> str:
     return f"{line[:limit]} … [line cut: {len(line):,} characters]"
 
 
+def cut_lines(line: str, style: str = "") -> list[Line]:
+    """One line, or its first MAX_LINE characters and a marker line saying how long it was."""
+    if len(line) <= MAX_LINE:
+        return [Line(line, style)]
+    return [Line(line[:MAX_LINE], style), Line(f"… [line cut: {len(line):,} characters]", "note")]
+
+
 def human_size(n: int) -> str:
     if n < 1024:
         return f"{n} B"
@@ -64,11 +71,14 @@ def body_lines(body: str) -> list[Line]:
     """The body as lines (quoted lines dimmed, deeper quotes dimmer), each cut at MAX_LINE characters."""
     out: list[Line] = []
     for line in clean(body).split("\n"):
-        line = cut(line)
         if "\t" in line:
             line = line.expandtabs(8)
-        depth = mime.quote_depth(line) if line[:1] in (">", " ", "\t") else 0
-        out.append(Line(line, "" if depth == 0 else ("quote" if depth == 1 else "quote2")))
+        depth = mime.quote_depth(line) if line[:1] in (">", " ") else 0
+        style = "" if depth == 0 else ("quote" if depth == 1 else "quote2")
+        if len(line) <= MAX_LINE:
+            out.append(Line(line, style))
+        else:
+            out.extend(cut_lines(line, style))
     if out and not out[-1].text:
         out.pop()
     return out
@@ -110,7 +120,7 @@ def all_header_lines(raw: bytes) -> list[Line]:
 def source_lines(raw: bytes) -> list[Line]:
     """The raw message (the `e`/`v` source view): decoded as UTF-8 where it is, inert, long lines cut."""
     text = raw[:RAW_CAP].decode("utf-8", "replace").replace("\r\n", "\n")
-    lines = [Line(cut(line.expandtabs(8))) for line in clean(text).split("\n")]
+    lines = [part for line in clean(text).split("\n") for part in cut_lines(line.expandtabs(8))]
     if len(raw) > RAW_CAP:
         lines.append(Line(f"… [source cut: {len(raw):,} bytes]", "note"))
     return lines
