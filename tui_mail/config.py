@@ -79,6 +79,7 @@ class UiConfig:
     preview_pane: bool = True
     date_format: str = "%Y-%m-%d %H:%M"
     cursor_blink: bool = True
+    keys: str = "default"  # "default" or "mutt" (a preset of bindings, under the user's [keymap])
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,7 @@ class Config:
     # load_config(partial=True): account name -> the sentence that says what is wrong with it. Such an account is
     # in `accounts` as a placeholder (name only), so its cache stays readable; it never connects.
     broken: dict[str, str] = field(default_factory=dict)
+    openers: dict[str, str] = field(default_factory=dict)  # MIME type (or type/*) -> command opening a file
 
     def account(self, name: str) -> AccountConfig:
         """The account with this name, or a ConfigError naming the ones that exist."""
@@ -260,7 +262,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None, *, partial: boo
     """Validate an already-parsed TOML document. partial: an account with a mistake does not fail the whole file;
     it is listed in Config.broken with its sentence (the other accounts load)."""
     r = _Reader(path, "top level")
-    r.unknown(data, {"accounts", "ui", "keymap"})
+    r.unknown(data, {"accounts", "ui", "keymap", "openers"})
     raw_accounts = r.get(data, "accounts", list, [])
     accounts: list[AccountConfig] = []
     broken: dict[str, str] = {}
@@ -279,18 +281,22 @@ def parse_config(data: dict[str, Any], path: Path | None = None, *, partial: boo
         accounts.append(acc)
     ui_t = r.table(data, "ui", required=False) or {}
     ur = _Reader(path, "[ui]")
-    ur.unknown(ui_t, {"theme", "threads", "preview_pane", "date_format", "cursor_blink"})
+    ur.unknown(ui_t, {"theme", "threads", "preview_pane", "date_format", "cursor_blink", "keys"})
     ui = UiConfig(
         theme=ur.get(ui_t, "theme", str, "textual-dark"),
         threads=ur.get(ui_t, "threads", bool, True),
         preview_pane=ur.get(ui_t, "preview_pane", bool, True),
         date_format=ur.get(ui_t, "date_format", str, "%Y-%m-%d %H:%M"),
         cursor_blink=ur.get(ui_t, "cursor_blink", bool, True),
+        keys=ur.choice(ui_t, "keys", ("default", "mutt"), "default"),
     )
     keymap_t = r.table(data, "keymap", required=False) or {}
     kr = _Reader(path, "[keymap]")
     keymap = {str(k): kr.get(keymap_t, k, str) for k in keymap_t}
-    return Config(path=path, accounts=tuple(accounts), ui=ui, keymap=keymap, broken=broken)
+    openers_t = r.table(data, "openers", required=False) or {}
+    orr = _Reader(path, "[openers]")
+    openers = {str(k).lower(): orr.get(openers_t, k, str) for k in openers_t}
+    return Config(path=path, accounts=tuple(accounts), ui=ui, keymap=keymap, broken=broken, openers=openers)
 
 
 def load_config(path: Path, *, partial: bool = False) -> Config:

@@ -555,6 +555,11 @@ class Cache(SyncState):
             return [r if r.thread_depth == 0 else _without_depth(r) for r in rows]
         return rows
 
+    def ids(self, folder_id: int | None, query: str = "", include: Sequence[int] = ()) -> list[int]:
+        """Ids of every message of the list that matches the filter (to tag them all at once)."""
+        where, params = self._filter(folder_id, query, include)
+        return [r[0] for r in self.conn.execute(f"SELECT id FROM messages WHERE {where}", params)]
+
     def position(
         self,
         folder_id: int | None,

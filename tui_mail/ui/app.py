@@ -17,7 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from .. import mime
 from ..config import AccountConfig, Config
@@ -26,12 +26,15 @@ from ..store.cache import Cache
 from .attachments import AttachmentActions, default_opener
 from .background import BackgroundWork
 from .bindings import APP_BINDINGS
+from .keymap import known_ids, resolve
 from .palette import AccountProvider
 from .screens.folder_picker import FolderPickerScreen
 from .screens.help import HelpScreen
 from .screens.reader_screen import ReaderScreen
 from .search import SEARCH_PLACEHOLDER, SearchActions, SearchInput
+from .tagging import Tagging
 from .widgets.folder_pane import AccountFolders, FolderPane, folder_title
+from .widgets.key_footer import KeyFooter
 from .widgets.message_list import ListSource, MessageList
 from .widgets.reader import ReaderView
 from .widgets.safe_text import clean_line
@@ -62,7 +65,19 @@ log = logging.getLogger(__name__)
 MESSAGE_ACTIONS = {"reply", "reply_all", "forward", "delete", "move", "flag", "toggle_read"}
 SEND_ACTIONS = {"compose", "reply", "reply_all", "forward"}
 HELP_NOISE = {"scroll_left", "scroll_right", "page_left", "page_right"}
-MAIN_ONLY_ACTIONS = {"account", "next_account", "previous_account", "filter", "toggle_reader"}
+MAIN_ONLY_ACTIONS = {
+    "account",
+    "next_account",
+    "previous_account",
+    "filter",
+    "toggle_reader",
+    "toggle_folders",
+    "tag",
+    "tag_range",
+    "tag_matching",
+    "goto_folder",
+}
+FOLDER_PANE_MIN_WIDTH = 100  # below this terminal width the folder pane hides itself (b shows it)
 
 
 @dataclass(slots=True)
@@ -79,7 +94,7 @@ class AccountView:
     counted: int | None = None  # the list's length as a search worker just counted it (used once)
 
 
-class MailApp(BackgroundWork, AttachmentActions, SearchActions):
+class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging):
     """The mail client."""
 
     CSS_PATH = "tui_mail.tcss"
@@ -127,6 +142,7 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
         self._body_waiters: dict[tuple[str, int], list[Callable[[bytes], None]]] = {}
         self._last_progress_reload = 0.0
         self._had_target: bool | None = None
+        self._folders_wanted: bool | None = None  # None: shown when the terminal is wide enough
         self._init_accounts()
 
     def _init_accounts(self) -> None:
@@ -161,7 +177,7 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
                 yield MessageList(date_format=self.config.ui.date_format, id="messages")
                 yield ReaderView(date_format=self.config.ui.date_format, id="reader")
         yield StatusBar(show_clock=self.show_clock, id="status")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def message_list(self) -> MessageList:
@@ -189,8 +205,8 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
             event.widget.cursor_blink = False
 
     def on_mount(self) -> None:
-        if self.config.keymap:
-            self.set_keymap(self.config.keymap)
+        self._apply_keymap()
+        self._fit_folder_pane()
         try:
             self.theme = self.config.ui.theme
         except Exception:
@@ -219,6 +235,56 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
             for acc in self.accounts:
                 self.start_index(acc.name)  # a cache from before search (or an interrupted indexing) catches up
         self._start_push_workers()
+
+    def _apply_keymap(self) -> None:
+        """The `[ui] keys` preset and the user's [keymap]; an id that names no binding is one clear sentence."""
+        if not self.config.keymap and self.config.ui.keys == "default":
+            return
+        keymap, unknown = resolve(self.config.ui.keys, self.config.keymap, known_ids())
+        if keymap:
+            self.set_keymap(keymap)
+        for given in unknown:
+            self.notify(
+                f"[keymap] {given!r} is not a binding id; press ? to see the ids.",
+                title="Config error",
+                severity="error",
+                timeout=30,
+                markup=False,
+            )
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_folder_pane()
+
+    def _fit_folder_pane(self) -> None:
+        try:
+            pane = self.folder_pane
+        except NoMatches:
+            return
+        wanted = self._folders_wanted
+        show = wanted if wanted is not None else self.size.width >= FOLDER_PANE_MIN_WIDTH
+        if pane.display != show:
+            if not show and pane.has_focus:
+                self.message_list.focus()
+            pane.display = show
+
+    def action_toggle_folders(self) -> None:
+        """b: hide or show the folder pane (it hides itself on narrow terminals until shown with b)."""
+        self._folders_wanted = not self.folder_pane.display
+        self._fit_folder_pane()
+
+    def action_goto_folder(self) -> None:
+        """Go to a folder of the current account by typing part of its name."""
+        acc = self.account
+        if acc is None:
+            return
+        folders = self.cache(acc.name).folders()
+        index = self.current
+
+        def chosen(folder_id: int | None) -> None:
+            if folder_id is not None:
+                self.open_folder(index, folder_id)
+
+        self.push_screen(FolderPickerScreen(folders, title="Go to folder"), chosen)
 
     def exit(self, *args: Any, **kwargs: Any) -> None:
         self._stop.set()
@@ -499,13 +565,14 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
             filter_input.value = ""
             self.message_list.focus()
             return
+        if self.clear_tags():
+            return
         if acc is not None and self.views[acc.name].query:
             self._apply_filter("")
             return
         if self.focused is not self.message_list and self.accounts:
             self.message_list.focus()
-            return
-        self.exit(0)
+        # Escape never quits the app from the main view: q and Ctrl+Q do.
 
     async def action_quit(self) -> None:
         self.exit(0)
@@ -553,7 +620,7 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
         self.update_status()
 
     def action_help(self) -> None:
-        rows: list[tuple[str, str]] = []
+        rows: list[tuple[str, str, str]] = []
         seen: dict[tuple[str, str], int] = {}
         for key, active in self.screen.active_bindings.items():
             binding = active.binding
@@ -562,14 +629,16 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
             label = self.get_key_display(binding.with_key(key))
             ident = (binding.action, binding.description)
             if ident in seen:
-                k, d = rows[seen[ident]]
-                rows[seen[ident]] = (f"{k}, {label}", d)
+                k, d, i = rows[seen[ident]]
+                rows[seen[ident]] = (f"{k}, {label}", d, i or binding.id or "")
             else:
                 seen[ident] = len(rows)
-                rows.append((label, binding.description))
+                rows.append((label, binding.description, binding.id or ""))
         self.push_screen(HelpScreen(rows))
 
     def action_delete(self) -> None:
+        if self.apply_to_tagged("delete"):
+            return
         target = self._target()
         if target is None:
             return
@@ -579,6 +648,8 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
         self.run_action_worker(account, "delete", lambda: self.manager.delete(account, [row.id]))
 
     def action_flag(self) -> None:
+        if self.apply_to_tagged("flag"):
+            return
         target = self._target()
         if target is None:
             return
@@ -586,6 +657,8 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
         self.run_action_worker(account, "flag", lambda: self.manager.flag(account, [row.id], not row.flagged))
 
     def action_toggle_read(self) -> None:
+        if self.apply_to_tagged("toggle_read"):
+            return
         target = self._target()
         if target is None:
             return
@@ -598,9 +671,12 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
             return
         account, row = target
         folders = self.cache(account).folders()
+        tagged = self.tagged_rows()
 
         def chosen(folder_id: int | None) -> None:
             if folder_id is None:
+                return
+            if tagged is not None and self.apply_to_tagged("move", folder_id):
                 return
             if isinstance(self.screen, ReaderScreen):
                 self.screen.dismiss(None)

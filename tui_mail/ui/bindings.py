@@ -21,9 +21,15 @@ APP_BINDINGS: list[BindingType] = [
     Binding("u", "toggle_read", "Read/unread", show=False, id="mail.toggle-read"),
     Binding("slash", "filter", "Search", id="list.filter"),
     Binding("dollar_sign", "sync", "Sync", id="app.sync"),
-    Binding("v", "toggle_reader", "Reader pane", show=False, id="app.toggle-reader"),
+    Binding("p", "toggle_reader", "Reader pane", show=False, id="app.toggle-reader"),
+    Binding("b", "toggle_folders", "Folder pane", show=False, id="app.toggle-folders"),
+    Binding("C", "goto_folder", "Go to folder", show=False, id="app.goto-folder"),
     Binding("question_mark", "help", "Help", id="app.help"),
-    Binding("colon", "command_palette", "Commands", show=False, id="app.command-palette"),
+    Binding("colon,ctrl+k", "command_palette", "Commands", show=False, id="app.command-palette"),
+    # Tagging (the main view): d, m, s and u then act on every tagged message.
+    Binding("t,v", "tag", "Tag", show=False, id="tag.toggle"),
+    Binding("V", "tag_range", "Tag range", show=False, id="tag.range"),
+    Binding("T", "tag_matching", "Tag all matching", show=False, id="tag.all"),
 ]
 
 # The message list (when focused).
@@ -56,7 +62,22 @@ READER_BINDINGS: list[BindingType] = [
     Binding("e,v", "toggle_source", "Raw source", show=False, id="reader.source"),
 ]
 
-# The full-screen reader.
+# The full-screen reader: j/k (and J/K) move to the next/previous message, Space pages then moves to the next unread.
 READER_SCREEN_BINDINGS: list[BindingType] = [
     Binding("q,escape", "close", "Back", id="reader.close"),
+]
+FULL_READER_BINDINGS: list[BindingType] = [
+    Binding("j,J", "screen.step(1)", "Next message", show=False, id="reader.next"),
+    Binding("k,K", "screen.step(-1)", "Previous message", show=False, id="reader.previous"),
+    Binding("space", "screen.page_or_next_unread", "Page / next unread", show=False, id="reader.page-or-next"),
+]
+
+# Every binding list above, for the keymap's id check and the help screen.
+ALL_BINDINGS: list[BindingType] = [
+    *APP_BINDINGS,
+    *LIST_BINDINGS,
+    *FOLDER_BINDINGS,
+    *READER_BINDINGS,
+    *READER_SCREEN_BINDINGS,
+    *FULL_READER_BINDINGS,
 ]

@@ -15,16 +15,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Grid
 from textual.screen import Screen
 from textual.suggester import Suggester
-from textual.widgets import Footer, Input, Label, Static, TextArea
+from textual.widgets import Input, Label, Static, TextArea
 
 from ...errors import MailError
 from ...mime import Draft, build_message, compose_addr
+from ..widgets.key_footer import KeyFooter
 from ..widgets.safe_text import clean, clean_line
 from .confirm import ConfirmScreen
 
@@ -168,6 +169,9 @@ class ComposeScreen(Screen[str | None]):
         height: 1fr;
         margin: 1 1 0 1;
     }
+    /* Short terminals (down to 15 lines): no gaps between the fields, so the body keeps at least 5 lines. */
+    ComposeScreen.-short #compose-fields { grid-gutter: 0 0; padding: 0 1; }
+    ComposeScreen.-short #compose-body { margin: 0 1; min-height: 7; }
     ComposeScreen #compose-status {
         height: auto;
         padding: 0 1;
@@ -222,9 +226,13 @@ class ComposeScreen(Screen[str | None]):
             clean(_draft_value(self.draft, "body")), id="compose-body", soft_wrap=True, show_line_numbers=False
         )
         yield Static(id="compose-status")
-        yield Footer()
+        yield KeyFooter()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.height < 30, "-short")
 
     def on_mount(self) -> None:
+        self.set_class(self.app.size.height < 30, "-short")
         self._show_attachments()
         self._initial = self._state()
         if self.query_one("#compose-to", Input).value:

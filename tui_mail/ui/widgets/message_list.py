@@ -23,6 +23,8 @@ from .safe_text import clean_line
 
 PAGE_SIZE = 100  # rows fetched per window query (about two screens)
 MAX_PAGES = 4  # pages kept in the LRU: at most 400 rows in memory, whatever the folder size
+NARROW = 90  # below this width the list shows a short date and a narrower sender column
+NARROW_DATE = "%y-%m-%d"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,13 @@ class MessageList(ScrollView, can_focus=True):
         self.sync_running = False  # a sync of this account runs: an empty list is "loading", not "no messages"
         self._styles: dict[str, Style] | None = None
         self._strips: OrderedDict[tuple[int, bool, bool, int], Strip] = OrderedDict()
+        self.tagged: set[int] = set()  # message ids tagged with t/v (drawn with a `*`)
+        self.tag_anchor: int | None = None  # where the last tag was set (V tags from there to the cursor)
+
+    def refresh_tags(self) -> None:
+        """Redraw after the tag set changed."""
+        self._strips.clear()
+        self.refresh()
 
     # -- data --------------------------------------------------------------------------------------------------
 
@@ -115,11 +124,27 @@ class MessageList(ScrollView, can_focus=True):
         """Rows currently held in memory (bounded by PAGE_SIZE * MAX_PAGES)."""
         return sum(len(p) for p in self._pages.values())
 
+<<<<<<< HEAD
     def set_source(
         self, source: ListSource | None, *, cursor: int = 0, scroll_y: int = 0, row_count: int | None = None
     ) -> None:
         """Show another folder (or nothing); reads only the count now (unless a worker counted already: row_count),
         rows as they are drawn."""
+=======
+    def set_source(self, source: ListSource | None, *, cursor: int = 0, scroll_y: int = 0) -> None:
+        """Show another folder (or nothing); reads only the count now, rows as they are drawn."""
+        if (
+            source is None
+            or self.source is None
+            or (source.account, source.folder_id)
+            != (
+                self.source.account,
+                self.source.folder_id,
+            )
+        ):
+            self.tagged.clear()
+            self.tag_anchor = None
+>>>>>>> 1019f53 (Daily-driver keys: Escape never quits, Ctrl+K palette, [keymap] short ids and unknown-id sentence, [ui] keys = mutt preset, help with ids and j/k; tagging (t/v, V range, T all matching) for d/m/s/u; reader j/k next/previous and Space to next unread; go-to-folder picker with type-to-filter; folder pane b and auto-hide below 100 columns; compact footer and compose fit 50x15)
         self.source = source
         self._pages.clear()
         self._strips.clear()
@@ -265,11 +290,11 @@ class MessageList(ScrollView, can_focus=True):
 
     # -- drawing -----------------------------------------------------------------------------------------------
 
-    def _format_date(self, ts: int) -> str:
+    def _format_date(self, ts: int, fmt: str | None = None) -> str:
         if not ts:
             return ""
         try:
-            return time.strftime(self.date_format, time.localtime(ts))
+            return time.strftime(fmt or self.date_format, time.localtime(ts))
         except (ValueError, OverflowError, OSError):
             return "?"
 
@@ -335,11 +360,12 @@ class MessageList(ScrollView, can_focus=True):
             style += self._style("message-list--flagged")
         if is_cursor:
             style += self._style("message-list--cursor" if self.has_focus else "message-list--cursor-blurred")
-        flags = " " + flag_marks(row) + " "
-        date = self._format_date(row.date)
-        date_w = max(cell_len(date), 10)
+        flags = ("*" if row.id in self.tagged else " ") + flag_marks(row) + " "
+        narrow = width < NARROW
+        date = self._format_date(row.date, NARROW_DATE if narrow else None)
+        date_w = max(cell_len(date), 8 if narrow else 10)
         rest = max(0, width - len(flags) - date_w - 2)
-        from_w = min(24, max(8, rest // 3))
+        from_w = min(16, max(8, rest // 4)) if narrow else min(24, max(8, rest // 3))  # the subject gets the room
         subject_w = max(0, rest - from_w - 1)
         indent = ""
         if row.thread_depth:

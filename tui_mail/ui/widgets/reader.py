@@ -192,7 +192,7 @@ class ReaderView(ScrollView, can_focus=True):
         self.rendering = False
         self.content = prepared.content
         if prepared.headers and self.row is not None:
-            self._head = prepared.headers + [Line("", "rule")]
+            self._head = [*prepared.headers, Line("", "rule")]
         self._set_lines(prepared.lines)
 
     def _headers(self, row: MessageRow) -> list[Line]:
