@@ -135,7 +135,7 @@ async def test_reader_pane_follows_the_cursor(demo: Mailbox) -> None:
         await settle(app, pilot)
         assert app.reader.row is not None and app.reader.row.subject == "Stand-up moved to 10:15"
         assert "Subject: Stand-up moved to 10:15" in screen_text(app)
-        await pilot.press("v")
+        await pilot.press("p")
         await settle(app, pilot)
         assert not app.reader.display
 
@@ -300,7 +300,7 @@ async def test_help_lists_bindings_after_the_keymap(demo: Mailbox) -> None:
         await pilot.press("question_mark")
         await settle(app, pilot)
         assert isinstance(app.screen, HelpScreen)
-        rows = dict((desc, key) for key, desc in app.screen.rows)
+        rows = dict((desc, key) for key, desc, _id in app.screen.rows)
         assert rows["Delete"] == "x"
         assert "Q" in rows["Quit"].split(", ") and "q" not in rows["Quit"].split(", ")
         assert "Reply" in rows and "Compose" in rows
@@ -544,7 +544,7 @@ async def test_an_account_without_smtp_hides_compose_and_reply(demo: Mailbox) ->
         assert isinstance(app.screen, ComposeScreen)
 
 
-async def test_escape_quits_from_the_main_view(demo: Mailbox) -> None:
+async def test_escape_never_quits_from_the_main_view(demo: Mailbox) -> None:
     app = demo.app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -553,6 +553,9 @@ async def test_escape_quits_from_the_main_view(demo: Mailbox) -> None:
         await pilot.press("escape")  # back from the reader
         await settle(app, pilot)
         assert app.screen is app.main_screen and app.is_running
-        await pilot.press("escape")
+        await pilot.press("escape", "escape", "escape")
+        await pilot.pause()
+        assert app.is_running and app.return_code is None
+        await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0

@@ -85,7 +85,7 @@ async def test_keys_pressed_while_a_big_body_renders_act_on_what_is_shown(tmp_pa
         await pilot.press("d")
         await settle(app, pilot)
         cache = box.manager.cache("test")
-        trash = [f for f in cache.folders() if f.name == "Trash"][0]
+        trash = next(f for f in cache.folders() if f.name == "Trash")
         assert [r.subject for r in cache.window(trash.id, 0, 10)] == ["Small one"]
 
 
@@ -115,7 +115,7 @@ async def test_fifty_thousand_lines_scroll_to_the_end(tmp_path: Path, ui: Helper
         await pilot.press("enter")
         await settle(app, pilot)
         assert isinstance(app.screen, ReaderScreen)
-        reader = app.screen.query_one(ReaderView)
+        app.screen.query_one(ReaderView)
         assert "short line 0" in screen_text(app)
         await pilot.press("end")
         await settle(app, pilot)

@@ -78,13 +78,26 @@ class FolderPane(OptionList):
             head.append(f"{i + 1} " if i < 9 else "  ", style="dim")
             head.append(clean_line(group.label or group.account), style="bold")
             options.append(Option(head, id=f"a:{i}", disabled=True))
+            shown = {f.name for f in group.folders}
             for folder in group.folders:
                 depth = 0
                 if folder.role is Role.NONE and folder.delimiter:
                     depth = folder.name.count(folder.delimiter)
+                    parts = folder.name.split(folder.delimiter)
+                    skip = 0
                     if folder.name.upper().startswith("INBOX" + folder.delimiter):
                         depth -= 1  # personal folders under an "INBOX." namespace are not shown inside Inbox
+                        skip = 1
                     depth = min(depth, 4)
+                    # A parent that cannot hold mail (not in the list): shown once as a heading, so its
+                    # children sit under their real path rather than under whatever folder came before.
+                    for level in range(1 + skip, min(len(parts), 5 + skip)):
+                        parent = folder.delimiter.join(parts[:level])
+                        if parent not in shown:
+                            shown.add(parent)
+                            indent = "  " + "  " * (level - 1 - skip)
+                            heading = Text(indent + clean_line(parts[level - 1]), style="dim")
+                            options.append(Option(heading, id=f"p:{i}:{parent}", disabled=True))
                 line = Text("  " + "  " * depth, end="")
                 is_current = current == (i, folder.id)
                 name_style = "bold" if folder.unread else ""

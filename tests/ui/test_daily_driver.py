@@ -1,0 +1,356 @@
+"""mutt/aerc habits: reader navigation, headers and source, tagging, go-to-folder, keymap, palette, small terminals."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from textual.command import CommandPalette
+from textual.widgets import Input, TextArea
+
+from tui_mail.config import Config
+from tui_mail.models import FLAGGED, SEEN, Role
+from tui_mail.ui.app import MailApp
+from tui_mail.ui.screens.compose import ComposeScreen
+from tui_mail.ui.screens.folder_picker import FolderPickerScreen
+from tui_mail.ui.screens.help import HelpScreen
+from tui_mail.ui.screens.reader_screen import ReaderScreen
+
+if TYPE_CHECKING:
+    from conftest import Mailbox
+
+SIZE = (120, 40)
+
+
+def screen_text(app: MailApp) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def settle(app: MailApp, pilot: object) -> None:
+    await pilot.pause()  # type: ignore[attr-defined]
+    await app.workers.wait_for_complete()
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
+def notifications(app: MailApp) -> str:
+    return " ".join(n.message for n in app._notifications)
+
+
+def with_config(demo: Mailbox, **changes: object) -> MailApp:
+    ui = replace(demo.config.ui, **{k: v for k, v in changes.items() if k in ("keys",)})  # type: ignore[arg-type]
+    config = Config(
+        path=None,
+        accounts=demo.config.accounts,
+        ui=ui,
+        keymap=changes.get("keymap", {}),  # type: ignore[arg-type]
+    )
+    return MailApp(config, demo.manager, sync_on_start=False, show_clock=False, preview_delay=0, cursor_blink=False)
+
+
+# -- the reader ------------------------------------------------------------------------------------------------------
+
+
+async def test_reader_j_k_go_to_next_and_previous_message(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        first = app.message_list.row(0)
+        second = app.message_list.row(1)
+        assert first is not None and second is not None
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ReaderScreen)
+        await pilot.press("j")
+        await settle(app, pilot)
+        assert app.screen.row.id == second.id
+        assert f"Subject: {second.subject}" in screen_text(app)
+        assert SEEN in (demo.manager.cache("work").message(second.id).flags)  # type: ignore[union-attr]
+        await pilot.press("K")
+        await settle(app, pilot)
+        assert app.screen.row.id == first.id
+        assert app.message_list.cursor == 0  # the list follows: back in the list, the cursor is on it
+        await pilot.press("k")
+        await settle(app, pilot)
+        assert app.screen.row.id == first.id
+        assert "No previous message." in notifications(app)
+
+
+async def test_reader_space_pages_then_moves_to_the_next_unread(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=(120, 12)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")  # Terminal Weekly: longer than the 12-line screen
+        await settle(app, pilot)
+        assert isinstance(app.screen, ReaderScreen)
+        first = app.screen.row
+        reader = app.screen.reader
+        await pilot.press("space")
+        assert app.screen.row.id == first.id and reader.scroll_offset.y > 0  # paged
+        for _ in range(20):
+            if reader.at_end:
+                break
+            await pilot.press("space")
+        assert app.screen.row.id == first.id
+        await pilot.press("space")  # at the end: the next unread message
+        await settle(app, pilot)
+        row = app.screen.row
+        assert row.id != first.id and row.subject == "Retro notes"
+
+
+async def test_h_shows_every_header_and_e_the_raw_source(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "Message-ID:" not in screen_text(app)
+        await pilot.press("h")
+        await settle(app, pilot)
+        assert "Message-ID:" in screen_text(app)
+        await pilot.press("h")
+        await settle(app, pilot)
+        assert "Message-ID:" not in screen_text(app)
+        await pilot.press("e")
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "Raw source" in text and "Content-Type:" in text
+        await pilot.press("v")
+        await settle(app, pilot)
+        assert "Raw source" not in screen_text(app)
+
+
+async def test_html_links_show_their_targets(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")  # the Terminal Weekly newsletter is HTML with links
+        await settle(app, pilot)
+        await pilot.press("end")
+        assert "[1] https://" in screen_text(app)
+
+
+# -- tagging ---------------------------------------------------------------------------------------------------------
+
+
+async def test_tag_two_messages_and_delete_both(demo: Mailbox) -> None:
+    app = demo.app()
+    cache = demo.manager.cache("work")
+    trash = cache.folder_by_role(Role.TRASH)
+    assert trash is not None
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        a, b, c = (app.message_list.row(i) for i in range(3))
+        assert a and b and c
+        await pilot.press("t", "v")  # tag the first two (the cursor moves down after each)
+        assert app.message_list.tagged == {a.id, b.id}
+        assert screen_text(app).count("*") >= 2
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert cache.message(a.id).folder_id == trash.id  # type: ignore[union-attr]
+        assert cache.message(b.id).folder_id == trash.id  # type: ignore[union-attr]
+        assert cache.message(c.id).folder_id != trash.id  # type: ignore[union-attr]
+        assert not app.message_list.tagged
+
+
+async def test_tag_a_range_then_flag_and_mark_read(demo: Mailbox) -> None:
+    app = demo.app()
+    cache = demo.manager.cache("work")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        ids = [app.message_list.row(i).id for i in range(4)]  # type: ignore[union-attr]
+        await pilot.press("t", "j", "j", "V")  # tag row 0, then rows 0..3 as a range
+        assert app.message_list.tagged == set(ids)
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert all(FLAGGED in cache.message(i).flags for i in ids)  # type: ignore[union-attr]
+        await pilot.press("t", "V")
+        await pilot.press("home", "t", "end", "k")
+        # Escape clears the tags (and never quits).
+        await pilot.press("escape")
+        assert not app.message_list.tagged and app.is_running
+
+
+async def test_tag_all_matching_the_filter_then_move(demo: Mailbox) -> None:
+    app = demo.app()
+    cache = demo.manager.cache("work")
+    archive = cache.folder_by_role(Role.ARCHIVE)
+    assert archive is not None
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"Pipeline", "enter")
+        await settle(app, pilot)
+        matching = app.message_list.row_count
+        assert matching == 2
+        await pilot.press("T")
+        assert len(app.message_list.tagged) == 2
+        await pilot.press("m")
+        await settle(app, pilot)
+        assert isinstance(app.screen, FolderPickerScreen)
+        await pilot.press(*"arch", "enter")
+        await settle(app, pilot)
+        assert {cache.message(i).folder_id for i in app.message_list.tagged} <= {archive.id}  # type: ignore[union-attr]
+        assert "Pipeline" in " ".join(r.subject for r in cache.window(archive.id, 0, 50))
+        assert len([r for r in cache.window(archive.id, 0, 50) if "Pipeline" in r.subject]) == 2
+
+
+# -- folders, pickers ------------------------------------------------------------------------------------------------
+
+
+async def test_go_to_a_folder_by_typing_its_name(demo: Mailbox) -> None:
+    app = demo.app()
+    cache = demo.manager.cache("work")
+    archive = cache.folder_by_role(Role.ARCHIVE)
+    assert archive is not None
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("C")
+        await settle(app, pilot)
+        assert isinstance(app.screen, FolderPickerScreen)
+        assert "Go to folder" in screen_text(app)
+        await pilot.press(*"arc")
+        assert isinstance(app.focused, Input)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.message_list.source is not None and app.message_list.source.folder_id == archive.id
+        assert "work · Archive" in screen_text(app)
+
+
+async def test_j_and_k_move_in_the_picker(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("C")
+        await settle(app, pilot)
+        assert isinstance(app.screen, FolderPickerScreen)
+        ol = app.screen.option_list
+        assert ol.highlighted == 0
+        await pilot.press("j", "j", "k")
+        assert ol.highlighted == 1
+        await pilot.press("q")
+        await settle(app, pilot)
+        assert app.screen is app.main_screen
+
+
+async def test_folders_under_a_parent_that_holds_no_mail_show_their_parent_path(demo: Mailbox) -> None:
+    cache = demo.manager.cache("work")
+    cache.ensure_folder("Lists/rust", "/")
+    cache.ensure_folder("Lists/python", "/")
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        lines = [line.split("▕")[0].rstrip() for line in screen_text(app).splitlines()]
+        at = next(i for i, line in enumerate(lines) if line.strip() == "Lists")
+        assert lines[at + 1].strip() == "python" and lines[at + 2].strip() == "rust"
+        assert len(lines[at + 1]) - len(lines[at + 1].lstrip()) > len(lines[at]) - len(lines[at].lstrip())
+
+
+# -- keymap, help, palette -------------------------------------------------------------------------------------------
+
+
+async def test_readme_keymap_example_works_as_written(demo: Mailbox) -> None:
+    app = with_config(demo, keymap={"reply": "r", "delete": "x,delete"})
+    cache = demo.manager.cache("work")
+    trash = cache.folder_by_role(Role.TRASH)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        row = app.message_list.current_row
+        assert row is not None and trash is not None
+        await pilot.press("x")
+        await settle(app, pilot)
+        assert cache.message(row.id).folder_id == trash.id  # type: ignore[union-attr]
+        assert not notifications(app)
+
+
+async def test_an_unknown_keymap_id_is_one_sentence_naming_it(demo: Mailbox) -> None:
+    app = with_config(demo, keymap={"mail.frobnicate": "z"})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert "[keymap] 'mail.frobnicate' is not a binding id; press ? to see the ids." in notifications(app)
+        assert "Traceback" not in screen_text(app)
+
+
+async def test_help_shows_binding_ids_and_scrolls_with_j_k_at_80x24(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await settle(app, pilot)
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        assert "list.down" in text and "Id ([keymap])" in text
+        assert ("Reply", "mail.reply") in {(d, i) for _k, d, i in app.screen.rows}
+        await pilot.press("j", "j", "j")
+        assert "list.down" not in screen_text(app) or "list.up" not in screen_text(app)
+        await pilot.press("k", "k", "k")
+        assert "list.up" in screen_text(app)
+        await pilot.press("q")
+        assert app.screen is app.main_screen
+
+
+async def test_ctrl_k_opens_the_command_palette(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+k")
+        await settle(app, pilot)
+        assert CommandPalette.is_open(app)
+
+
+async def test_mutt_preset(demo: Mailbox) -> None:
+    app = with_config(demo, keys="mutt")
+    cache = demo.manager.cache("work")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        row = app.message_list.current_row
+        assert row is not None and not row.flagged and not row.seen
+        await pilot.press("F")
+        await settle(app, pilot)
+        assert FLAGGED in cache.message(row.id).flags  # type: ignore[union-attr]
+        await pilot.press("N")
+        await settle(app, pilot)
+        assert SEEN in cache.message(row.id).flags  # type: ignore[union-attr]
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, FolderPickerScreen) and "Move to folder" in screen_text(app)
+        await pilot.press("escape", "c")
+        await settle(app, pilot)
+        assert isinstance(app.screen, FolderPickerScreen) and "Go to folder" in screen_text(app)
+        await pilot.press("escape", "m")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ComposeScreen)
+
+
+# -- small terminals -------------------------------------------------------------------------------------------------
+
+
+async def test_80x24_hides_the_folder_pane_and_b_toggles_it(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert not app.folder_pane.display
+        text = screen_text(app)
+        assert "Terminal Weekly #142: Line API, IMAP4rev2, WAL" in text  # the subject gets the room
+        footer = text.splitlines()[-1]
+        assert "q Quit" in footer and "? Help" in footer
+        await pilot.press("b")
+        await settle(app, pilot)
+        assert app.folder_pane.display
+        await pilot.press("b")
+        assert not app.folder_pane.display
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.folder_pane.display
+
+
+async def test_compose_at_50x15_keeps_five_body_lines_and_the_keys_that_matter(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=(50, 15)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("c")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ComposeScreen)
+        body = app.screen.query_one("#compose-body", TextArea)
+        assert body.content_region.height >= 5
+        footer = screen_text(app).splitlines()[-1]
+        assert "^s Send" in footer and "esc Close" in footer
