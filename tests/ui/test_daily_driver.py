@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
 from textual.command import CommandPalette
 from textual.widgets import Input, TextArea
 
@@ -354,3 +356,76 @@ async def test_compose_at_50x15_keeps_five_body_lines_and_the_keys_that_matter(d
         assert body.content_region.height >= 5
         footer = screen_text(app).splitlines()[-1]
         assert "^s Send" in footer and "esc Close" in footer
+
+
+# -- attachments: openers and save-as --------------------------------------------------------------------------------
+
+
+def test_find_opener_prefers_the_config_then_mailcap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tui_mail.ui.openers import find_opener
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".mailcap").write_text(
+        "image/png; w3m %s; needsterminal\nimage/*; sh -c 'view \"$0\"' %s\napplication/pdf; zathura %s\n"
+    )
+    monkeypatch.setenv("PATH", str(tmp_path))
+    for name in ("sh", "zathura"):
+        (tmp_path / name).write_text("#!/bin/sh\n")
+        (tmp_path / name).chmod(0o755)
+    f = tmp_path / "a b.pdf"
+    assert find_opener("application/pdf", f, {"application/pdf": "evince --fullscreen"}) == [
+        "evince",
+        "--fullscreen",
+        str(f),
+    ]
+    assert find_opener("application/pdf", f, {}) == ["zathura", str(f)]
+    assert find_opener("image/png", f, {}) == ["sh", "-c", 'view "$0"', str(f)]  # needsterminal is skipped
+    assert find_opener("video/mp4", f, {"*": "mpv %s"}) == ["mpv", str(f)]
+    assert find_opener("video/mp4", f, {}) is None  # no xdg-open on this PATH
+
+
+async def test_open_uses_the_openers_table_and_says_when_none_exists(
+    demo: Mailbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tui_mail.ui.attachments as attachments
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(attachments, "run_opener", started.append)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    config = Config(path=None, accounts=demo.config.accounts, ui=demo.config.ui, openers={"text/*": "viewer"})
+    for openers, expect_started in (({"text/*": "viewer"}, True), ({}, False)):
+        config = replace(config, openers=openers)
+        app = MailApp(config, demo.manager, sync_on_start=False, show_clock=False, preview_delay=0, cursor_blink=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            await pilot.press("slash", *"budget", "enter", "enter")
+            await settle(app, pilot)
+            await pilot.press("o")
+            await settle(app, pilot)
+            if expect_started:
+                assert started and started[-1][0] == "viewer" and Path(started[-1][1]).exists()
+                assert "Opened" in notifications(app) and "with viewer" in notifications(app)
+            else:
+                assert len(started) == 1
+                assert "No program here opens text/csv files" in notifications(app)
+                assert "[openers]" in notifications(app)
+
+
+async def test_save_as_a_new_file_name(demo: Mailbox, tmp_path: Path) -> None:
+    app = demo.app(opener=lambda p: None)
+    target = tmp_path / "out"
+    target.mkdir()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"budget", "enter", "enter")
+        await settle(app, pilot)
+        await pilot.press("S")
+        await settle(app, pilot)
+        box = app.screen.query_one(Input)
+        assert box.value.endswith(".xlsx") or "." in Path(box.value).name  # the attachment's own name by default
+        box.value = str(target / "budget-2026.bin")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert [p.name for p in target.iterdir()] == ["budget-2026.bin"]
+        assert f"Saved {target / 'budget-2026.bin'}." in notifications(app)

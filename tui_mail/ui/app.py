@@ -23,7 +23,7 @@ from .. import mime
 from ..config import AccountConfig, Config
 from ..models import Folder, MessageRow, Role
 from ..store.cache import Cache
-from .attachments import AttachmentActions, default_opener
+from .attachments import AttachmentActions
 from .background import BackgroundWork
 from .bindings import APP_BINDINGS
 from .keymap import known_ids, resolve
@@ -129,7 +129,7 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging):
         self.sync_on_start = sync_on_start
         self.show_clock = show_clock
         self.preview_delay = preview_delay
-        self.opener = opener or default_opener
+        self.opener = opener  # None: [openers], mailcap, then xdg-open (tests pass their own)
         self.threaded = config.ui.threads
         self.current = 0
         self.views: dict[str, AccountView] = {}

@@ -1,10 +1,9 @@
-"""Opening and saving attachments: the platform opener, safe unique file names, and the worker that writes them."""
+"""Opening and saving attachments: the opener for the file's type, safe unique file names, the worker that writes."""
 
 from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from textual.app import App
 from .. import mime
 from ..errors import MailError
 from .messages import Notice
+from .openers import find_opener, run_opener
 from .screens.folder_picker import DirectoryScreen, PickerScreen
 from .widgets.reader import AttachmentInfo, ReaderView
 from .widgets.safe_text import clean_line
@@ -31,9 +31,18 @@ def default_opener(path: Path) -> None:
         os.startfile(str(path))  # type: ignore[attr-defined]
         return
     opener = "open" if sys.platform == "darwin" else "xdg-open"
-    subprocess.Popen(
-        [opener, str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    run_opener([opener, str(path)])
+
+
+def save_target(typed: Path, filename: str) -> Path:
+    """Where "save" writes: into typed when it is a directory, else the file name the user typed (made safe and
+    unique, never outside its directory)."""
+    if typed.is_dir():
+        return unique_path(typed, filename)
+    parent = typed.parent
+    if not parent.is_dir():
+        raise MailError(f"{parent} is not a directory.")
+    return unique_path(parent, typed.name)
 
 
 def unique_path(directory: Path, name: str) -> Path:
@@ -57,7 +66,8 @@ class AttachmentActions(App[int]):
 
     if TYPE_CHECKING:  # provided by MailApp
         manager: Any
-        opener: Callable[[Path], None]
+        config: Any
+        opener: Callable[[Path], None] | None
 
     @on(ReaderView.AttachmentRequest)
     def _attachment_request(self, event: ReaderView.AttachmentRequest) -> None:
@@ -85,13 +95,15 @@ class AttachmentActions(App[int]):
 
     def _ask_directory(self, account: str, message_id: int, att: AttachmentInfo) -> None:
         downloads = Path.home() / "Downloads"
-        default = str(downloads if downloads.is_dir() else Path.home())
+        folder = downloads if downloads.is_dir() else Path.home()
+        default = str(folder / (mime.safe_filename(att.filename) or "attachment"))
 
-        def chosen(directory: str | None) -> None:
-            if directory:
-                self._attachment_worker(account, message_id, att, Path(directory).expanduser())
+        def chosen(typed: str | None) -> None:
+            if typed:
+                self._attachment_worker(account, message_id, att, Path(typed).expanduser())
 
-        self.push_screen(DirectoryScreen(f"Save {clean_line(att.filename)} into directory:", default), chosen)
+        title = f"Save {clean_line(att.filename)} as (a file name, or a directory to keep its name):"
+        self.push_screen(DirectoryScreen(title, default), chosen)
 
     def _attachment_worker(self, account: str, message_id: int, att: AttachmentInfo, directory: Path | None) -> None:
         """Save (directory given) or open (a private temp dir, then the platform opener) in a thread worker."""
@@ -100,16 +112,27 @@ class AttachmentActions(App[int]):
             try:
                 raw = self.manager.fetch_body(account, message_id)
                 data = mime.attachment_bytes(raw, att.index)
-                target_dir = directory if directory is not None else Path(tempfile.mkdtemp(prefix="tui-mail-"))
-                if not target_dir.is_dir():
-                    raise MailError(f"{target_dir} is not a directory.")
-                path = unique_path(target_dir, att.filename)
+                argv: list[str] | None = None
+                if directory is None:
+                    path = unique_path(Path(tempfile.mkdtemp(prefix="tui-mail-")), att.filename)
+                    if self.opener is None:
+                        argv = find_opener(att.content_type, path, getattr(self.config, "openers", {}))
+                        if argv is None:
+                            raise MailError(
+                                f"No program here opens {clean_line(att.content_type) or 'this kind of'} files; "
+                                "add one under [openers] in the config, or save it with S."
+                            )
+                else:
+                    path = save_target(directory, att.filename)
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "wb") as f:
                     f.write(data)
                 if directory is None:
-                    self.opener(path)
-                    self.post_message(Notice(f"Opened {path.name}."))
+                    if argv is not None:
+                        run_opener(argv)
+                    elif self.opener is not None:
+                        self.opener(path)
+                    self.post_message(Notice(f"Opened {path.name}" + (f" with {Path(argv[0]).name}." if argv else ".")))
                 else:
                     self.post_message(Notice(f"Saved {path}."))
             except MailError as e:
