@@ -15,7 +15,6 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.worker import get_current_worker
 
 from ...models import MessageRow
 from ..bindings import READER_BINDINGS
@@ -87,7 +86,7 @@ class ReaderView(ScrollView, can_focus=True):
     class BodyReady(Message):
         """A worker finished preparing the message with this token (dropped when the reader moved on)."""
 
-        def __init__(self, token: int, prepared: Prepared) -> None:
+        def __init__(self, token: int, prepared: Prepared | None) -> None:
             super().__init__()
             self.token = token
             self.prepared = prepared
@@ -116,6 +115,8 @@ class ReaderView(ScrollView, can_focus=True):
         self._display: list[Line] = []  # wrapped to _width
         self._width = 0
         self._styles: dict[str, Style] | None = None
+        self._render_busy = False
+        self._queued: tuple[int, bytes, str] | None = None
 
     @property
     def message_id(self) -> int | None:
@@ -166,25 +167,42 @@ class ReaderView(ScrollView, can_focus=True):
     def _prepare(self, raw: bytes) -> None:
         token, mode = self.token, self.mode
         if len(raw) <= SYNC_BYTES:
+            self._queued = None
             self.rendering = False
             self._prepared(token, prepare(raw, mode=mode))
             return
         self.rendering = True
         self.content = None
         self._set_lines([Line(f"Rendering… ({human_size(len(raw))})", "dim")])
+        # One render at a time: a newer request waits for the running one (whose result is then dropped) instead
+        # of piling up threads when the cursor runs over several big messages.
+        self._queued = (token, raw, mode)
+        if not self._render_busy:
+            self._launch_render()
+
+    def _launch_render(self) -> None:
+        if self._queued is None:
+            return
+        token, raw, mode = self._queued
+        self._queued = None
+        self._render_busy = True
 
         def work() -> None:
-            prepared = prepare(raw, mode=mode)
-            if not get_current_worker().is_cancelled and token == self.token:
+            prepared = None
+            try:
+                if token == self.token:  # still wanted when the thread starts
+                    prepared = prepare(raw, mode=mode)
+            finally:
                 self.post_message(self.BodyReady(token, prepared))
 
-        self.run_worker(
-            work, name="reader render", group="reader-render", exclusive=True, thread=True, exit_on_error=False
-        )
+        self.run_worker(work, name="reader render", group="reader-render", thread=True, exit_on_error=False)
 
     def on_reader_view_body_ready(self, event: ReaderView.BodyReady) -> None:
         event.stop()
-        self._prepared(event.token, event.prepared)
+        self._render_busy = False
+        if event.prepared is not None:
+            self._prepared(event.token, event.prepared)
+        self._launch_render()
 
     def _prepared(self, token: int, prepared: Prepared) -> None:
         if token != self.token:
@@ -236,11 +254,12 @@ class ReaderView(ScrollView, can_focus=True):
             self._wrapped(token, width, wrap_lines(lines[:200], width), final=False)
 
         def work() -> None:
-            wrapped = wrap_lines(lines, width)
-            if not get_current_worker().is_cancelled and token == self.token:
-                self.post_message(self.Wrapped(token, width, wrapped))
+            if token == self.token:  # stale requests (the reader moved on) end at once
+                wrapped = wrap_lines(lines, width)
+                if token == self.token:
+                    self.post_message(self.Wrapped(token, width, wrapped))
 
-        self.run_worker(work, name="reader wrap", group="reader-wrap", exclusive=True, thread=True, exit_on_error=False)
+        self.run_worker(work, name="reader wrap", group="reader-wrap", thread=True, exit_on_error=False)
 
     def on_reader_view_wrapped(self, event: ReaderView.Wrapped) -> None:
         event.stop()
