@@ -47,3 +47,28 @@ def test_help(snap_compare: Any, demo: Mailbox) -> None:
         await settle(pilot)
 
     assert snap_compare(demo.app(), terminal_size=SIZE, run_before=open_help)
+
+
+def test_main_view_80x24(snap_compare: Any, demo: Mailbox) -> None:
+    """mutt's home size: the folder pane hides itself, the subject gets the room, the footer keeps its keys."""
+    assert snap_compare(demo.app(), terminal_size=(80, 24), run_before=settle)
+
+
+def test_compose_50x15(snap_compare: Any, demo: Mailbox) -> None:
+    """The smallest compose: at least 5 body lines, ^s Send and esc Close in the footer."""
+
+    async def compose(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+
+    assert snap_compare(demo.app(), terminal_size=(50, 15), run_before=compose)
+
+
+def test_reader_all_headers_80x24(snap_compare: Any, demo: Mailbox) -> None:
+    async def headers(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("j", "enter", "h")
+        await settle(pilot)
+
+    assert snap_compare(demo.app(), terminal_size=(80, 24), run_before=headers)
