@@ -1,4 +1,5 @@
-"""Regenerate the README screenshots (SVG) from the demo mailbox: main view, reader, compose, account switch, help.
+"""Regenerate the README screenshots (SVG) from the demo mailbox: main view, reader, compose, account switch, help,
+80x24 with tags, the go-to-folder picker.
 
 Usage: .venv/bin/python scripts/screenshots.py [OUTPUT_DIR]   (default: screenshots/)
 """
@@ -79,6 +80,25 @@ async def take(out_dir: Path) -> list[Path]:
                 await pilot.press("question_mark")
                 await settle()
                 shot("help.svg")
+
+            # mutt's home size: 80x24, the folder pane hidden by itself, two messages tagged; then go to a folder.
+            app = MailApp(config, manager, sync_on_start=False, show_clock=False, preview_delay=0.0, cursor_blink=False)
+            async with app.run_test(size=(80, 24)) as pilot:
+
+                async def settle_small() -> None:
+                    await pilot.pause()
+                    await app.workers.wait_for_complete()
+                    await pilot.pause(0.2)
+
+                await settle_small()
+                await pilot.press("j", "t", "t")
+                await settle_small()
+                app.save_screenshot(filename="small-tagged.svg", path=str(out_dir))
+                saved.append(out_dir / "small-tagged.svg")
+                await pilot.press("escape", "C", *"pro")
+                await settle_small()
+                app.save_screenshot(filename="goto-folder.svg", path=str(out_dir))
+                saved.append(out_dir / "goto-folder.svg")
         finally:
             manager.close()
     return saved

@@ -47,7 +47,7 @@ class PickerScreen(ModalScreen[int | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text(self.title_text, style="bold"), markup=False)
-            yield Input(placeholder="type to filter", id="picker-filter")
+            yield Input(placeholder="type to filter", id="picker-filter", select_on_focus=False)
             yield OptionList(*self._options(""), markup=False)
 
     def _options(self, text: str) -> list[Option]:
