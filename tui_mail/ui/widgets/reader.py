@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ... import mime
 from ...models import MessageRow
 from ..bindings import READER_BINDINGS
 from .reader_lines import (
@@ -52,6 +53,7 @@ class ReaderView(ScrollView, can_focus=True):
         "reader--rule",
         "reader--note",
         "reader--error",
+        "reader--danger",
         "reader--dim",
         "reader--quote",
         "reader--quote2",
@@ -66,6 +68,7 @@ class ReaderView(ScrollView, can_focus=True):
     ReaderView > .reader--rule { color: $primary 50%; }
     ReaderView > .reader--note { color: $warning; }
     ReaderView > .reader--error { color: $error; }
+    ReaderView > .reader--danger { color: red; text-style: bold; }
     ReaderView > .reader--dim { color: $text-muted; text-style: italic; }
     ReaderView > .reader--quote { text-style: dim; }
     ReaderView > .reader--quote2 { text-style: dim italic; }
@@ -223,7 +226,10 @@ class ReaderView(ScrollView, can_focus=True):
                 out.append(Line(cut(clean_line(value), MAX_HEADER), style, f"{label:<9}"))
 
         sender = f"{row.from_name} <{row.from_addr}>" if row.from_name and row.from_addr else row.sender
-        line("From:", sender)
+        if mime.lookalike_address(row.from_name, row.from_addr):  # the real address first, the name only quoted
+            line("From:", f'{row.from_addr or "(no address)"} (name: "{row.from_name}")', "danger")
+        else:
+            line("From:", sender)
         line("To:", row.to)
         line("Cc:", row.cc)
         if row.date:

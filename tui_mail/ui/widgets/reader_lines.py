@@ -34,6 +34,7 @@ class ReaderContent:
     body: str = ""
     attachments: list[AttachmentInfo] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warning: str = ""  # the sender's name pretends to be another address: shown first, in red
 
 
 def render_content(raw: bytes) -> ReaderContent:
@@ -42,7 +43,8 @@ def render_content(raw: bytes) -> ReaderContent:
         rendered = mime.render_message(raw)
     except Exception as e:  # the UI never crashes on a message
         return ReaderContent(notes=[f"This message could not be displayed ({type(e).__name__})."])
-    return ReaderContent(body=rendered.text, attachments=list(rendered.attachments), notes=list(rendered.notes))
+    notes = [n for n in rendered.notes if n != rendered.sender_warning]
+    return ReaderContent(rendered.text, list(rendered.attachments), notes, rendered.sender_warning)
 
 
 def cut(line: str, limit: int = MAX_LINE) -> str:
@@ -140,7 +142,8 @@ def prepare(raw: bytes, *, mode: str = "text") -> Prepared:
     if mode == "source":
         return Prepared(ReaderContent(), source_lines(raw))
     content = render_content(raw)
-    lines = [Line(clean_line(n), "note") for n in content.notes]
+    lines = [Line(clean_line(content.warning), "danger")] if content.warning else []
+    lines += [Line(clean_line(n), "note") for n in content.notes]
     if lines:
         lines.append(Line(""))
     lines.extend(body_lines(content.body))
