@@ -139,3 +139,21 @@ async def test_five_megabytes_of_html_tables_render_without_blocking_keys(tmp_pa
         await settle(app, pilot)
         assert isinstance(app.screen, ReaderScreen)
         assert "cell 9" in screen_text(app)
+
+
+async def test_running_over_several_big_messages_shows_the_last_one(tmp_path: Path, ui: Helpers) -> None:
+    def big(n: int) -> bytes:
+        body = b"".join(b"message %d line %d\r\n" % (n, i) for i in range(5_000))
+        return hostile(f"Big {n}", f"Mon, {10 + n} Nov 2026 10:00:00 +0000", "text/plain", body)
+
+    box = ui.build_mailbox(tmp_path, [big(n) for n in range(5)])
+    app = box.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("j", "j", "j", "j")  # each starts (or queues) a render; at most two threads run
+        for _ in range(20):  # the queued render starts when one ends: wait until the reader is done
+            await settle(app, pilot)
+            if not app.reader.rendering:
+                break
+        assert app.reader.row is not None and app.reader.row.subject == "Big 0"
+        assert "message 0 line 0" in app.reader.text and "message 1 " not in app.reader.text

@@ -37,6 +37,7 @@ __all__ = ["AttachmentInfo", "ReaderContent", "ReaderView", "human_size", "rende
 
 SYNC_BYTES = 16 * 1024  # messages up to this size are prepared at once (no flash of "Rendering…")
 SYNC_WRAP_CHARS = 64 * 1024  # text up to this size is wrapped at once on a resize
+MAX_RENDERS = 2  # render threads at once (the newest request waits when both run)
 
 _tokens = count(1)
 
@@ -118,7 +119,7 @@ class ReaderView(ScrollView, can_focus=True):
         self._display: list[Line] = []  # wrapped to _width
         self._width = 0
         self._styles: dict[str, Style] | None = None
-        self._render_busy = False
+        self._renders = 0  # render threads running
         self._queued: tuple[int, bytes, str] | None = None
 
     @property
@@ -177,10 +178,10 @@ class ReaderView(ScrollView, can_focus=True):
         self.rendering = True
         self.content = None
         self._set_lines([Line(f"Rendering… ({human_size(len(raw))})", "dim")])
-        # One render at a time: a newer request waits for the running one (whose result is then dropped) instead
-        # of piling up threads when the cursor runs over several big messages.
+        # At most MAX_RENDERS threads: a newer request starts beside a stale one still running (its result will be
+        # dropped), else waits for one to end, instead of piling up threads when the cursor runs over big messages.
         self._queued = (token, raw, mode)
-        if not self._render_busy:
+        if self._renders < MAX_RENDERS:
             self._launch_render()
 
     def _launch_render(self) -> None:
@@ -188,7 +189,7 @@ class ReaderView(ScrollView, can_focus=True):
             return
         token, raw, mode = self._queued
         self._queued = None
-        self._render_busy = True
+        self._renders += 1
 
         def work() -> None:
             prepared = None
@@ -202,7 +203,7 @@ class ReaderView(ScrollView, can_focus=True):
 
     def on_reader_view_body_ready(self, event: ReaderView.BodyReady) -> None:
         event.stop()
-        self._render_busy = False
+        self._renders -= 1
         if event.prepared is not None:
             self._prepared(event.token, event.prepared)
         self._launch_render()
