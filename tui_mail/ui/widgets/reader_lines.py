@@ -72,12 +72,24 @@ def human_size(n: int) -> str:
 def body_lines(body: str) -> list[Line]:
     """The body as lines (quoted lines dimmed, deeper quotes dimmer), each cut at MAX_LINE characters."""
     out: list[Line] = []
-    for line in clean(body).split("\n"):
+    # Cut first, then sanitize what is kept: a 2 MB line costs 4,000 characters of regex work, not 2 MB (regex
+    # work holds the GIL, and the UI thread waits for it).
+    raw_lines = body.split("\n")
+    long = {i: len(line) for i, line in enumerate(raw_lines) if len(line) > MAX_LINE}
+    if long:
+        raw_lines = [line[: MAX_LINE + 64] if i in long else line for i, line in enumerate(raw_lines)]
+    cleaned = clean("\n".join(raw_lines)).split("\n")
+    if len(cleaned) != len(raw_lines):  # sanitizing changed the line structure: cut what it gave
+        long, cleaned = {}, clean(body).split("\n")
+    for i, line in enumerate(cleaned):
         if "\t" in line:
             line = line.expandtabs(8)
         depth = mime.quote_depth(line) if line[:1] in (">", " ") else 0
         style = "" if depth == 0 else ("quote" if depth == 1 else "quote2")
-        if len(line) <= MAX_LINE:
+        if i in long:
+            out.append(Line(line[:MAX_LINE], style))
+            out.append(Line(f"… [line cut: {long[i]:,} characters]", "note"))
+        elif len(line) <= MAX_LINE:
             out.append(Line(line, style))
         else:
             out.extend(cut_lines(line, style))
