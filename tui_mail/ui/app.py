@@ -477,10 +477,7 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging):
             self.reader.clear("No message selected.")
             return
         account = ml.source.account
-        raw = self.cache(account).body(row.id)
-        self.reader.show(account, row, raw)
-        if raw is None:
-            self.fetch_body(account, row.id)
+        self.reader.show_message(account, row, self.cache(account), partial(self.fetch_body, account, row.id))
 
     @on(MessageList.Selected)
     def _selected(self, event: MessageList.Selected) -> None:
@@ -495,10 +492,7 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging):
         row = cache.message(message_id)
         if row is None:
             return
-        raw = cache.body(message_id)
-        self.push_screen(ReaderScreen(account, row, raw, date_format=self.config.ui.date_format))
-        if raw is None:
-            self.fetch_body(account, message_id)
+        self.push_screen(ReaderScreen(account, row, None, date_format=self.config.ui.date_format))  # reads the body
         if not row.seen:
             self.run_action_worker(account, "read", lambda: self.manager.mark_read(account, [message_id], True))
 

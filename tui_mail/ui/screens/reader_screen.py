@@ -45,8 +45,16 @@ class ReaderScreen(Screen[None]):
         return self.query_one(ReaderView)
 
     def on_mount(self) -> None:
-        self.reader.show(self.account, self.row, self.raw)
+        if self.raw is not None:
+            self.reader.show(self.account, self.row, self.raw)
+        else:  # from the cache (in the reader's worker when big), downloaded when missing
+            self._show_cached(self.row)
         self.reader.focus()
+
+    def _show_cached(self, row: MessageRow) -> None:
+        app: Any = self.app
+        account = self.account
+        self.reader.show_message(account, row, app.cache(account), lambda: app.fetch_body(account, row.id))
 
     @property
     def message_id(self) -> int:
@@ -74,12 +82,9 @@ class ReaderScreen(Screen[None]):
     def show_row(self, row: MessageRow) -> None:
         """Show another message of the same account here (marks it read; downloads its body when needed)."""
         app: Any = self.mail_app
-        cache = app.cache(self.account)
         self.row = row
-        self.raw = cache.body(row.id)
-        self.reader.show(self.account, row, self.raw)
-        if self.raw is None:
-            app.fetch_body(self.account, row.id)
+        self.raw = None
+        self._show_cached(row)
         if not row.seen:
             account, message_id = self.account, row.id
             app.run_action_worker(account, "read", lambda: app.manager.mark_read(account, [message_id], True))

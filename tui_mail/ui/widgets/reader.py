@@ -7,6 +7,7 @@ thread worker; the widget only draws the lines in view (Line API), so a 2 MB one
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from itertools import count
 
 from rich.segment import Segment
@@ -18,6 +19,7 @@ from textual.strip import Strip
 
 from ... import mime
 from ...models import MessageRow
+from ...store.cache import Cache
 from ..bindings import READER_BINDINGS
 from .reader_lines import (
     MAX_HEADER,
@@ -40,6 +42,11 @@ SYNC_WRAP_CHARS = 64 * 1024  # text up to this size is wrapped at once on a resi
 MAX_RENDERS = 2  # render threads at once (the newest request waits when both run)
 
 _tokens = count(1)
+
+
+def cache_reader(cache: Cache, message_id: int) -> Callable[[], bytes | None]:
+    """Reads a body from the cache in the calling (worker) thread, on that thread's own connection."""
+    return lambda: cache.body(message_id)
 
 
 class ReaderView(ScrollView, can_focus=True):
@@ -90,10 +97,14 @@ class ReaderView(ScrollView, can_focus=True):
     class BodyReady(Message):
         """A worker finished preparing the message with this token (dropped when the reader moved on)."""
 
-        def __init__(self, token: int, prepared: Prepared | None) -> None:
+        def __init__(
+            self, token: int, prepared: Prepared | None, raw: bytes | None, missing: Callable[[], None] | None
+        ) -> None:
             super().__init__()
             self.token = token
             self.prepared = prepared
+            self.raw = raw
+            self.missing = missing
 
     class Wrapped(Message):
         """A worker wrapped the lines of the message with this token for a width."""
@@ -120,7 +131,7 @@ class ReaderView(ScrollView, can_focus=True):
         self._width = 0
         self._styles: dict[str, Style] | None = None
         self._renders = 0  # render threads running
-        self._queued: tuple[int, bytes, str] | None = None
+        self._queued: tuple[int, Callable[[], bytes | None], str, Callable[[], None] | None] | None = None
 
     @property
     def message_id(self) -> int | None:
@@ -144,18 +155,35 @@ class ReaderView(ScrollView, can_focus=True):
         """Show a message; raw None means the body is not cached yet ("Downloading…" or the error).
 
         The headers show at once; the body is prepared in a worker when it is big (a stale result is dropped)."""
-        same = self.row is not None and self.row.id == row.id and self.account == account
-        if not same:
-            self.mode = "text"
-        self.account, self.row, self.raw = account, row, raw
-        self.token = next(_tokens)
-        self._head = self._headers(row)
+        self._start(account, row)
+        self.raw = raw
         if raw is None:
             self.content = None
             self.rendering = False
             self._set_lines([Line(clean_line(error), "error")] if error else [Line("Downloading…", "dim")])
         else:
             self._prepare(raw)
+
+    def show_message(self, account: str, row: MessageRow, cache: Cache, missing: Callable[[], None]) -> None:
+        """Show a message whose body may be in the cache: a small one is read now; a big one is read from the cache
+        and prepared in the worker (the UI thread never copies megabytes). missing() runs when there is no body."""
+        if 0 < row.size <= SYNC_BYTES:
+            raw = cache.body(row.id)
+            self.show(account, row, raw)
+            if raw is None:
+                missing()
+            return
+        self._start(account, row)
+        self.raw = None
+        self._render_body(cache_reader(cache, row.id), missing, f"Rendering… ({human_size(row.size)})")
+
+    def _start(self, account: str, row: MessageRow) -> None:
+        same = self.row is not None and self.row.id == row.id and self.account == account
+        if not same:
+            self.mode = "text"
+        self.account, self.row = account, row
+        self.token = next(_tokens)
+        self._head = self._headers(row)
         if not same:
             self.scroll_home(animate=False)
 
@@ -169,49 +197,59 @@ class ReaderView(ScrollView, can_focus=True):
             self.scroll_home(animate=False)
 
     def _prepare(self, raw: bytes) -> None:
-        token, mode = self.token, self.mode
         if len(raw) <= SYNC_BYTES:
             self._queued = None
             self.rendering = False
-            self._prepared(token, prepare(raw, mode=mode))
+            self._prepared(self.token, prepare(raw, mode=self.mode), raw)
             return
+        self._render_body(lambda: raw, None, f"Rendering… ({human_size(len(raw))})")
+
+    def _render_body(self, load: Callable[[], bytes | None], missing: Callable[[], None] | None, note: str) -> None:
         self.rendering = True
         self.content = None
-        self._set_lines([Line(f"Rendering… ({human_size(len(raw))})", "dim")])
+        self._set_lines([Line(note, "dim")])
         # At most MAX_RENDERS threads: a newer request starts beside a stale one still running (its result will be
         # dropped), else waits for one to end, instead of piling up threads when the cursor runs over big messages.
-        self._queued = (token, raw, mode)
+        self._queued = (self.token, load, self.mode, missing)
         if self._renders < MAX_RENDERS:
             self._launch_render()
 
     def _launch_render(self) -> None:
         if self._queued is None:
             return
-        token, raw, mode = self._queued
+        token, load, mode, missing = self._queued
         self._queued = None
         self._renders += 1
 
         def work() -> None:
-            prepared = None
+            prepared, raw = None, None
             try:
                 if token == self.token:  # still wanted when the thread starts
-                    prepared = prepare(raw, mode=mode)
+                    raw = load()
+                    if raw is not None and token == self.token:
+                        prepared = prepare(raw, mode=mode)
             finally:
-                self.post_message(self.BodyReady(token, prepared))
+                self.post_message(self.BodyReady(token, prepared, raw, missing))
 
         self.run_worker(work, name="reader render", group="reader-render", thread=True, exit_on_error=False)
 
     def on_reader_view_body_ready(self, event: ReaderView.BodyReady) -> None:
         event.stop()
         self._renders -= 1
-        if event.prepared is not None:
-            self._prepared(event.token, event.prepared)
+        if event.token == self.token:
+            if event.prepared is not None:
+                self._prepared(event.token, event.prepared, event.raw)
+            elif event.raw is None and event.missing is not None:  # not downloaded yet
+                self.rendering = False
+                self._set_lines([Line("Downloading…", "dim")])
+                event.missing()
         self._launch_render()
 
-    def _prepared(self, token: int, prepared: Prepared) -> None:
+    def _prepared(self, token: int, prepared: Prepared, raw: bytes | None) -> None:
         if token != self.token:
             return  # the reader moved on to another message
         self.rendering = False
+        self.raw = raw
         self.content = prepared.content
         if prepared.headers and self.row is not None:
             self._head = [*prepared.headers, Line("", "rule")]
