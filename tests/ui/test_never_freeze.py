@@ -157,3 +157,19 @@ async def test_running_over_several_big_messages_shows_the_last_one(tmp_path: Pa
                 break
         assert app.reader.row is not None and app.reader.row.subject == "Big 0"
         assert "message 0 line 0" in app.reader.text and "message 1 " not in app.reader.text
+
+
+async def test_reply_to_a_big_message_quotes_it_in_a_worker(tmp_path: Path, ui: Helpers) -> None:
+    from textual.widgets import TextArea
+
+    from tui_mail.ui.screens.compose import ComposeScreen
+
+    box = ui.build_mailbox(tmp_path, [many_lines()])
+    app = box.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("r")  # the draft (quoting 50,000 lines) is built in a worker
+        await settle(app, pilot)
+        assert isinstance(app.screen, ComposeScreen)
+        body = app.screen.query_one("#compose-body", TextArea).text
+        assert "> short line 0" in body and "> short line 49999" in body

@@ -27,6 +27,7 @@ from .attachments import AttachmentActions
 from .background import BackgroundWork
 from .bindings import APP_BINDINGS
 from .keymap import known_ids, resolve
+from .messages import Notice
 from .palette import AccountProvider
 from .screens.folder_picker import FolderPickerScreen
 from .screens.help import HelpScreen
@@ -696,7 +697,8 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging):
         account, row = target
         acc = self.config.account(account)
 
-        def then(raw: bytes) -> None:
+        def build(raw: bytes) -> None:
+            """In a worker: quoting a big message is work proportional to its size."""
             try:
                 if kind == "forward":
                     draft = mime.forward_draft(raw)
@@ -704,11 +706,17 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging):
                     draft = mime.reply_draft(raw, [acc.email], kind == "reply_all")
             except Exception:
                 log.exception("building a %s draft", kind)
-                self.notify("Could not prepare the reply for this message.", severity="error", markup=False)
+                self.post_message(Notice("Could not prepare the reply for this message.", "error"))
                 return
-            self.push_screen(compose_screen(self.manager, account, draft), self._compose_done)
+            self.call_from_thread(self._open_draft, account, draft)
+
+        def then(raw: bytes) -> None:
+            self.run_worker(partial(build, raw), name=f"{kind} draft", group="draft", thread=True, exit_on_error=False)
 
         self.with_body(account, row.id, then)
+
+    def _open_draft(self, account: str, draft: mime.Draft) -> None:
+        self.push_screen(compose_screen(self.manager, account, draft), self._compose_done)
 
     def action_reply(self) -> None:
         self._draft_action("reply")
