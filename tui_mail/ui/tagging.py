@@ -63,7 +63,7 @@ class Tagging(App[int]):
         source = ml.source
         if source is None:
             return
-        ids = set(source.cache.ids(source.folder_id, source.query))
+        ids = set(source.cache.ids(source.folder_id, source.query, source.include))
         if ids and ids <= ml.tagged:
             ml.tagged -= ids
         else:

@@ -124,15 +124,11 @@ class MessageList(ScrollView, can_focus=True):
         """Rows currently held in memory (bounded by PAGE_SIZE * MAX_PAGES)."""
         return sum(len(p) for p in self._pages.values())
 
-<<<<<<< HEAD
     def set_source(
         self, source: ListSource | None, *, cursor: int = 0, scroll_y: int = 0, row_count: int | None = None
     ) -> None:
         """Show another folder (or nothing); reads only the count now (unless a worker counted already: row_count),
-        rows as they are drawn."""
-=======
-    def set_source(self, source: ListSource | None, *, cursor: int = 0, scroll_y: int = 0) -> None:
-        """Show another folder (or nothing); reads only the count now, rows as they are drawn."""
+        rows as they are drawn. Tags are kept while the folder stays the same (a search narrows it)."""
         if (
             source is None
             or self.source is None
@@ -144,7 +140,6 @@ class MessageList(ScrollView, can_focus=True):
         ):
             self.tagged.clear()
             self.tag_anchor = None
->>>>>>> 1019f53 (Daily-driver keys: Escape never quits, Ctrl+K palette, [keymap] short ids and unknown-id sentence, [ui] keys = mutt preset, help with ids and j/k; tagging (t/v, V range, T all matching) for d/m/s/u; reader j/k next/previous and Space to next unread; go-to-folder picker with type-to-filter; folder pane b and auto-hide below 100 columns; compact footer and compose fit 50x15)
         self.source = source
         self._pages.clear()
         self._strips.clear()
