@@ -181,10 +181,10 @@ async def test_tag_all_matching_the_filter_then_move(demo: Mailbox) -> None:
         await settle(app, pilot)
         await pilot.press("slash", *"Pipeline", "enter")
         await settle(app, pilot)
-        matching = app.message_list.row_count
-        assert matching == 2
+        matching = {app.message_list.row(i).id for i in range(app.message_list.row_count)}  # type: ignore[union-attr]
+        assert len(matching) >= 2
         await pilot.press("T")
-        assert len(app.message_list.tagged) == 2
+        assert app.message_list.tagged == matching
         await pilot.press("m")
         await settle(app, pilot)
         assert isinstance(app.screen, FolderPickerScreen)
@@ -192,9 +192,8 @@ async def test_tag_all_matching_the_filter_then_move(demo: Mailbox) -> None:
         assert app.screen.filter_input.value == "pro"
         await pilot.press("backspace", "backspace", "backspace", *"arch", "enter")
         await settle(app, pilot)
-        assert {cache.message(i).folder_id for i in app.message_list.tagged} <= {archive.id}  # type: ignore[union-attr]
-        assert "Pipeline" in " ".join(r.subject for r in cache.window(archive.id, 0, 50))
-        assert len([r for r in cache.window(archive.id, 0, 50) if "Pipeline" in r.subject]) == 2
+        assert {cache.message(i).folder_id for i in matching} == {archive.id}  # type: ignore[union-attr]
+        assert not app.message_list.tagged
 
 
 # -- folders, pickers ------------------------------------------------------------------------------------------------
