@@ -28,6 +28,7 @@ from .reader_lines import (
     Prepared,
     ReaderContent,
     cut,
+    gc_paused,
     human_size,
     prepare,
     render_content,
@@ -300,7 +301,8 @@ class ReaderView(ScrollView, can_focus=True):
 
         def work() -> None:
             if token == self.token:  # stale requests (the reader moved on) end at once
-                wrapped = wrap_lines(lines, width)
+                with gc_paused():
+                    wrapped = wrap_lines(lines, width)
                 if token == self.token:
                     self.post_message(self.Wrapped(token, width, wrapped))
 
