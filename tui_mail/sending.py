@@ -254,6 +254,7 @@ class Sending:
                     with acc.cache.transaction():
                         acc.cache.set_outbox_state(item.id, QUEUED)
                         acc.cache.add_note("resent", text)
+                    told.append(text)
             else:
                 text = (
                     f"Sending “{subject}” was interrupted and may have gone out already: "

@@ -29,6 +29,7 @@ from .bindings import APP_BINDINGS
 from .palette import AccountProvider
 from .screens.folder_picker import FolderPickerScreen
 from .screens.help import HelpScreen
+from .screens.outbox import OutboxScreen, is_draft, outbox_count
 from .screens.reader_screen import ReaderScreen
 from .search import SEARCH_PLACEHOLDER, SearchActions, SearchInput
 from .widgets.folder_pane import AccountFolders, FolderPane, folder_title
@@ -45,10 +46,10 @@ HAS_COMPOSE = importlib.util.find_spec(f"{__package__}.screens.compose") is not 
 HAS_SETUP = importlib.util.find_spec(f"{__package__}.screens.setup") is not None
 
 
-def compose_screen(*args: Any) -> Screen[Any]:
+def compose_screen(*args: Any, **kwargs: Any) -> Screen[Any]:
     from .screens.compose import ComposeScreen
 
-    return ComposeScreen(*args)
+    return ComposeScreen(*args, **kwargs)
 
 
 def setup_screen(config_path: Path) -> Screen[Any]:
@@ -333,7 +334,7 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
             except Exception:
                 log.exception("reading folders of %s", acc.name)
                 folders = []
-            groups.append(AccountFolders(acc.name, folders, acc.name))
+            groups.append(AccountFolders(acc.name, folders, acc.name, outbox_count(self.cache(acc.name))))
             self._folders[acc.name] = folders
         current = None
         if self.account is not None and self.views[self.account.name].folder_id is not None:
@@ -369,6 +370,12 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
             self.views[acc.name].query,
             others,
         )
+
+    @on(FolderPane.OutboxChosen)
+    def _outbox_chosen(self, event: FolderPane.OutboxChosen) -> None:
+        if 0 <= event.account_index < len(self.accounts):
+            name = self.accounts[event.account_index].name
+            self.push_screen(OutboxScreen(self.manager, name), self._compose_done)
 
     @on(FolderPane.FolderChosen)
     def _folder_chosen(self, event: FolderPane.FolderChosen) -> None:
@@ -424,10 +431,13 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
         self.open_message(source.account, event.message_id)
 
     def open_message(self, account: str, message_id: int) -> None:
-        """Full-screen reader; marks the message read (queued to the server)."""
+        """Full-screen reader; marks the message read (queued to the server). A draft opens in compose."""
         cache = self.cache(account)
         row = cache.message(message_id)
         if row is None:
+            return
+        if HAS_COMPOSE and is_draft(cache, row):
+            self.edit_draft(account, row)
             return
         raw = cache.body(message_id)
         self.push_screen(ReaderScreen(account, row, raw, date_format=self.config.ui.date_format))
@@ -474,6 +484,9 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
         if action == "move" and acc is not None:
             if not self.manager.capabilities(acc.name).move:
                 return False
+        if action == "edit_draft":
+            target = self._target()
+            return HAS_COMPOSE and target is not None and is_draft(self.cache(target[0]), target[1])
         if action in MESSAGE_ACTIONS:
             return None if self._target() is None else True
         return True
@@ -636,7 +649,8 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
                 log.exception("building a %s draft", kind)
                 self.notify("Could not prepare the reply for this message.", severity="error", markup=False)
                 return
-            self.push_screen(compose_screen(self.manager, account, draft), self._compose_done)
+            answers = row.id if kind != "forward" else None
+            self.push_screen(compose_screen(self.manager, account, draft, answers=answers), self._compose_done)
 
         self.with_body(account, row.id, then)
 
@@ -648,6 +662,26 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
 
     def action_forward(self) -> None:
         self._draft_action("forward")
+
+    def action_edit_draft(self) -> None:
+        target = self._target()
+        if target is not None:
+            self.edit_draft(*target)
+
+    def edit_draft(self, account: str, row: MessageRow) -> None:
+        """Reopen a draft in compose (mutt's recall); saving or sending it replaces the stored draft."""
+        from ..drafts import reopen
+
+        def then(raw: bytes) -> None:
+            if isinstance(self.screen, ReaderScreen):
+                self.screen.dismiss(None)
+            reopened = reopen(raw)
+            screen = compose_screen(
+                self.manager, account, reopened.draft, draft_id=row.id, message_id=reopened.message_id
+            )
+            self.push_screen(screen, self._compose_done)
+
+        self.with_body(account, row.id, then)
 
     # -- command palette -------------------------------------------------------------------------------------------
 

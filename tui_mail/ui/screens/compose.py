@@ -25,6 +25,7 @@ from textual.widgets import Footer, Input, Label, Static, TextArea
 
 from ...errors import MailError
 from ...mime import Draft, build_message, compose_addr
+from ...sending import KeptAsDraft
 from ..widgets.safe_text import clean, clean_line
 from .confirm import ConfirmScreen
 
@@ -183,9 +184,22 @@ class ComposeScreen(Screen[str | None]):
         Binding("escape", "cancel", "Close", id="compose.cancel"),
     ]
 
-    def __init__(self, manager: AccountManager, account: str, draft: Draft | None = None) -> None:
+    def __init__(
+        self,
+        manager: AccountManager,
+        account: str,
+        draft: Draft | None = None,
+        *,
+        draft_id: int | None = None,
+        answers: int | None = None,
+        message_id: str = "",
+    ) -> None:
         super().__init__()
         self.manager = manager
+        self.draft_id = draft_id  # the stored draft this edits: saving or sending replaces it (never a second one)
+        self.answers = answers  # the message replied to: it gets \Answered when this is sent
+        self.message_id = message_id  # fixed at the first build, so the same message is never queued twice
+        self.queued = False
         self.account = account
         self.account_config = manager.config.account(account)
         self.draft = draft
@@ -303,6 +317,10 @@ class ComposeScreen(Screen[str | None]):
             in_reply_to=self.in_reply_to,
             references=self.references,
         )
+        if self.message_id:
+            msg.replace_header("Message-ID", self.message_id)
+        else:
+            self.message_id = str(msg["Message-ID"])
         bcc = [addr for _name, addr in getaddresses(self.addresses("bcc"))]
         return msg, bcc
 
@@ -328,7 +346,16 @@ class ComposeScreen(Screen[str | None]):
     @work(thread=True, exclusive=True, group="compose-send")
     def _send(self, msg: EmailMessage, bcc: list[str]) -> None:
         try:
-            result = self.manager.send(self.account, msg, bcc=bcc)
+            result = self.manager.send(
+                self.account,
+                msg,
+                bcc=bcc,
+                replaces=[self.draft_id] if self.draft_id is not None else [],
+                answered=self.answers,
+            )
+        except KeptAsDraft as e:
+            self.draft_id = e.draft_id  # the one copy in Drafts: a later save replaces it
+            self.app.call_from_thread(self._send_failed, str(e))
         except MailError as e:
             self.app.call_from_thread(self._send_failed, str(e))
         except Exception:
@@ -341,8 +368,15 @@ class ComposeScreen(Screen[str | None]):
 
     def _sent(self, result: str) -> None:
         self.busy = False
+        self.draft_id = None
         if result == "queued":
-            self.app.notify("Message queued; it is sent at the next sync.")
+            self.queued = True
+            self._initial = self._state()  # nothing is lost any more: Escape must not say it would be
+            try:
+                waiting = self.manager.cache(self.account).outbox_count()
+            except Exception:
+                waiting = 1
+            self.app.notify(f"Queued — {waiting} in outbox")
         else:
             self.app.notify("Message sent")
         self.dismiss(result)
@@ -371,7 +405,9 @@ class ComposeScreen(Screen[str | None]):
     @work(thread=True, exclusive=True, group="compose-send")
     def _save_draft(self, msg: EmailMessage, state: tuple[object, ...]) -> None:
         try:
-            where = self.manager.save_draft(self.account, msg)
+            where, self.draft_id = self.manager.save_draft(
+                self.account, msg, replaces=[self.draft_id] if self.draft_id is not None else []
+            )
         except MailError as e:
             self.app.call_from_thread(self._send_failed, str(e))
         except Exception:
@@ -456,7 +492,7 @@ class ComposeScreen(Screen[str | None]):
         if self.busy:
             self.notify("Still sending; please wait.", timeout=3)
             return
-        if not self.dirty:
+        if not self.dirty or self.queued:
             self.dismiss(None)
             return
 
