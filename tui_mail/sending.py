@@ -44,6 +44,33 @@ class KeptAsDraft(SendError):
         self.draft_id = draft_id
 
 
+def parse_send_at(text: str, now: float | None = None) -> int:
+    """When to send, as the user typed it: "+30m", "+2h", "+1d", "HH:MM" (the next such time) or
+    "YYYY-MM-DD HH:MM" (local time). Returns unix time; ValueError with one sentence when it is not one."""
+    import datetime as dt
+    import re
+
+    now = time.time() if now is None else now
+    value = text.strip().lower()
+    rel = re.fullmatch(r"\+\s*(\d+)\s*([mhd])", value)
+    if rel:
+        return int(now) + int(rel.group(1)) * {"m": 60, "h": 3600, "d": 86400}[rel.group(2)]
+    base = dt.datetime.fromtimestamp(now)
+    try:
+        if re.fullmatch(r"\d{1,2}:\d{2}", value):
+            hour, minute = (int(x) for x in value.split(":"))
+            when = base.replace(hour=hour, minute=minute, second=0, microsecond=0)
+            if when.timestamp() <= now:
+                when += dt.timedelta(days=1)
+            return int(when.timestamp())
+        when = dt.datetime.strptime(value, "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise ValueError(f"{text.strip()!r} is not a time: write +30m, +2h, 18:30 or 2026-12-24 09:00.") from None
+    if when.timestamp() <= now:
+        raise ValueError(f"{text.strip()} is in the past.")
+    return int(when.timestamp())
+
+
 def message_subject(raw: bytes) -> str:
     """The Subject of a raw message as one plain line ("(no subject)" when empty)."""
     from .mime import sanitize_line
@@ -134,6 +161,8 @@ class Sending:
         acc = self._get(name)
         sent = 0
         problems: list[str] = []
+        if self.offline:
+            return 0
         with acc.lock.hold(self.lock_timeout):
             problems.extend(self._recover_interrupted(acc))
             now = time.time()

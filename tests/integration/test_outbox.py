@@ -288,3 +288,31 @@ def test_refused_send_leaves_one_draft_that_reaches_the_server(
         assert len(client.search(["NOT", "DELETED", "SUBJECT", "keep me"])) == 1
     finally:
         client.logout()
+
+
+def test_send_later_goes_out_at_the_first_sync_after_its_time(
+    tmp_path: Path, dovecot: Dovecot, smtp_server: SmtpServer, mail_user: Any
+) -> None:
+    import time
+
+    recipient = dovecot.add_user()
+    account = dovecot.imap_account(mail_user, smtp=smtp_server)
+    manager = AccountManager(
+        Config(path=None, accounts=(account,)), data_dir=tmp_path, password_source=lambda _a, _s: mail_user.password
+    )
+    try:
+        msg = build_message(from_addr=mail_user.email, to=[recipient.email], subject="in an hour", body="later")
+        assert manager.send(mail_user.name, msg, send_after=int(time.time()) + 3600) == "queued"
+        manager.sync(mail_user.name)
+        assert smtp_server.messages_to(recipient.email) == []  # not due yet
+        cache = manager.cache(mail_user.name)
+        with cache.transaction() as c:  # an hour later
+            c.execute("UPDATE outbox SET send_after=?", (int(time.time()) - 1,))
+        manager.sync(mail_user.name)
+        assert len(smtp_server.messages_to(recipient.email)) == 1
+        assert cache.outbox() == []
+        sent = cache.folder_by_role(Role.SENT)
+        assert sent is not None
+        assert [r.subject for r in cache.window(sent.id, 0, 5)] == ["in an hour"]  # in Sent at once
+    finally:
+        manager.close()

@@ -188,3 +188,72 @@ async def test_account_busy_in_another_tui_mail_shows_in_the_status_line(demo: M
         await settle(app, pilot)
         assert "syncing in another tui-mail (pid 4242)" in ui.screen_text(app)
         assert not any("4242" in n for n in notes(app))  # a state, not an error toast
+
+
+def with_undo_send(demo: Mailbox, seconds: int) -> MailApp:
+    import dataclasses
+
+    config = dataclasses.replace(demo.config, ui=dataclasses.replace(demo.config.ui, undo_send=seconds))
+    demo.manager.config = config
+    return MailApp(config, demo.manager, sync_on_start=False, show_clock=False, preview_delay=0, cursor_blink=False)
+
+
+async def test_undo_send_takes_the_message_back_into_compose(demo: Mailbox, ui: Helpers) -> None:
+    app = with_undo_send(demo, 60)
+    cache = demo.manager.cache("work")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await write_and_send(app, pilot, "bob@example.org", "Oops", "Not yet.")
+        assert app.screen is app.main_screen
+        assert "Sending in 60 s — press z to undo" in notes(app)
+        [item] = cache.outbox()
+        assert item.send_after > 0
+        await pilot.press("z")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ComposeScreen)
+        assert app.screen.field("subject") == "Oops" and "Not yet." in app.screen.body.text
+        assert cache.outbox() == []
+        assert "Oops" in drafts_subjects(demo)  # kept meanwhile, so nothing is lost if the app dies now
+
+
+async def test_send_later_waits_in_the_outbox_until_its_time(demo: Mailbox, ui: Helpers) -> None:
+    import time
+
+    app = demo.app()
+    cache = demo.manager.cache("work")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("c")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ComposeScreen)
+        app.screen.query_one("#compose-to", Input).focus()
+        await pilot.press(*"bob@example.org")
+        app.screen.query_one("#compose-subject", Input).focus()
+        await pilot.press(*"Tomorrow")
+        await pilot.press("ctrl+t", *"+2h", "enter")
+        await settle(app, pilot)
+        assert app.screen is app.main_screen
+        [item] = cache.outbox()
+        assert 7000 < item.send_after - time.time() <= 7200
+        assert any(n.startswith("Queued — sends at ") for n in notes(app))
+        await open_outbox(app, pilot)
+        assert "at " + time.strftime("%H:%M", time.localtime(item.send_after)) in ui.screen_text(app)
+
+
+def test_send_at_parses_what_people_type() -> None:
+    import datetime as dt
+
+    import pytest
+
+    from tui_mail.sending import parse_send_at
+
+    now = dt.datetime(2026, 11, 29, 20, 0).timestamp()
+    assert parse_send_at("+30m", now) == now + 1800
+    assert parse_send_at("+ 2h", now) == now + 7200
+    assert parse_send_at("21:15", now) == dt.datetime(2026, 11, 29, 21, 15).timestamp()
+    assert parse_send_at("08:00", now) == dt.datetime(2026, 11, 30, 8, 0).timestamp()  # the next 08:00
+    assert parse_send_at("2026-12-24 09:00", now) == dt.datetime(2026, 12, 24, 9, 0).timestamp()
+    with pytest.raises(ValueError, match="is not a time"):
+        parse_send_at("soon", now)
+    with pytest.raises(ValueError, match="in the past"):
+        parse_send_at("2020-01-01 10:00", now)

@@ -26,6 +26,7 @@ from ..store.cache import Cache
 from .attachments import AttachmentActions, default_opener
 from .background import BackgroundWork
 from .bindings import APP_BINDINGS
+from .outbox_actions import OutboxActions
 from .palette import AccountProvider
 from .screens.folder_picker import FolderPickerScreen
 from .screens.help import HelpScreen
@@ -80,7 +81,7 @@ class AccountView:
     counted: int | None = None  # the list's length as a search worker just counted it (used once)
 
 
-class MailApp(BackgroundWork, AttachmentActions, SearchActions):
+class MailApp(BackgroundWork, AttachmentActions, SearchActions, OutboxActions):
     """The mail client."""
 
     CSS_PATH = "tui_mail.tcss"
@@ -484,6 +485,8 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions):
         if action == "move" and acc is not None:
             if not self.manager.capabilities(acc.name).move:
                 return False
+        if action == "undo_send":
+            return self._undo_offer is not None
         if action == "edit_draft":
             target = self._target()
             return HAS_COMPOSE and target is not None and is_draft(self.cache(target[0]), target[1])

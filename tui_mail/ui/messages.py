@@ -72,6 +72,16 @@ class ActionDone(Message):
         self.error = error
 
 
+class UndoOffered(Message):
+    """A message was queued with undo-send: it waits in the outbox until send_after, unless undone."""
+
+    def __init__(self, account: str, message_id: str, send_after: int) -> None:
+        super().__init__()
+        self.account = account
+        self.message_id = message_id
+        self.send_after = send_after
+
+
 class Notice(Message):
     """A one-sentence notice for the user from a worker (severity: information, warning or error)."""
 

@@ -8,6 +8,7 @@ import os
 import shlex
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses
@@ -25,7 +26,8 @@ from textual.widgets import Footer, Input, Label, Static, TextArea
 
 from ...errors import MailError
 from ...mime import Draft, build_message, compose_addr
-from ...sending import KeptAsDraft
+from ...sending import KeptAsDraft, parse_send_at
+from ..messages import UndoOffered
 from ..widgets.safe_text import clean, clean_line
 from .confirm import ConfirmScreen
 
@@ -165,6 +167,13 @@ class ComposeScreen(Screen[str | None]):
     ComposeScreen #compose-attach-path.-visible {
         display: block;
     }
+    ComposeScreen #compose-send-at {
+        display: none;
+        margin: 0 1 0 11;
+    }
+    ComposeScreen #compose-send-at.-visible {
+        display: block;
+    }
     ComposeScreen #compose-body {
         height: 1fr;
         margin: 1 1 0 1;
@@ -181,6 +190,7 @@ class ComposeScreen(Screen[str | None]):
         Binding("ctrl+d", "save_draft", "Save draft", priority=True, id="compose.save-draft"),
         Binding("ctrl+e", "edit_body", "Edit in $EDITOR", priority=True, id="compose.editor"),
         Binding("ctrl+a", "attach", "Attach", priority=True, id="compose.attach"),
+        Binding("ctrl+t", "send_later", "Send later", priority=True, id="compose.send-later"),
         Binding("escape", "cancel", "Close", id="compose.cancel"),
     ]
 
@@ -200,6 +210,7 @@ class ComposeScreen(Screen[str | None]):
         self.answers = answers  # the message replied to: it gets \Answered when this is sent
         self.message_id = message_id  # fixed at the first build, so the same message is never queued twice
         self.queued = False
+        self.send_after = 0  # unix time the queued message waits for (undo-send, send-later); 0 = at once
         self.account = account
         self.account_config = manager.config.account(account)
         self.draft = draft
@@ -230,6 +241,11 @@ class ComposeScreen(Screen[str | None]):
         yield Input(
             placeholder="Path of the file to attach (Enter adds it, Escape cancels)",
             id="compose-attach-path",
+            compact=True,
+        )
+        yield Input(
+            placeholder="Send when? +30m, +2h, 18:30 or 2026-12-24 09:00 (Enter queues it, Escape cancels)",
+            id="compose-send-at",
             compact=True,
         )
         yield TextArea(
@@ -326,9 +342,12 @@ class ComposeScreen(Screen[str | None]):
 
     # -- actions ---------------------------------------------------------------------------------------------------
 
-    def action_send(self) -> None:
+    def action_send(self, send_after: int | None = None) -> None:
         if self.busy:
             return
+        if send_after is None:
+            undo = self.manager.config.ui.undo_send
+            send_after = int(time.time()) + undo if undo > 0 else 0
         if not any(self.field(name) for name in ADDRESS_FIELDS):
             self._fail("Add at least one recipient in To, Cc or Bcc.")
             self.query_one("#compose-to", Input).focus()
@@ -339,12 +358,26 @@ class ComposeScreen(Screen[str | None]):
             self._fail(_sentence(e))
             return
         self.busy = True
+        self.send_after = send_after
         self._status("")
-        self.notify("Sending…", timeout=2)
-        self._send(msg, bcc)
+        if not send_after:
+            self.notify("Sending…", timeout=2)
+        self._send(msg, bcc, send_after)
+
+    def action_send_later(self) -> None:
+        box = self.query_one("#compose-send-at", Input)
+        box.add_class("-visible")
+        box.value = ""
+        box.focus()
+
+    def _hide_send_at(self) -> None:
+        box = self.query_one("#compose-send-at", Input)
+        box.remove_class("-visible")
+        box.value = ""
+        self.body.focus()
 
     @work(thread=True, exclusive=True, group="compose-send")
-    def _send(self, msg: EmailMessage, bcc: list[str]) -> None:
+    def _send(self, msg: EmailMessage, bcc: list[str], send_after: int = 0) -> None:
         try:
             result = self.manager.send(
                 self.account,
@@ -352,6 +385,7 @@ class ComposeScreen(Screen[str | None]):
                 bcc=bcc,
                 replaces=[self.draft_id] if self.draft_id is not None else [],
                 answered=self.answers,
+                send_after=send_after,
             )
         except KeptAsDraft as e:
             self.draft_id = e.draft_id  # the one copy in Drafts: a later save replaces it
@@ -376,7 +410,15 @@ class ComposeScreen(Screen[str | None]):
                 waiting = self.manager.cache(self.account).outbox_count()
             except Exception:
                 waiting = 1
-            self.app.notify(f"Queued — {waiting} in outbox")
+            undo = self.manager.config.ui.undo_send
+            if self.send_after and undo > 0 and self.send_after <= time.time() + undo:
+                self.app.notify(f"Sending in {undo} s — press z to undo", timeout=max(3, undo))
+                self.app.post_message(UndoOffered(self.account, self.message_id, self.send_after))
+            elif self.send_after > time.time():
+                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.send_after))
+                self.app.notify(f"Queued — sends at {when} ({waiting} in outbox)")
+            else:
+                self.app.notify(f"Queued — {waiting} in outbox")
         else:
             self.app.notify("Message sent")
         self.dismiss(result)
@@ -461,6 +503,16 @@ class ComposeScreen(Screen[str | None]):
         self.body.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "compose-send-at":
+            event.stop()
+            try:
+                when = parse_send_at(event.value)
+            except ValueError as e:
+                self._fail(str(e))
+                return
+            self._hide_send_at()
+            self.action_send(send_after=when)
+            return
         if event.input.id != "compose-attach-path":
             # Enter in a header field moves on to the next field, as in a form.
             event.stop()
@@ -488,6 +540,9 @@ class ComposeScreen(Screen[str | None]):
         box = self.query_one("#compose-attach-path", Input)
         if box.has_class("-visible"):
             self._hide_attach()
+            return
+        if self.query_one("#compose-send-at", Input).has_class("-visible"):
+            self._hide_send_at()
             return
         if self.busy:
             self.notify("Still sending; please wait.", timeout=3)
