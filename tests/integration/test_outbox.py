@@ -316,3 +316,26 @@ def test_send_later_goes_out_at_the_first_sync_after_its_time(
         assert [r.subject for r in cache.window(sent.id, 0, 5)] == ["in an hour"]  # in Sent at once
     finally:
         manager.close()
+
+
+def test_a_send_that_died_before_data_is_simply_sent(
+    tmp_path: Path, dovecot: Dovecot, smtp_server: SmtpServer, mail_user: Any
+) -> None:
+    recipient = dovecot.add_user()
+    account = dovecot.imap_account(mail_user, smtp=smtp_server)
+    manager = AccountManager(
+        Config(path=None, accounts=(account,)), data_dir=tmp_path, password_source=lambda _a, _s: mail_user.password
+    )
+    try:
+        cache = manager.cache(mail_user.name)
+        msg = build_message(from_addr=mail_user.email, to=[recipient.email], subject="claimed", body="x")
+        raw = msg.as_bytes()
+        item_id = cache.add_outbox(raw, [recipient.email], str(msg["Message-ID"]))
+        assert cache.claim_outbox(item_id)  # as if a process took it and died before DATA
+        assert not cache.claim_outbox(item_id)  # nobody else can take it meanwhile
+        assert cache.take_outbox(item_id) is None  # nor edit or cancel it
+        manager.sync(mail_user.name)
+        assert len(smtp_server.messages_to(recipient.email)) == 1
+        assert cache.outbox() == [] and cache.unseen_notes() == []  # no "may get it twice" for this one
+    finally:
+        manager.close()

@@ -813,9 +813,9 @@ class Cache(SyncState):
         return int(self.conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
 
     def claim_outbox(self, item_id: int) -> bool:
-        """queued -> sending, atomically; False when the item is gone or someone else is sending it."""
+        """queued -> claimed, atomically; False when the item is gone or someone else has taken it."""
         with self.transaction() as c:
-            cur = c.execute("UPDATE outbox SET state='sending' WHERE id=? AND state='queued'", (item_id,))
+            cur = c.execute("UPDATE outbox SET state='claimed' WHERE id=? AND state='queued'", (item_id,))
             return cur.rowcount == 1
 
     def set_outbox_state(self, item_id: int, state: str, error: str | None = None) -> None:
