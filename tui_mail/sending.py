@@ -4,7 +4,8 @@ An outbox item goes queued -> claimed (taken by one sender) -> sending (SMTP DAT
 -> sent (the server accepted it; the Sent copy is being stored) -> gone. All of it runs under the account's
 inter-process lock, so an item found in claimed/sending/sent that no thread of this process is working on was
 left by a crash: claimed goes back to the queue, sent is finished, and sending is looked up in the server's Sent
-folder by Message-ID (IMAP) or held for the user to decide (POP3) before it could be sent again.
+folder by Message-ID (IMAP: found means it went out); when that cannot tell (not in Sent, or a POP3 account) it
+is held for the user to send again or cancel, since sending it again might deliver it twice.
 """
 
 from __future__ import annotations
@@ -266,28 +267,24 @@ class Sending:
                 acc.cache.set_outbox_state(item.id, QUEUED)
             elif item.state == SENT:
                 self._finish_sent(acc, item)
-            elif acc.config.protocol == "imap" and not self.offline:
-                try:
-                    found = self._with_io_backend(acc, partial(_in_sent, message_id=item.message_id))
-                except MailError as e:
-                    log.info("cannot check Sent for an interrupted send yet: %s", e)
-                    continue
-                if found:
-                    log.info("interrupted send of %s had gone out (found in Sent)", item.message_id)
-                    acc.cache.remove_outbox(item.id)
-                else:
-                    text = (
-                        f"Sending “{subject}” was interrupted and it is not in Sent, so it is sent again; "
-                        "its recipients may get it twice."
-                    )
-                    with acc.cache.transaction():
-                        acc.cache.set_outbox_state(item.id, QUEUED)
-                        acc.cache.add_note("resent", text)
-                    told.append(text)
             else:
+                if acc.config.protocol == "imap":
+                    try:
+                        found = self._with_io_backend(acc, partial(_in_sent, message_id=item.message_id))
+                    except MailError as e:
+                        log.info("cannot check Sent for an interrupted send yet: %s", e)
+                        continue
+                    if found:
+                        log.info("interrupted send of %s had gone out (found in Sent)", item.message_id)
+                        acc.cache.remove_outbox(item.id)
+                        continue
+                    where = "and it is not in Sent, so it may have gone out or not"
+                else:
+                    where = "and may have gone out already"
+                # Unknowable without the user: sending it again could deliver it twice, so it waits for them.
                 text = (
-                    f"Sending “{subject}” was interrupted and may have gone out already: "
-                    "open the outbox to send it again or cancel it."
+                    f"Sending “{subject}” was interrupted while the server was taking it {where}: "
+                    "open the outbox to send it again (s) or cancel it (x)."
                 )
                 with acc.cache.transaction():
                     acc.cache.set_outbox_state(item.id, HELD, text)
