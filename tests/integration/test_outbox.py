@@ -317,6 +317,8 @@ def test_send_later_goes_out_at_the_first_sync_after_its_time(
         sent = cache.folder_by_role(Role.SENT)
         assert sent is not None
         assert [r.subject for r in cache.window(sent.id, 0, 5)] == ["in an hour"]  # in Sent at once
+        manager.sync(mail_user.name)
+        assert [r.subject for r in cache.window(sent.id, 0, 5)] == ["in an hour"]  # and not twice after a sync
     finally:
         manager.close()
 

@@ -257,3 +257,16 @@ def test_send_at_parses_what_people_type() -> None:
         parse_send_at("soon", now)
     with pytest.raises(ValueError, match="in the past"):
         parse_send_at("2020-01-01 10:00", now)
+
+
+async def test_recall_from_the_command_palette_reopens_the_newest_draft(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("colon")
+        await pilot.press(*"recall a draft")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ComposeScreen)
+        assert app.screen.field("subject") == "Re: Q4 budget draft"

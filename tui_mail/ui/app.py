@@ -671,6 +671,19 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, OutboxActions):
         if target is not None:
             self.edit_draft(*target)
 
+    def recall_draft(self) -> None:
+        """mutt's recall: the current account's newest draft, in compose."""
+        acc = self.account
+        if acc is None:
+            return
+        cache = self.cache(acc.name)
+        drafts = cache.folder_by_role(Role.DRAFTS)
+        rows = cache.window(drafts.id, 0, 1) if drafts is not None else []
+        if not rows:
+            self.notify("There is no draft to recall.", markup=False)
+            return
+        self.edit_draft(acc.name, rows[0])
+
     def edit_draft(self, account: str, row: MessageRow) -> None:
         """Reopen a draft in compose (mutt's recall); saving or sending it replaces the stored draft."""
         from ..drafts import reopen
@@ -692,6 +705,10 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, OutboxActions):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Sync all accounts", "Fetch new mail for every account", self._sync_all)
         yield SystemCommand("Toggle threads", "Group the message list by thread", self._toggle_threads)
+        if HAS_COMPOSE and self.accounts:
+            yield SystemCommand(
+                "Recall a draft", "Reopen the newest draft in compose (mutt's recall)", self.recall_draft
+            )
         yield SystemCommand("Toggle reader pane", "Show or hide the preview under the list", self.action_toggle_reader)
         if HAS_SETUP and self.config_path is not None:
             yield SystemCommand(
