@@ -190,7 +190,7 @@ class ComposeScreen(Screen[str | None]):
         Binding("ctrl+d", "save_draft", "Save draft", priority=True, id="compose.save-draft"),
         Binding("ctrl+e", "edit_body", "Edit in $EDITOR", priority=True, id="compose.editor"),
         Binding("ctrl+a", "attach", "Attach", priority=True, id="compose.attach"),
-        Binding("ctrl+t", "send_later", "Send later", priority=True, id="compose.send-later"),
+        Binding("ctrl+t", "send_later", "Send later", priority=True, show=False, id="compose.send-later"),
         Binding("escape", "cancel", "Close", id="compose.cancel"),
     ]
 
