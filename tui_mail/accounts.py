@@ -189,7 +189,7 @@ class AccountManager(Sending):
                 acc.last_sync = time.time()
                 acc.cache.set_meta("last_sync", str(int(acc.last_sync)))
             if acc.config.protocol == "imap":
-                result.warnings.extend(self._upload_local_drafts(acc))
+                result.warnings.extend(self._upload_local_copies(acc))
             if acc.cache.outbox():
                 try:
                     self.flush_outbox(name)

@@ -89,6 +89,10 @@ def _save_draft(backend: Backend, raw: bytes) -> int | None:
     return backend.save_draft(raw)
 
 
+def _save_sent(backend: Backend, raw: bytes) -> int | None:
+    return backend.save_sent(raw)
+
+
 class Sending:
     """Mixed into AccountManager: send, the outbox, drafts. Every method may block on the network."""
 
@@ -334,24 +338,26 @@ class Sending:
             acc.cache.delete(old)  # a copy on the server goes at the next sync (queued like any delete)
         return where, new_id
 
-    def _upload_local_drafts(self, acc: _Account) -> list[str]:
-        """IMAP: drafts kept only locally (saved offline, or left by a refused send) go to the server's Drafts."""
+    def _upload_local_copies(self, acc: _Account) -> list[str]:
+        """IMAP: drafts kept only locally (saved offline, or left by a refused send) go to the server's Drafts, and
+        Sent copies whose APPEND failed go to its Sent; each local row is then replaced by the server's copy."""
         cache = acc.cache
-        drafts = cache.folder_by_role(Role.DRAFTS)
-        if drafts is None or drafts.local_only:
-            return []
         problems: list[str] = []
-        for row_id in cache.local_rows(drafts.id):
-            raw = cache.body(row_id)
-            if raw is None:
+        for role, store, what in ((Role.DRAFTS, _save_draft, "A draft"), (Role.SENT, _save_sent, "A sent message")):
+            folder = cache.folder_by_role(role)
+            if folder is None or folder.local_only:
                 continue
-            try:
-                new_id = self._with_io_backend(acc, partial(_save_draft, raw=raw))
-            except MailError as e:
-                problems.append(f"A draft could not be stored on the server yet ({e})")
-                break
-            if new_id != row_id:
-                cache.delete([row_id])  # no UID: removed locally only; the server copy replaces it
+            for row_id in cache.local_rows(folder.id):
+                raw = cache.body(row_id)
+                if raw is None:
+                    continue
+                try:
+                    new_id = self._with_io_backend(acc, partial(store, raw=raw))
+                except MailError as e:
+                    problems.append(f"{what} could not be stored on the server yet ({e})")
+                    break
+                if new_id != row_id:
+                    cache.delete([row_id])  # no UID: removed locally only; the server copy replaces it
         return problems
 
     @staticmethod

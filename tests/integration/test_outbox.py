@@ -344,3 +344,28 @@ def test_a_send_that_died_before_data_is_simply_sent(
         assert cache.outbox() == [] and cache.unseen_notes() == []  # no "may get it twice" for this one
     finally:
         manager.close()
+
+
+def test_a_sent_copy_kept_locally_reaches_the_servers_sent(
+    tmp_path: Path, dovecot: Dovecot, smtp_server: SmtpServer, mail_user: Any
+) -> None:
+    account = dovecot.imap_account(mail_user, smtp=smtp_server)
+    manager = AccountManager(
+        Config(path=None, accounts=(account,)), data_dir=tmp_path, password_source=lambda _a, _s: mail_user.password
+    )
+    try:
+        manager.sync(mail_user.name)
+        cache = manager.cache(mail_user.name)
+        msg = build_message(from_addr=mail_user.email, to=["x@example.org"], subject="copy later", body="x")
+        from tui_mail.models import SEEN
+
+        manager._store_local(cache, Role.SENT, msg.as_bytes(), {SEEN})  # as when the APPEND after sending failed
+        manager.sync(mail_user.name)
+        manager.sync(mail_user.name)
+        sent = cache.folder_by_role(Role.SENT)
+        assert sent is not None
+        rows = cache.window(sent.id, 0, 5)
+        assert [r.subject for r in rows] == ["copy later"] and rows[0].uid is not None
+    finally:
+        manager.close()
+    assert len(sent_ids(dovecot, mail_user, "copy later")) == 1

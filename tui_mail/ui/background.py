@@ -245,6 +245,9 @@ class BackgroundWork(App[int]):
         self.refresh_folders()
         self.update_status()
         self.start_index(event.account)
+        refresh_outbox = getattr(self, "refresh_outbox_screens", None)
+        if refresh_outbox is not None:
+            refresh_outbox(event.account)
 
     def start_index(self, account: str) -> None:
         """Fill the search index with what the sync brought (or, after an upgrade, the whole cache) in a worker;

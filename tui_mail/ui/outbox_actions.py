@@ -74,6 +74,15 @@ class OutboxActions(App[int]):
     def _outbox_changed(self) -> None:
         self.refresh_folders()
         self.update_status()
+        self.refresh_outbox_screens()
+
+    def refresh_outbox_screens(self, account: str | None = None) -> None:
+        """An open Outbox screen re-reads the outbox (a sync or a timer sent something meanwhile)."""
+        from .screens.outbox import OutboxScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, OutboxScreen) and account in (None, screen.account):
+                screen.reload()
 
     def action_undo_send(self) -> None:
         offer = self._undo_offer
