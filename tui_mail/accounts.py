@@ -188,8 +188,6 @@ class AccountManager(Sending):
                         log.info("the kept connection of %s was gone (%s); reconnecting", name, e)
                 acc.last_sync = time.time()
                 acc.cache.set_meta("last_sync", str(int(acc.last_sync)))
-            if acc.config.protocol == "imap":
-                result.warnings.extend(self._upload_local_copies(acc))
             if acc.cache.outbox():
                 try:
                     self.flush_outbox(name)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 from .errors import AuthError, ConfigError, ConnectError, MailError, ProtocolError, SendError
 from .models import ANSWERED, DRAFT, SEEN, OutboxItem, Role
 from .store.cache import Cache, NewMessage
+from .store.local_copies import add_note
 
 if TYPE_CHECKING:
     from .accounts import _Account
@@ -83,14 +84,6 @@ def message_subject(raw: bytes) -> str:
 def _in_sent(backend: Backend, message_id: str) -> bool:
     lookup = getattr(backend, "has_message_id", None)
     return bool(lookup(Role.SENT, message_id)) if lookup is not None else False
-
-
-def _save_draft(backend: Backend, raw: bytes) -> int | None:
-    return backend.save_draft(raw)
-
-
-def _save_sent(backend: Backend, raw: bytes) -> int | None:
-    return backend.save_sent(raw)
 
 
 class Sending:
@@ -292,7 +285,7 @@ class Sending:
                 )
                 with acc.cache.transaction():
                     acc.cache.set_outbox_state(item.id, HELD, text)
-                    acc.cache.add_note("held", text)
+                    add_note(acc.cache, "held", text)
                 told.append(text)
         return told
 
@@ -337,28 +330,6 @@ class Sending:
         if old:
             acc.cache.delete(old)  # a copy on the server goes at the next sync (queued like any delete)
         return where, new_id
-
-    def _upload_local_copies(self, acc: _Account) -> list[str]:
-        """IMAP: drafts kept only locally (saved offline, or left by a refused send) go to the server's Drafts, and
-        Sent copies whose APPEND failed go to its Sent; each local row is then replaced by the server's copy."""
-        cache = acc.cache
-        problems: list[str] = []
-        for role, store, what in ((Role.DRAFTS, _save_draft, "A draft"), (Role.SENT, _save_sent, "A sent message")):
-            folder = cache.folder_by_role(role)
-            if folder is None or folder.local_only:
-                continue
-            for row_id in cache.local_rows(folder.id):
-                raw = cache.body(row_id)
-                if raw is None:
-                    continue
-                try:
-                    new_id = self._with_io_backend(acc, partial(store, raw=raw))
-                except MailError as e:
-                    problems.append(f"{what} could not be stored on the server yet ({e})")
-                    break
-                if new_id != row_id:
-                    cache.delete([row_id])  # no UID: removed locally only; the server copy replaces it
-        return problems
 
     @staticmethod
     def _store_local(cache: Cache, role: Role, raw: bytes, flags: set[str]) -> int:

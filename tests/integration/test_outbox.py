@@ -179,10 +179,8 @@ def sent_ids(server: Dovecot, user: Any, subject: str) -> list[int]:
 
 
 def test_killed_during_data_reply_is_not_sent_again_when_sent_has_it(
-    tmp_path: Path, imap_server: Dovecot, slow_smtp: Any, request: pytest.FixtureRequest
+    tmp_path: Path, imap_server: Dovecot, slow_smtp: Any
 ) -> None:
-    if imap_server.prefix:
-        request.applymarker(pytest.mark.xfail(reason="Sent as INBOX.Sent comes with branch servers", strict=False))
     user, recipient = imap_server.add_user(), imap_server.add_user()
     smtp: SlowSmtp = slow_smtp(imap_server, True)
     config = write_config(tmp_path / "config.toml", imap_server, smtp, user)

@@ -854,11 +854,6 @@ class Cache(SyncState):
 
     # -- notes for the user -------------------------------------------------------------------------------------------
 
-    def add_note(self, kind: str, text: str) -> None:
-        """Keep something the user must be told (shown by the UI, printed by the CLI)."""
-        with self.transaction() as c:
-            c.execute("INSERT INTO notes(created, kind, text) VALUES (?, ?, ?)", (int(time.time()), kind, text))
-
     def unseen_notes(self, mark_seen: bool = False) -> list[tuple[str, str]]:
         """(kind, text) of the notes not shown yet, oldest first; mark_seen marks them shown."""
         with self.transaction() as c:
