@@ -312,7 +312,11 @@ class Sending:
 
     # -- drafts ----------------------------------------------------------------------------------------------------
 
-    def save_draft(self, name: str, msg: EmailMessage, replaces: Sequence[int] = ()) -> tuple[str, int | None]:
+    def save_draft(self, name: str, msg: EmailMessage, replaces: Sequence[int] = ()) -> str:
+        """Keep a draft (see store_draft); returns where: "server" or "local"."""
+        return self.store_draft(name, msg, replaces)[0]
+
+    def store_draft(self, name: str, msg: EmailMessage, replaces: Sequence[int] = ()) -> tuple[str, int | None]:
         """Keep a draft, replacing the rows in replaces: on the server's Drafts folder when reachable (cached at
         once), else in the local cache (uploaded at the next sync). Returns (where, the new draft's row id)."""
         acc = self._get(name)

@@ -268,7 +268,7 @@ def test_refused_send_leaves_one_draft_that_reaches_the_server(
         drafts = cache.folder_by_role(Role.DRAFTS)
         # An earlier draft of the message, then the send (replacing it) is refused: one draft remains.
         msg = build_message(from_addr=mail_user.email, to=["nobody@example.test"], subject="keep me", body="text")
-        where, draft_id = manager.save_draft(mail_user.name, msg)
+        where, draft_id = manager.store_draft(mail_user.name, msg)
         assert where == "server" and draft_id is not None
         from tui_mail.sending import KeptAsDraft
 

@@ -447,7 +447,7 @@ class ComposeScreen(Screen[str | None]):
     @work(thread=True, exclusive=True, group="compose-send")
     def _save_draft(self, msg: EmailMessage, state: tuple[object, ...]) -> None:
         try:
-            where, self.draft_id = self.manager.save_draft(
+            where, self.draft_id = self.manager.store_draft(
                 self.account, msg, replaces=[self.draft_id] if self.draft_id is not None else []
             )
         except MailError as e:
