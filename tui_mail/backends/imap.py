@@ -25,7 +25,7 @@ from imapclient.response_parser import parse_fetch_response
 from ..config import AccountConfig
 from ..errors import AuthError, ConnectError, MailError, ProtocolError, describe, tls_error
 from ..models import DRAFT, SEEN, Envelope, Folder, PendingAction, Role, SyncProgress
-from ..store.cache import Cache
+from ..store.cache import Cache, NewMessage
 from ..tls import make_context
 from .base import Capabilities, ProgressCallback, SyncResult
 from .imap_folders import FolderGone as _FolderGone
