@@ -10,21 +10,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import getaddresses
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from . import paths
 from .backends.base import Backend, Capabilities, ProgressCallback, SyncResult
 from .config import AccountConfig, Config, ServerConfig
 from .credentials import get_password
-from .errors import AuthError, ConfigError, ConnectError, MailError, SendError
-from .models import DRAFT, SEEN, Role
-from .store.cache import Cache, NewMessage
+from .errors import AuthError, ConfigError, ConnectError, MailError
+from .models import SEEN, Role
+from .sending import Sending
+from .store.cache import Cache
+from .store.lock import AccountLock
 
 if TYPE_CHECKING:
     from .backends.imap_search import ServerHits
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 PasswordSource = Callable[[AccountConfig, ServerConfig], str]
 
 IMAP_CAPS = Capabilities(server_folders=True, move=True, server_flags=True, idle=True, server_search=True)
@@ -62,6 +62,7 @@ def _new_role_folder(cache: Cache, role: Role) -> int:
 class _Account:
     config: AccountConfig
     cache: Cache
+    lock: AccountLock  # one writer per account across processes (beside the cache file)
     sync_lock: threading.Lock = field(default_factory=threading.Lock)
     io_lock: threading.Lock = field(default_factory=threading.Lock)
     sync_backend: Backend | None = None
@@ -70,9 +71,11 @@ class _Account:
     idle_backend: Backend | None = None
     last_sync: float | None = None
     preferred: str | None = None  # the folder on screen: a sync brings it up to date first
+    sending_guard: threading.Lock = field(default_factory=threading.Lock)
+    sending: set[int] = field(default_factory=set)  # outbox items this process is sending right now
 
 
-class AccountManager:
+class AccountManager(Sending):
     """All configured accounts. Every method may block on the network: call it from a worker thread."""
 
     def __init__(
@@ -82,8 +85,10 @@ class AccountManager:
         data_dir: Path | None = None,
         offline: bool = False,
         password_source: PasswordSource | None = None,
+        lock_timeout: float = 5.0,
     ) -> None:
         self.config = config
+        self.lock_timeout = lock_timeout  # how long to wait for another tui-mail busy with the same account
         self.offline = offline
         self._password_source = password_source or _default_password
         self._data_dir = data_dir
@@ -114,7 +119,7 @@ class AccountManager:
                     if cache.folder_by_name("Trash") is None:
                         cache.ensure_folder("Trash", "/", Role.TRASH, local_only=True)
                 cache.account = cfg.name
-                acc = _Account(cfg, cache)
+                acc = _Account(cfg, cache, lock=AccountLock(path.with_name(path.name + ".lock"), name))
                 self._accounts[name] = acc
             return acc
 
@@ -157,32 +162,37 @@ class AccountManager:
 
     def sync(self, name: str, progress: ProgressCallback | None = None, first_folder: str | None = None) -> SyncResult:
         """Replay local changes, fetch what is new (first_folder, e.g. the one on screen, before the others),
-        then send what waits in the outbox."""
+        then send what waits in the outbox.
+
+        One sync per account at a time across processes: AccountBusy (naming the other pid) when another
+        tui-mail holds the account longer than lock_timeout.
+        """
         acc = self._get(name)
         if first_folder is not None:
             acc.preferred = first_folder
-        with acc.sync_lock:
-            while True:
-                kept = acc.sync_backend is not None  # a connection kept from an earlier sync may have died since
-                if acc.sync_backend is None:
-                    acc.sync_backend = self._new_backend(acc)
-                _prefer(acc.sync_backend, acc.preferred)
+        with acc.lock.hold(self.lock_timeout):
+            with acc.sync_lock:
+                while True:
+                    kept = acc.sync_backend is not None  # a connection kept from an earlier sync may have died since
+                    if acc.sync_backend is None:
+                        acc.sync_backend = self._new_backend(acc)
+                    _prefer(acc.sync_backend, acc.preferred)
+                    try:
+                        result = acc.sync_backend.sync(progress)
+                        break
+                    except (ConnectError, AuthError, OSError) as e:
+                        self._drop(acc.sync_backend)
+                        acc.sync_backend = None
+                        if not (kept and isinstance(e, ConnectError)):
+                            raise
+                        log.info("the kept connection of %s was gone (%s); reconnecting", name, e)
+                acc.last_sync = time.time()
+                acc.cache.set_meta("last_sync", str(int(acc.last_sync)))
+            if acc.cache.outbox():
                 try:
-                    result = acc.sync_backend.sync(progress)
-                    break
-                except (ConnectError, AuthError, OSError) as e:
-                    self._drop(acc.sync_backend)
-                    acc.sync_backend = None
-                    if not (kept and isinstance(e, ConnectError)):
-                        raise
-                    log.info("the kept connection of %s was gone (%s); reconnecting", name, e)
-            acc.last_sync = time.time()
-            acc.cache.set_meta("last_sync", str(int(acc.last_sync)))
-        if acc.cache.outbox():
-            try:
-                self.flush_outbox(name)
-            except MailError as e:
-                result.warnings.append(str(e))
+                    self.flush_outbox(name)
+                except MailError as e:
+                    result.warnings.append(str(e))
         return result
 
     def prefer_folder(self, name: str, folder: str | None) -> None:
@@ -280,104 +290,16 @@ class AccountManager:
         if for_good:
             cache.delete(for_good)
 
-    # -- sending ---------------------------------------------------------------------------------------------------
-
-    def send(self, name: str, msg: EmailMessage, bcc: Sequence[str] = ()) -> str:
-        """Send a message: into the outbox first (committed), then SMTP, then a copy to Sent.
-
-        Returns "sent" or "queued" (offline: it goes out at the next sync). A permanent failure (recipient
-        refused, login rejected) moves the message to Drafts and raises SendError; nothing is lost.
-        """
-        acc = self._get(name)
-        bcc = [*bcc, *(a for _, a in getaddresses(msg.get_all("Bcc", [])) if a)]
-        if "Bcc" in msg:
-            del msg["Bcc"]
-        recipients = [a for _, a in getaddresses(msg.get_all("To", []) + msg.get_all("Cc", [])) if a]
-        recipients = list(dict.fromkeys([*recipients, *bcc]))
-        if not recipients:
-            raise SendError("The message has no recipients.")
-        raw = msg.as_bytes(policy=SMTP)
-        item_id = acc.cache.add_outbox(raw, recipients)
-        if self.offline:
-            return "queued"
-        self._send_item(acc, item_id, raw, recipients)
-        return "sent"
-
-    def flush_outbox(self, name: str) -> int:
-        """Send everything waiting in the outbox; returns how many went out."""
-        acc = self._get(name)
-        sent = 0
-        for item in acc.cache.outbox():
-            self._send_item(acc, item.id, item.raw, list(item.recipients))
-            sent += 1
-        return sent
-
-    def _send_item(self, acc: _Account, item_id: int, raw: bytes, recipients: list[str]) -> None:
-        from email import message_from_bytes
-        from email.policy import default
-
-        from .smtp import PartialSendError, send_message
-
-        cfg = acc.config
-        if cfg.smtp is None:
-            raise ConfigError(f"Account {cfg.name} has no [accounts.smtp] section, so it cannot send.")
-        msg = message_from_bytes(raw, policy=default)
-        assert isinstance(msg, EmailMessage)
-        partial: PartialSendError | None = None
-        try:
-            password = self._password_source(cfg, cfg.smtp) if cfg.smtp.auth else None
-            send_message(cfg.smtp, password, msg, recipients, from_addr=cfg.email)
-        except PartialSendError as e:
-            partial = e  # delivered to the others: it counts as sent (a resend would duplicate it for them)
-        except ConnectError as e:
-            acc.cache.fail_outbox(item_id, str(e))
-            raise SendError(f"{e} The message waits in the outbox and is sent at the next sync.") from None
-        except (SendError, AuthError) as e:
-            # Permanent: keep the message as a draft so the user can fix it; it must not be retried blindly.
-            with acc.cache.transaction():
-                self._store_local(acc.cache, Role.DRAFTS, raw, {SEEN, DRAFT})
-                acc.cache.remove_outbox(item_id)
-            raise SendError(f"{e} The message was kept in Drafts.") from None
-        acc.cache.remove_outbox(item_id)
-        try:
-            self._with_io_backend(acc, lambda b: b.save_sent(raw))
-        except MailError as e:
-            log.warning("sent, but the copy to Sent failed: %s", e)
-            self._store_local(acc.cache, Role.SENT, raw, {SEEN})
-        if partial is not None:
-            raise partial
-
-    def save_draft(self, name: str, msg: EmailMessage) -> str:
-        """Keep a draft: on the server's Drafts folder when reachable, else in the local cache. Returns where."""
-        acc = self._get(name)
-        raw = msg.as_bytes(policy=SMTP)
-        if not self.offline and acc.config.protocol == "imap":
-            try:
-                self._with_io_backend(acc, lambda b: b.save_draft(raw))
-                return "server"
-            except (MailError, OSError, AttributeError) as e:
-                log.info("draft kept locally: %s", e)
-        self._store_local(acc.cache, Role.DRAFTS, raw, {SEEN, DRAFT})
-        return "local"
-
-    def _with_io_backend(self, acc: _Account, fn: Callable[[Backend], object]) -> None:
+    def _with_io_backend(self, acc: _Account, fn: Callable[[Backend], T]) -> T:
         with acc.io_lock:
             if acc.io_backend is None:
                 acc.io_backend = self._new_backend(acc)
             try:
-                fn(acc.io_backend)
+                return fn(acc.io_backend)
             except (ConnectError, AuthError, OSError):
                 self._drop(acc.io_backend)
                 acc.io_backend = None
                 raise
-
-    @staticmethod
-    def _store_local(cache: Cache, role: Role, raw: bytes, flags: set[str]) -> int:
-        from .mime import parse_envelope
-
-        folder = cache.folder_by_role(role)
-        folder_id = folder.id if folder else cache.ensure_folder(role.value.capitalize(), "/", role, local_only=True)
-        return cache.store_messages(folder_id, [NewMessage(parse_envelope(raw), flags=frozenset(flags), raw=raw)])[0]
 
     # -- search --------------------------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from .config import AccountConfig, Config, ServerConfig, load_config
 from .errors import ConfigError, CredentialError, MailError
 from .models import Folder, MessageRow, SyncProgress
 from .store.cache import Cache
+from .store.lock import AccountBusy
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -119,6 +120,12 @@ def cmd_sync(manager: AccountManager, config: Config, name: str | None) -> int:
     for n in names:
         try:
             r = manager.sync(n, _progress_printer(tty))
+        except AccountBusy as e:  # a cron sync while the UI syncs: one sentence naming the other pid
+            if tty:
+                sys.stderr.write("\r\x1b[K")
+            print(str(e), file=sys.stderr)
+            failed = True
+            continue
         except MailError as e:
             if tty:
                 sys.stderr.write("\r\x1b[K")
@@ -250,7 +257,15 @@ def cmd_send(manager: AccountManager, config: Config, args: argparse.Namespace) 
         print(f"tui-mail: {e}", file=sys.stderr)
         return EXIT_USAGE
     status = manager.send(acc.name, msg, bcc=args.bcc)
-    print("Message sent." if status == "sent" else "Message queued in the outbox.")
+    if status == "sent":
+        print("Message sent.")
+        return EXIT_OK
+    # Safely queued is success: it goes out at the next sync (say why it did not go now, when known).
+    message_id = str(msg.get("Message-ID", "")).strip()
+    why = next((i.last_error for i in manager.cache(acc.name).outbox() if i.message_id == message_id), "")
+    print("queued: sent at the next sync")
+    if why:
+        print(f"tui-mail: {why}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -80,6 +80,7 @@ class UiConfig:
     date_format: str = "%Y-%m-%d %H:%M"
     cursor_blink: bool = True
     keys: str = "default"  # "default" or "mutt" (a preset of bindings, under the user's [keymap])
+    undo_send: int = 0  # seconds a sent message waits in the outbox with an Undo key; 0 = off
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +282,10 @@ def parse_config(data: dict[str, Any], path: Path | None = None, *, partial: boo
         accounts.append(acc)
     ui_t = r.table(data, "ui", required=False) or {}
     ur = _Reader(path, "[ui]")
-    ur.unknown(ui_t, {"theme", "threads", "preview_pane", "date_format", "cursor_blink", "keys"})
+    ur.unknown(ui_t, {"theme", "threads", "preview_pane", "date_format", "cursor_blink", "keys", "undo_send"})
+    undo_send = ur.get(ui_t, "undo_send", int, 0)
+    if not 0 <= undo_send <= 300:
+        raise ur.fail("undo_send", "must be between 0 (off) and 300 seconds")
     ui = UiConfig(
         theme=ur.get(ui_t, "theme", str, "textual-dark"),
         threads=ur.get(ui_t, "threads", bool, True),
@@ -289,6 +293,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None, *, partial: boo
         date_format=ur.get(ui_t, "date_format", str, "%Y-%m-%d %H:%M"),
         cursor_blink=ur.get(ui_t, "cursor_blink", bool, True),
         keys=ur.choice(ui_t, "keys", ("default", "mutt"), "default"),
+        undo_send=undo_send,
     )
     keymap_t = r.table(data, "keymap", required=False) or {}
     kr = _Reader(path, "[keymap]")

@@ -146,6 +146,9 @@ class OutboxItem:
     created: int
     attempts: int = 0
     last_error: str = ""
+    state: str = "queued"  # queued | sending (SMTP DATA may have begun) | held (the user must decide)
+    message_id: str = ""
+    send_after: int = 0  # unix time before which it is not sent (undo-send, send-later); 0 = at once
 
 
 @dataclass(slots=True)

@@ -6,7 +6,7 @@ import copy
 import email.policy
 import smtplib
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from email.message import EmailMessage
 
 from .config import ServerConfig
@@ -66,6 +66,17 @@ def _open(server: ServerConfig) -> smtplib.SMTP:
     return conn
 
 
+def _hook_data(conn: smtplib.SMTP, hook: Callable[[], None]) -> None:
+    """Make conn call hook right before it sends DATA (sendmail calls conn.data after MAIL and RCPT succeeded)."""
+    data = conn.data
+
+    def data_with_hook(msg: bytes | str) -> tuple[int, bytes]:
+        hook()
+        return data(msg)
+
+    conn.data = data_with_hook  # type: ignore[method-assign,assignment]
+
+
 def send_message(
     server: ServerConfig,
     password: str | None,
@@ -73,10 +84,13 @@ def send_message(
     recipients: Sequence[str],
     *,
     from_addr: str,
+    before_data: Callable[[], None] | None = None,
 ) -> None:
     """Deliver msg to recipients (the envelope, which includes Bcc addresses) or raise a typed one-sentence error.
 
     A password is only sent after TLS is up, or over plain text when the config says security = "none".
+    before_data runs once the server accepted the recipients, just before DATA: from then on the message may
+    have been delivered even if no reply arrives (the outbox marks the item `sending` there).
     """
     where = f"{server.host}:{server.port}"
     if not recipients:
@@ -97,6 +111,8 @@ def send_message(
                 if not conn.has_extn("smtputf8"):
                     raise SendError(f"{server.host} cannot deliver to or from non-ASCII addresses (no SMTPUTF8).")
                 options = ["SMTPUTF8", "BODY=8BITMIME"]
+            if before_data is not None:
+                _hook_data(conn, before_data)
             refused = conn.sendmail(from_addr, list(recipients), message_bytes(msg, utf8), mail_options=options)
         except BaseException:
             conn.close()

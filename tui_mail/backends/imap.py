@@ -25,11 +25,11 @@ from imapclient.response_parser import parse_fetch_response
 from ..config import AccountConfig
 from ..errors import AuthError, ConnectError, MailError, ProtocolError, describe, tls_error
 from ..models import DRAFT, SEEN, Envelope, Folder, PendingAction, Role, SyncProgress
-from ..store.cache import Cache
+from ..store.cache import Cache, NewMessage
 from ..tls import make_context
 from .base import Capabilities, ProgressCallback, SyncResult
 from .imap_folders import FolderGone as _FolderGone
-from .imap_folders import ImapFolders
+from .imap_folders import ImapFolders, appenduid
 from .imap_folders import folder_role as folder_role  # re-exported: the role of a LISTed folder
 from .limits import limit_imap
 
@@ -504,25 +504,58 @@ class ImapBackend(ImapFolders):
 
     # -- Sent and Drafts ----------------------------------------------------------------------------------------------
 
-    def _append(self, role: Role, default: str, raw: bytes, flags: Sequence[str]) -> None:
-        def run() -> None:
+    def _append(self, role: Role, default: str, raw: bytes, flags: Sequence[str]) -> int | None:
+        """APPEND raw to the role's folder; with UIDPLUS the copy is cached at once (it shows before the next
+        sync, which then finds it cached). Returns the cached row's id, or None when the server gave no UID."""
+
+        def run() -> tuple[str, Any]:
             folder = self._role_folder(role, default)
             try:
-                self._c.append(folder, raw, flags=list(flags))
+                return folder, self._c.append(folder, raw, flags=list(flags))
             except IMAPClientAbortError:
                 raise
             except IMAPClientError as e:
                 raise ProtocolError(f"The server refused to store the message in {folder} ({describe(e)}).") from None
 
-        self._guard(run)
+        name, response = self._guard(run)
+        got = appenduid(response)
+        folder = self.cache.folder_by_name(name)
+        if got is None or folder is None:
+            return None
+        uidvalidity, uid = got
+        if folder.uidvalidity not in (None, uidvalidity):
+            return None  # the folder changed on the server; its next sync brings the copy
+        message = NewMessage(safe_envelope(raw, len(raw)), uid=uid, flags=frozenset(flags), raw=raw)
+        return self.cache.store_messages(folder.id, [message], uidvalidity=uidvalidity)[0]
 
-    def save_sent(self, raw: bytes) -> None:
-        """APPEND a just-sent message to the Sent folder (created if missing) with \\Seen; next sync lists it."""
-        self._append(Role.SENT, "Sent", raw, [SEEN])
+    def save_sent(self, raw: bytes) -> int | None:
+        """APPEND a just-sent message to the Sent folder (created if missing) with \\Seen; cached at once."""
+        return self._append(Role.SENT, "Sent", raw, [SEEN])
 
-    def save_draft(self, raw: bytes) -> None:
-        """APPEND a draft to the Drafts folder (created if missing) with \\Draft \\Seen; next sync lists it."""
-        self._append(Role.DRAFTS, "Drafts", raw, [DRAFT, SEEN])
+    def save_draft(self, raw: bytes) -> int | None:
+        """APPEND a draft to the Drafts folder (created if missing) with \\Draft \\Seen; cached at once."""
+        return self._append(Role.DRAFTS, "Drafts", raw, [DRAFT, SEEN])
+
+    def has_message_id(self, role: Role, message_id: str) -> bool:
+        """Whether the role's folder (Sent, say) on the server holds a message with this Message-ID header."""
+        if not message_id:
+            return False
+
+        def run() -> bool:
+            names = [name for name, _d, r, selectable in self._list() if r is role and selectable]
+            known = self.cache.folder_by_role(role)
+            if known is not None and known.name not in names:
+                names.append(known.name)
+            for name in names:
+                try:
+                    self._select(name, readonly=True)
+                except _FolderGone:
+                    continue
+                if self._c.search(["HEADER", "Message-ID", message_id]):
+                    return True
+            return False
+
+        return bool(self._guard(run))
 
     # -- push ---------------------------------------------------------------------------------------------------------
 

@@ -18,9 +18,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..models import SEEN, Envelope, Folder, MessageRow, OutboxItem, PendingAction, Role
+from ..models import SEEN, Envelope, Folder, MessageRow, PendingAction, Role
 from . import threads
 from .disk import full_disk_reported, rollback
+from .outbox import OutboxTable
 from .schema import migrate
 from .sync_state import SyncState
 
@@ -97,7 +98,7 @@ class NewMessage:
     pop_uidl: str | None = None
 
 
-class Cache(SyncState):
+class Cache(SyncState, OutboxTable):
     """One account's cache database."""
 
     def __init__(self, path: Path | str) -> None:
@@ -769,39 +770,6 @@ class Cache(SyncState):
             for (u,) in list(c.execute("SELECT uidl FROM pop_uidls WHERE deleted_on_server=0")):
                 if u not in on_server:
                     c.execute("UPDATE pop_uidls SET deleted_on_server=1 WHERE uidl=?", (u,))
-
-    # -- outbox ------------------------------------------------------------------------------------------------------
-
-    def add_outbox(self, raw: bytes, recipients: Sequence[str]) -> int:
-        with self.transaction() as c:
-            cur = c.execute(
-                "INSERT INTO outbox(raw, recipients, created) VALUES (?, ?, ?)",
-                (raw, json.dumps(list(recipients)), int(time.time())),
-            )
-            return int(cur.lastrowid or 0)
-
-    def outbox(self) -> list[OutboxItem]:
-        return [
-            OutboxItem(
-                id=r[0],
-                raw=bytes(r[1]),
-                recipients=tuple(json.loads(r[2])),
-                created=r[3],
-                attempts=r[4],
-                last_error=r[5],
-            )
-            for r in self.conn.execute(
-                "SELECT id, raw, recipients, created, attempts, last_error FROM outbox ORDER BY id"
-            )
-        ]
-
-    def remove_outbox(self, item_id: int) -> None:
-        with self.transaction() as c:
-            c.execute("DELETE FROM outbox WHERE id=?", (item_id,))
-
-    def fail_outbox(self, item_id: int, error: str) -> None:
-        with self.transaction() as c:
-            c.execute("UPDATE outbox SET attempts=attempts+1, last_error=? WHERE id=?", (error, item_id))
 
 
 def _without_depth(r: MessageRow) -> MessageRow:

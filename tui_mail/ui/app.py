@@ -28,9 +28,11 @@ from .background import BackgroundWork
 from .bindings import APP_BINDINGS
 from .keymap import known_ids, resolve
 from .messages import Notice
+from .outbox_actions import OutboxActions
 from .palette import AccountProvider
 from .screens.folder_picker import FolderPickerScreen
 from .screens.help import HelpScreen
+from .screens.outbox import OutboxScreen, is_draft, outbox_count
 from .screens.reader_screen import ReaderScreen
 from .search import SEARCH_PLACEHOLDER, SearchActions, SearchInput
 from .tagging import Tagging
@@ -49,10 +51,10 @@ HAS_COMPOSE = importlib.util.find_spec(f"{__package__}.screens.compose") is not 
 HAS_SETUP = importlib.util.find_spec(f"{__package__}.screens.setup") is not None
 
 
-def compose_screen(*args: Any) -> Screen[Any]:
+def compose_screen(*args: Any, **kwargs: Any) -> Screen[Any]:
     from .screens.compose import ComposeScreen
 
-    return ComposeScreen(*args)
+    return ComposeScreen(*args, **kwargs)
 
 
 def setup_screen(config_path: Path) -> Screen[Any]:
@@ -95,7 +97,7 @@ class AccountView:
     counted: int | None = None  # the list's length as a search worker just counted it (used once)
 
 
-class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging):
+class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxActions):
     """The mail client."""
 
     CSS_PATH = "tui_mail.tcss"
@@ -400,7 +402,7 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging):
             except Exception:
                 log.exception("reading folders of %s", acc.name)
                 folders = []
-            groups.append(AccountFolders(acc.name, folders, acc.name))
+            groups.append(AccountFolders(acc.name, folders, acc.name, outbox_count(self.cache(acc.name))))
             self._folders[acc.name] = folders
         current = None
         if self.account is not None and self.views[self.account.name].folder_id is not None:
@@ -436,6 +438,12 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging):
             self.views[acc.name].query,
             others,
         )
+
+    @on(FolderPane.OutboxChosen)
+    def _outbox_chosen(self, event: FolderPane.OutboxChosen) -> None:
+        if 0 <= event.account_index < len(self.accounts):
+            name = self.accounts[event.account_index].name
+            self.push_screen(OutboxScreen(self.manager, name), self._compose_done)
 
     @on(FolderPane.FolderChosen)
     def _folder_chosen(self, event: FolderPane.FolderChosen) -> None:
@@ -488,10 +496,13 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging):
         self.open_message(source.account, event.message_id)
 
     def open_message(self, account: str, message_id: int) -> None:
-        """Full-screen reader; marks the message read (queued to the server)."""
+        """Full-screen reader; marks the message read (queued to the server). A draft opens in compose."""
         cache = self.cache(account)
         row = cache.message(message_id)
         if row is None:
+            return
+        if HAS_COMPOSE and is_draft(cache, row):
+            self.edit_draft(account, row)
             return
         self.push_screen(ReaderScreen(account, row, None, date_format=self.config.ui.date_format))  # reads the body
         if not row.seen:
@@ -535,6 +546,11 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging):
         if action == "move" and acc is not None:
             if not self.manager.capabilities(acc.name).move:
                 return False
+        if action == "undo_send":
+            return self._undo_offer is not None
+        if action == "edit_draft":
+            target = self._target()
+            return HAS_COMPOSE and target is not None and is_draft(self.cache(target[0]), target[1])
         if action in MESSAGE_ACTIONS:
             return None if self._target() is None else True
         return True
@@ -708,15 +724,15 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging):
                 log.exception("building a %s draft", kind)
                 self.post_message(Notice("Could not prepare the reply for this message.", "error"))
                 return
-            self.call_from_thread(self._open_draft, account, draft)
+            self.call_from_thread(self._open_draft, account, draft, row.id if kind != "forward" else None)
 
         def then(raw: bytes) -> None:
             self.run_worker(partial(build, raw), name=f"{kind} draft", group="draft", thread=True, exit_on_error=False)
 
         self.with_body(account, row.id, then)
 
-    def _open_draft(self, account: str, draft: mime.Draft) -> None:
-        self.push_screen(compose_screen(self.manager, account, draft), self._compose_done)
+    def _open_draft(self, account: str, draft: mime.Draft, answers: int | None = None) -> None:
+        self.push_screen(compose_screen(self.manager, account, draft, answers=answers), self._compose_done)
 
     def action_reply(self) -> None:
         self._draft_action("reply")
@@ -727,12 +743,49 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging):
     def action_forward(self) -> None:
         self._draft_action("forward")
 
+    def action_edit_draft(self) -> None:
+        target = self._target()
+        if target is not None:
+            self.edit_draft(*target)
+
+    def recall_draft(self) -> None:
+        """mutt's recall: the current account's newest draft, in compose."""
+        acc = self.account
+        if acc is None:
+            return
+        cache = self.cache(acc.name)
+        drafts = cache.folder_by_role(Role.DRAFTS)
+        rows = cache.window(drafts.id, 0, 1) if drafts is not None else []
+        if not rows:
+            self.notify("There is no draft to recall.", markup=False)
+            return
+        self.edit_draft(acc.name, rows[0])
+
+    def edit_draft(self, account: str, row: MessageRow) -> None:
+        """Reopen a draft in compose (mutt's recall); saving or sending it replaces the stored draft."""
+        from ..drafts import reopen
+
+        def then(raw: bytes) -> None:
+            if isinstance(self.screen, ReaderScreen):
+                self.screen.dismiss(None)
+            reopened = reopen(raw)
+            screen = compose_screen(
+                self.manager, account, reopened.draft, draft_id=row.id, message_id=reopened.message_id
+            )
+            self.push_screen(screen, self._compose_done)
+
+        self.with_body(account, row.id, then)
+
     # -- command palette -------------------------------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Sync all accounts", "Fetch new mail for every account", self._sync_all)
         yield SystemCommand("Toggle threads", "Group the message list by thread", self._toggle_threads)
+        if HAS_COMPOSE and self.accounts:
+            yield SystemCommand(
+                "Recall a draft", "Reopen the newest draft in compose (mutt's recall)", self.recall_draft
+            )
         yield SystemCommand("Toggle reader pane", "Show or hide the preview under the list", self.action_toggle_reader)
         if HAS_SETUP and self.config_path is not None:
             yield SystemCommand(

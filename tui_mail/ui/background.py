@@ -22,6 +22,7 @@ from ..config import AccountConfig, Config
 from ..errors import ConnectError, MailError, is_offline
 from ..models import SyncProgress
 from ..store.cache import Cache
+from ..store.lock import AccountBusy
 from .connection import RECONNECT_DELAYS, ConnectionLost, reconnect_delay, record_failure, record_success
 from .messages import ActionDone, BodyFetched, Notice, PushNotified, SyncFinished, SyncProgressed, SyncStarted
 from .screens.reader_screen import ReaderScreen
@@ -175,6 +176,8 @@ class BackgroundWork(App[int]):
 
         try:
             result = self.manager.sync(account, progress)
+        except AccountBusy as e:  # a cron sync (say) has the account: the status line says so, no error toast
+            self.post_message(SyncFinished(account, busy=e.short))
         except MailError as e:
             self.post_message(SyncFinished(account, error=str(e), offline=is_offline(e)))
         except Exception:
@@ -215,8 +218,11 @@ class BackgroundWork(App[int]):
             return
         state.syncing = False
         explicit, state.explicit = state.explicit, False
+        state.busy = event.busy
         current = self.account is not None and event.account == self.account.name
-        if event.error:
+        if event.busy:
+            pass  # neither a failure nor a success: another tui-mail is syncing it (the status line says so)
+        elif event.error:
             if record_failure(state, event.error, event.offline, explicit=explicit):
                 self.notify(clean_line(event.error), title=event.account, severity="error", markup=False)
         else:
@@ -239,6 +245,9 @@ class BackgroundWork(App[int]):
         self.refresh_folders()
         self.update_status()
         self.start_index(event.account)
+        refresh_outbox = getattr(self, "refresh_outbox_screens", None)
+        if refresh_outbox is not None:
+            refresh_outbox(event.account)
 
     def start_index(self, account: str) -> None:
         """Fill the search index with what the sync brought (or, after an upgrade, the whole cache) in a worker;

@@ -15,6 +15,8 @@ APP_BINDINGS: list[BindingType] = [
     Binding("r", "reply", "Reply", id="mail.reply"),
     Binding("R", "reply_all", "Reply all", show=False, id="mail.reply-all"),
     Binding("f", "forward", "Forward", show=False, id="mail.forward"),
+    Binding("e", "edit_draft", "Edit draft", id="mail.edit-draft"),
+    Binding("z", "undo_send", "Undo send", id="mail.undo-send"),
     Binding("d", "delete", "Delete", id="mail.delete"),
     Binding("m", "move", "Move", id="mail.move"),
     Binding("s", "flag", "Flag", show=False, id="mail.flag"),

@@ -36,9 +36,15 @@ class SyncFinished(Message):
     """A sync ended: result on success, error (one sentence) otherwise; offline when the server was unreachable."""
 
     def __init__(
-        self, account: str, result: SyncResult | None = None, error: str | None = None, offline: bool = False
+        self,
+        account: str,
+        result: SyncResult | None = None,
+        error: str | None = None,
+        offline: bool = False,
+        busy: str = "",
     ) -> None:
         super().__init__()
+        self.busy = busy  # another tui-mail process is syncing the account: "syncing in another tui-mail (pid N)"
         self.account = account
         self.result = result
         self.error = error
@@ -64,6 +70,16 @@ class ActionDone(Message):
         self.account = account
         self.what = what
         self.error = error
+
+
+class UndoOffered(Message):
+    """A message was queued with undo-send: it waits in the outbox until send_after, unless undone."""
+
+    def __init__(self, account: str, message_id: str, send_after: int) -> None:
+        super().__init__()
+        self.account = account
+        self.message_id = message_id
+        self.send_after = send_after
 
 
 class Notice(Message):

@@ -8,6 +8,7 @@ import os
 import shlex
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses
@@ -25,6 +26,8 @@ from textual.widgets import Input, Label, Static, TextArea
 
 from ...errors import MailError
 from ...mime import Draft, build_message, compose_addr
+from ...sending import KeptAsDraft, parse_send_at
+from ..messages import UndoOffered
 from ..widgets.key_footer import KeyFooter
 from ..widgets.safe_text import clean, clean_line
 from .confirm import ConfirmScreen
@@ -165,6 +168,13 @@ class ComposeScreen(Screen[str | None]):
     ComposeScreen #compose-attach-path.-visible {
         display: block;
     }
+    ComposeScreen #compose-send-at {
+        display: none;
+        margin: 0 1 0 11;
+    }
+    ComposeScreen #compose-send-at.-visible {
+        display: block;
+    }
     ComposeScreen #compose-body {
         height: 1fr;
         margin: 1 1 0 1;
@@ -184,12 +194,27 @@ class ComposeScreen(Screen[str | None]):
         Binding("ctrl+d", "save_draft", "Save draft", priority=True, id="compose.save-draft"),
         Binding("ctrl+e", "edit_body", "Edit in $EDITOR", priority=True, id="compose.editor"),
         Binding("ctrl+a", "attach", "Attach", priority=True, id="compose.attach"),
+        Binding("ctrl+t", "send_later", "Send later", priority=True, show=False, id="compose.send-later"),
         Binding("escape", "cancel", "Close", id="compose.cancel"),
     ]
 
-    def __init__(self, manager: AccountManager, account: str, draft: Draft | None = None) -> None:
+    def __init__(
+        self,
+        manager: AccountManager,
+        account: str,
+        draft: Draft | None = None,
+        *,
+        draft_id: int | None = None,
+        answers: int | None = None,
+        message_id: str = "",
+    ) -> None:
         super().__init__()
         self.manager = manager
+        self.draft_id = draft_id  # the stored draft this edits: saving or sending replaces it (never a second one)
+        self.answers = answers  # the message replied to: it gets \Answered when this is sent
+        self.message_id = message_id  # fixed at the first build, so the same message is never queued twice
+        self.queued = False
+        self.send_after = 0  # unix time the queued message waits for (undo-send, send-later); 0 = at once
         self.account = account
         self.account_config = manager.config.account(account)
         self.draft = draft
@@ -220,6 +245,11 @@ class ComposeScreen(Screen[str | None]):
         yield Input(
             placeholder="Path of the file to attach (Enter adds it, Escape cancels)",
             id="compose-attach-path",
+            compact=True,
+        )
+        yield Input(
+            placeholder="Send when? +30m, +2h, 18:30 or 2026-12-24 09:00 (Enter queues it, Escape cancels)",
+            id="compose-send-at",
             compact=True,
         )
         yield TextArea(
@@ -311,14 +341,21 @@ class ComposeScreen(Screen[str | None]):
             in_reply_to=self.in_reply_to,
             references=self.references,
         )
+        if self.message_id:
+            msg.replace_header("Message-ID", self.message_id)
+        else:
+            self.message_id = str(msg["Message-ID"])
         bcc = [addr for _name, addr in getaddresses(self.addresses("bcc"))]
         return msg, bcc
 
     # -- actions ---------------------------------------------------------------------------------------------------
 
-    def action_send(self) -> None:
+    def action_send(self, send_after: int | None = None) -> None:
         if self.busy:
             return
+        if send_after is None:
+            undo = self.manager.config.ui.undo_send
+            send_after = int(time.time()) + undo if undo > 0 else 0
         if not any(self.field(name) for name in ADDRESS_FIELDS):
             self._fail("Add at least one recipient in To, Cc or Bcc.")
             self.query_one("#compose-to", Input).focus()
@@ -329,14 +366,38 @@ class ComposeScreen(Screen[str | None]):
             self._fail(_sentence(e))
             return
         self.busy = True
+        self.send_after = send_after
         self._status("")
-        self.notify("Sending…", timeout=2)
-        self._send(msg, bcc)
+        if not send_after:
+            self.notify("Sending…", timeout=2)
+        self._send(msg, bcc, send_after)
+
+    def action_send_later(self) -> None:
+        box = self.query_one("#compose-send-at", Input)
+        box.add_class("-visible")
+        box.value = ""
+        box.focus()
+
+    def _hide_send_at(self) -> None:
+        box = self.query_one("#compose-send-at", Input)
+        box.remove_class("-visible")
+        box.value = ""
+        self.body.focus()
 
     @work(thread=True, exclusive=True, group="compose-send")
-    def _send(self, msg: EmailMessage, bcc: list[str]) -> None:
+    def _send(self, msg: EmailMessage, bcc: list[str], send_after: int = 0) -> None:
         try:
-            result = self.manager.send(self.account, msg, bcc=bcc)
+            result = self.manager.send(
+                self.account,
+                msg,
+                bcc=bcc,
+                replaces=[self.draft_id] if self.draft_id is not None else [],
+                answered=self.answers,
+                send_after=send_after,
+            )
+        except KeptAsDraft as e:
+            self.draft_id = e.draft_id  # the one copy in Drafts: a later save replaces it
+            self.app.call_from_thread(self._send_failed, str(e))
         except MailError as e:
             self.app.call_from_thread(self._send_failed, str(e))
         except Exception:
@@ -349,8 +410,23 @@ class ComposeScreen(Screen[str | None]):
 
     def _sent(self, result: str) -> None:
         self.busy = False
+        self.draft_id = None
         if result == "queued":
-            self.app.notify("Message queued; it is sent at the next sync.")
+            self.queued = True
+            self._initial = self._state()  # nothing is lost any more: Escape must not say it would be
+            try:
+                waiting = self.manager.cache(self.account).outbox_count()
+            except Exception:
+                waiting = 1
+            undo = self.manager.config.ui.undo_send
+            if self.send_after and undo > 0 and self.send_after <= time.time() + undo:
+                self.app.notify(f"Sending in {undo} s — press z to undo", timeout=max(3, undo))
+                self.app.post_message(UndoOffered(self.account, self.message_id, self.send_after))
+            elif self.send_after > time.time():
+                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.send_after))
+                self.app.notify(f"Queued — sends at {when} ({waiting} in outbox)")
+            else:
+                self.app.notify(f"Queued — {waiting} in outbox")
         else:
             self.app.notify("Message sent")
         self.dismiss(result)
@@ -379,7 +455,9 @@ class ComposeScreen(Screen[str | None]):
     @work(thread=True, exclusive=True, group="compose-send")
     def _save_draft(self, msg: EmailMessage, state: tuple[object, ...]) -> None:
         try:
-            where = self.manager.save_draft(self.account, msg)
+            where, self.draft_id = self.manager.store_draft(
+                self.account, msg, replaces=[self.draft_id] if self.draft_id is not None else []
+            )
         except MailError as e:
             self.app.call_from_thread(self._send_failed, str(e))
         except Exception:
@@ -433,6 +511,16 @@ class ComposeScreen(Screen[str | None]):
         self.body.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "compose-send-at":
+            event.stop()
+            try:
+                when = parse_send_at(event.value)
+            except ValueError as e:
+                self._fail(str(e))
+                return
+            self._hide_send_at()
+            self.action_send(send_after=when)
+            return
         if event.input.id != "compose-attach-path":
             # Enter in a header field moves on to the next field, as in a form.
             event.stop()
@@ -461,10 +549,13 @@ class ComposeScreen(Screen[str | None]):
         if box.has_class("-visible"):
             self._hide_attach()
             return
+        if self.query_one("#compose-send-at", Input).has_class("-visible"):
+            self._hide_send_at()
+            return
         if self.busy:
             self.notify("Still sending; please wait.", timeout=3)
             return
-        if not self.dirty:
+        if not self.dirty or self.queued:
             self.dismiss(None)
             return
 

@@ -31,6 +31,7 @@ class AccountFolders:
     account: str
     folders: list[Folder]
     label: str = ""
+    outbox: int = 0  # messages waiting to be sent: shown as a virtual "Outbox" entry when there are any
 
 
 def folder_title(folder: Folder) -> str:
@@ -51,6 +52,13 @@ class FolderPane(OptionList):
     """Accounts and folders; Enter opens a folder (posts FolderChosen)."""
 
     BINDINGS = FOLDER_BINDINGS
+
+    class OutboxChosen(Message):
+        """The user picked an account's virtual Outbox entry."""
+
+        def __init__(self, account_index: int) -> None:
+            super().__init__()
+            self.account_index = account_index
 
     class FolderChosen(Message):
         """The user picked a folder."""
@@ -107,6 +115,11 @@ class FolderPane(OptionList):
                 if folder.unread:
                     line.append(f" {folder.unread}", style="bold cyan")
                 options.append(Option(line, id=folder_option_id(i, folder.id)))
+            if group.outbox:
+                line = Text("  ", end="")
+                line.append("Outbox", style="italic")
+                line.append(f" {group.outbox}", style="bold magenta")
+                options.append(Option(line, id=f"o:{i}"))
         self.set_options(options)
         target = highlighted_id
         if target is None and current is not None:
@@ -126,6 +139,8 @@ class FolderPane(OptionList):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         option_id = event.option.id or ""
+        if option_id.startswith("o:"):
+            self.post_message(self.OutboxChosen(int(option_id[2:])))
         if option_id.startswith("f:"):
             _, acc, fid = option_id.split(":")
             self.post_message(self.FolderChosen(int(acc), int(fid)))

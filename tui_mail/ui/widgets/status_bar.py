@@ -21,6 +21,7 @@ class SyncState:
     total: int = 0
     offline: bool = False
     error: str = ""
+    busy: str = ""  # "syncing in another tui-mail (pid N)"
     last_synced: float | None = None
     offline_since: float | None = None  # when the network was first found unreachable
     explicit: bool = False  # the running sync was asked for with `$` (its failure is notified again)
@@ -52,6 +53,8 @@ class StatusBar(Static):
             elif state.stage:
                 progress += f" ({state.stage})"
             text.append(progress, style="yellow")
+        elif state.busy:
+            text.append(clean_line(state.busy), style="yellow")
         elif state.offline:
             since = state.offline_since
             if since is not None and self.show_clock:
