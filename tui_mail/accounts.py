@@ -301,6 +301,10 @@ class AccountManager(Sending):
                 acc.io_backend = None
                 raise
 
+    def with_server(self, name: str, fn: Callable[[Backend], T]) -> T:
+        """Run fn with the account's interactive connection (export, import and migrate upload through it)."""
+        return self._with_io_backend(self._get(name), fn)
+
     # -- search --------------------------------------------------------------------------------------------------
 
     def index(

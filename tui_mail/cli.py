@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--server", action="store_true", help="also search on the IMAP server (what is not downloaded)")
     s = sub.add_parser("reindex", help="rebuild the full-text search index of one account or all")
     s.add_argument("account", nargs="?")
+    from .cli_mail_io import add_parsers
+
+    add_parsers(sub)
     return p
 
 
@@ -336,6 +339,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "search":
                 return cmd_search(manager, config, args.words, args.limit, args.json, args.server)
             return cmd_reindex(manager, config, args.account)
+        if args.command in ("export", "import", "backup", "restore", "migrate"):
+            from .cli_mail_io import run
+
+            return run(manager, config, args)
         if args.command == "password":
             return cmd_password_set(config, args.account)
         return EXIT_USAGE
