@@ -14,7 +14,6 @@ from .store.cache import Cache
 from .store.schema import SCHEMA_VERSION
 
 LAST_BACKUP_META = "last_backup"
-_SLACK = 2  # seconds: the cache records the backup's time right after making it
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +24,7 @@ class BackupInfo:
     schema: int
     created: int
     messages: int
+    state: str = ""  # fingerprint() of the cache when it was backed up
 
 
 def default_name(account: str, when: float | None = None) -> str:
@@ -50,11 +50,11 @@ def backup(cache: Cache, dest: Path) -> BackupInfo:
             finally:
                 source.close()
             target.execute("PRAGMA journal_mode=DELETE")
-            target.execute(
-                "INSERT INTO meta(key, value) VALUES ('backup_created', ?) "
-                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                (str(now),),
-            )
+            for key, value in (("backup_created", str(now)), ("backup_state", fingerprint(target))):
+                target.execute(
+                    "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (key, value),
+                )
         finally:
             target.close()
         info = check(tmp)
@@ -76,7 +76,7 @@ def backup(cache: Cache, dest: Path) -> BackupInfo:
             conn.close()
     except sqlite3.OperationalError:
         pass
-    return BackupInfo(dest, info.schema, now, info.messages)
+    return BackupInfo(dest, info.schema, now, info.messages, info.state)
 
 
 def check(path: Path) -> BackupInfo:
@@ -96,22 +96,38 @@ def check(path: Path) -> BackupInfo:
             messages = int(conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
             row = conn.execute("SELECT value FROM meta WHERE key='backup_created'").fetchone()
             created = int(row[0]) if row else int(path.stat().st_mtime)
+            row = conn.execute("SELECT value FROM meta WHERE key='backup_state'").fetchone()
+            state = str(row[0]) if row else ""
         finally:
             conn.close()
     except sqlite3.DatabaseError as e:
         raise MailError(f"{path} is not a readable tui-mail cache ({e}).") from None
-    return BackupInfo(path, schema, created, messages)
+    return BackupInfo(path, schema, created, messages, state)
 
 
-def _last_change(cache_path: Path) -> int:
-    """When the live cache last changed: the newest of the file and its WAL."""
-    times = [p.stat().st_mtime for p in (cache_path, Path(f"{cache_path}-wal")) if p.exists()]
-    return int(max(times)) if times else 0
+def fingerprint(conn: sqlite3.Connection) -> str:
+    """A summary of the cache's user data that any change of mail, flags, queued actions or outbox alters."""
+    parts = [
+        conn.execute("SELECT COUNT(*), MAX(id), TOTAL(LENGTH(flags)), TOTAL(seen), TOTAL(folder_id) FROM messages"),
+        conn.execute("SELECT COUNT(*), MAX(id) FROM pending_actions"),
+        conn.execute("SELECT COUNT(*), MAX(id) FROM outbox"),
+        conn.execute("SELECT COUNT(*), MAX(id) FROM folders"),
+        conn.execute("SELECT value FROM meta WHERE key='last_sync'"),
+    ]
+    return repr([p.fetchone() for p in parts])
+
+
+def _live_fingerprint(path: Path) -> str:
+    conn = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+    try:
+        return fingerprint(conn)
+    finally:
+        conn.close()
 
 
 def restore(cache_path: Path, source: Path, *, force: bool = False) -> BackupInfo:
     """Replace the cache file by a checked backup. Refuses (MailError) a damaged backup, one from a newer tui-mail,
-    and without force a backup older than the cache's schema or older than the cache's last change. The replaced
+    and without force one older than the cache's schema or a cache changed since the backup was made. The replaced
     cache is kept beside it as <name>.before-restore. The caller makes sure no UI or sync uses the cache."""
     info = check(source)
     if info.schema > SCHEMA_VERSION:
@@ -125,12 +141,10 @@ def restore(cache_path: Path, source: Path, *, force: bool = False) -> BackupInf
                 f"The cache is newer than the backup (schema {current.schema} against {info.schema}); "
                 "use --force to replace it anyway."
             )
-        changed = _last_change(cache_path)
-        if changed > info.created + _SLACK:
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(changed))
+        if info.state and _live_fingerprint(cache_path) != info.state:
             made = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.created))
             raise MailError(
-                f"The cache changed at {when}, after this backup was made ({made}); use --force to replace it anyway."
+                f"The cache has changed since this backup was made ({made}); use --force to replace it anyway."
             )
     tmp = cache_path.with_name(f".{cache_path.name}.restoring")
     try:
