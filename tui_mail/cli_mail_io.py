@@ -17,11 +17,13 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register the subcommands on the main parser."""
-    s = sub.add_parser("export", help="write folders as Maildir or mbox (bytes as received, flags kept)")
+    s = sub.add_parser(
+        "export",
+        help="write folders as Maildir or mbox (bytes as received, flags kept)",
+        usage="tui-mail export ACCOUNT [FOLDER ...] [--format maildir|mbox] DEST",
+    )
     s.add_argument("account")
-    s.add_argument("folders", nargs="*", metavar="FOLDER", help="default: every folder")
-    s.add_argument("dest", metavar="DEST", help="the mailbox (one FOLDER) or a directory of mailboxes")
-    s.add_argument("--format", choices=("maildir", "mbox"), default="maildir")
+    s.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     s = sub.add_parser("import", help="import a Maildir or mbox into a folder (uploaded on IMAP accounts)")
     s.add_argument("account")
     s.add_argument("folder")
@@ -85,8 +87,23 @@ def run(manager: AccountManager, config: Config, args: argparse.Namespace) -> in
     return EXIT_USAGE
 
 
+def _export_args(args: argparse.Namespace) -> argparse.Namespace:
+    """FOLDER... and DEST around --format in any order (argparse alone cannot split them)."""
+    p = argparse.ArgumentParser(prog="tui-mail export", usage="tui-mail export ACCOUNT [FOLDER ...] DEST")
+    p.add_argument("paths", nargs="+", metavar="FOLDER... DEST")
+    p.add_argument("--format", choices=("maildir", "mbox"), default="maildir")
+    try:
+        got = p.parse_intermixed_args(args.rest)
+    except SystemExit:
+        raise SystemExit(EXIT_USAGE) from None
+    args.folders, args.dest, args.format = got.paths[:-1], got.paths[-1], got.format
+    return args
+
+
 def cmd_export(manager: AccountManager, args: argparse.Namespace) -> int:
     from .transfer import export_folders, import_target
+
+    args = _export_args(args)
 
     cache = manager.cache(args.account)
     if args.folders:

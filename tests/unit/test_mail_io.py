@@ -93,8 +93,7 @@ def test_other_readers_see_the_same_messages_and_flags(cache: Cache, tmp_path: P
     export_folders(cache, [inbox], "mbox", tmp_path / "box", single=True)
     md = mailbox.Maildir(tmp_path / "md", create=False)
     want_flags = sorted(
-        "".join(sorted({SEEN: "S", FLAGGED: "F", ANSWERED: "R", DRAFT: "D"}[f] for f in flags))
-        for _, flags in MESSAGES
+        "".join(sorted({SEEN: "S", FLAGGED: "F", ANSWERED: "R", DRAFT: "D"}[f] for f in flags)) for _, flags in MESSAGES
     )
     assert sorted(m.get_flags() for m in md) == want_flags
     assert sorted(md.get_bytes(k) for k in md.keys()) == sorted(raw for raw, _ in MESSAGES)

@@ -48,6 +48,7 @@ class ImapUploader:
 
     def folder_name(self, *parts: str) -> str:
         """A folder name in the account's personal namespace from its parts ("Old POP", "Inbox")."""
+        self.backend._guard(self.backend.connect)  # capabilities first: NAMESPACE is asked only when offered
         prefix, sep = self.backend._guard(self.backend._personal_namespace)
         sep = sep or "/"
         return prefix + sep.join(p.replace(sep, "-") for p in parts if p)

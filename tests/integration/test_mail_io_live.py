@@ -1,0 +1,166 @@
+"""Import into an IMAP account and POP3 -> IMAP migration against the real Dovecot, run as the CLI (killed half-way)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tui_mail import paths
+from tui_mail.mime import parse_envelope
+from tui_mail.models import FLAGGED, SEEN, Role
+from tui_mail.store.cache import Cache, NewMessage
+
+pytestmark = pytest.mark.servers
+
+
+def _msg(n: int, *, msgid: bool = True, nl: bytes = b"\r\n") -> bytes:
+    lines = [
+        b"From: Person %d <p%d@example.test>" % (n, n),
+        b"To: home@example.test",
+        b"Subject: old mail %d" % n,
+        b"Date: Tue, %d Oct 2025 10:%02d:00 +0000" % (1 + n % 28, n % 60),
+    ]
+    if msgid:
+        lines.append(b"Message-ID: <old-%d@example.test>" % n)
+    return nl.join(lines) + nl + nl + b"Body %d\r\nFrom the old days\r\n" % n
+
+
+def _config(tmp_path: Path, server: Any, pop_user: Any, imap_user: Any) -> Path:
+    def account(name: str, protocol: str, user: Any, port: int) -> str:
+        return f"""
+[[accounts]]
+name = "{name}"
+email = "{user.email}"
+protocol = "{protocol}"
+[accounts.incoming]
+host = "{server.host}"
+port = {port}
+security = "tls"
+username = "{user.name}"
+ca_file = "{server.ca_file}"
+password_command = "printf %s {user.password}"
+"""
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        account("home", "pop3", pop_user, server.pop3s_port) + account("work", "imap", imap_user, server.imaps_port),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _run(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui_mail", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def _server_keys(server: Any, user: Any, folder: str) -> list[bytes]:
+    """Message-ID (or Subject, for mail without one) of every message in a server folder."""
+    client = server.imap_client(user)
+    try:
+        client.select_folder(folder, readonly=True)
+        uids = client.search(["ALL"])
+        data = client.fetch(uids, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID SUBJECT)]"]) if uids else {}
+        out = []
+        for item in data.values():
+            block = bytes(item[b"BODY[HEADER.FIELDS (MESSAGE-ID SUBJECT)]"])
+            ids = [ln for ln in block.splitlines() if ln.lower().startswith(b"message-id:")]
+            subj = [ln for ln in block.splitlines() if ln.lower().startswith(b"subject:")]
+            out.append((ids or subj)[0].split(b":", 1)[1].strip())
+        return out
+    finally:
+        client.logout()
+
+
+def test_pop3_mailbox_moves_to_imap_once_even_when_killed_half_way(tmp_path: Path, imap_server: Any) -> None:
+    pop_user, imap_user = imap_server.add_user(), imap_server.add_user()
+    imap_server.deliver_many(pop_user, [_msg(n) for n in range(150)])
+    config = _config(tmp_path, imap_server, pop_user, imap_user)
+    synced = _run(config, "sync", "home")
+    assert synced.returncode == 0 and "home: 150 new" in synced.stdout, synced.stderr
+
+    # The POP3 account's own folders: mail that exists only on this computer.
+    cache = Cache(paths.cache_path("home"))
+    sent = cache.folder_by_role(Role.SENT)
+    assert sent is not None
+    projects = cache.ensure_folder("Projects/2025", "/", local_only=True)
+    cache.store_messages(
+        sent.id, [NewMessage(parse_envelope(r), flags=frozenset({SEEN}), raw=r) for r in map(_msg, range(200, 260))]
+    )
+    no_id = [_msg(n, msgid=False, nl=b"\n") for n in range(300, 305)]
+    cache.store_messages(
+        projects,
+        [
+            NewMessage(parse_envelope(r), flags=frozenset({FLAGGED}), raw=r)
+            for r in [*map(_msg, range(400, 460)), *no_id]
+        ],
+    )
+    cache.close()
+
+    killed = _run(
+        config, "migrate", "home", "--to", "work", "--prefix", "Old POP", env={"TUI_MAIL_FAULT": "migrate-append:100"}
+    )
+    assert killed.returncode == -9, killed.stderr
+    resumed = _run(config, "migrate", "home", "--to", "work", "--prefix", "Old POP")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "all 275 messages are on work" in resumed.stdout
+
+    expected = {
+        "Old POP/Inbox": {b"<old-%d@example.test>" % n for n in range(150)},
+        "Old POP/Sent": {b"<old-%d@example.test>" % n for n in range(200, 260)},
+        "Old POP/Projects/2025": {b"<old-%d@example.test>" % n for n in range(400, 460)}
+        | {b"old mail %d" % n for n in range(300, 305)},
+    }
+    for folder, want in expected.items():
+        got = Counter(_server_keys(imap_server, imap_user, imap_server.folder_name(folder)))
+        assert set(got) == want, folder
+        assert max(got.values()) == 1, f"{folder}: uploaded twice: {[k for k, v in got.items() if v > 1]}"
+
+    again = _run(config, "migrate", "home", "--to", "work")
+    assert again.returncode == 0 and " 0 uploaded" in again.stdout and "275 in all" not in again.stdout
+    home = Cache(paths.cache_path("home"))
+    assert home.folder(projects).total == 65  # nothing deleted here unless asked
+    home.close()
+
+
+def test_import_into_an_imap_folder_uploads_once(tmp_path: Path, imap_server: Any) -> None:
+    pop_user, imap_user = imap_server.add_user(), imap_server.add_user()
+    config = _config(tmp_path, imap_server, pop_user, imap_user)
+    box = tmp_path / "old.mbox"
+    box.write_bytes(
+        b"".join(
+            b"From someone Mon Nov 23 09:00:00 2026\n"
+            + _msg(n, nl=b"\n").replace(b"\r\n", b"\n").replace(b"\nFrom the", b"\n>From the")
+            + b"\n"
+            for n in range(40)
+        )
+    )
+    done = _run(config, "import", "work", "Archive/2025", str(box))
+    assert done.returncode == 0, done.stderr
+    assert "imported 40 messages" in done.stdout and "uploaded 40 messages" in done.stdout
+    again = _run(config, "import", "work", "Archive/2025", str(box))
+    assert again.returncode == 0, again.stderr
+    assert "imported 0 messages" in again.stdout and "(40 already there)" in again.stdout
+    keys = _server_keys(imap_server, imap_user, imap_server.folder_name("Archive/2025"))
+    assert sorted(keys) == sorted(b"<old-%d@example.test>" % n for n in range(40))
+
+    synced = _run(config, "sync", "work")  # the imported rows became the server's messages: no second copy
+    assert synced.returncode == 0, synced.stderr
+    listed = _run(config, "list", "work", "Archive/2025", "--limit", "100", "--json")
+    assert len(listed.stdout.splitlines()) == 40
+
+    out = tmp_path / "export"
+    exported = _run(config, "export", "work", "Archive/2025", "--format", "maildir", str(out))
+    assert exported.returncode == 0, exported.stderr
+    assert len(list((out / "cur").iterdir())) == 40
