@@ -197,3 +197,30 @@ def test_backup_while_another_connection_writes(cache: Cache, tmp_path: Path) ->
     conn = sqlite3.connect(info.path)
     assert conn.execute("SELECT value FROM meta WHERE key='uncommitted'").fetchone() is None
     conn.close()
+
+
+@pytest.mark.parametrize("fmt", ["maildir", "mbox"])
+def test_neomutt_opens_the_export(cache: Cache, tmp_path: Path, fmt: str) -> None:
+    """`neomutt -f DEST -R` lists every exported message (run in a pseudo-terminal by script(1))."""
+    import shutil
+    import subprocess
+
+    if not (shutil.which("neomutt") and shutil.which("script")):
+        pytest.skip("neomutt or script(1) is not installed")
+    inbox = cache.folder_by_name("INBOX")
+    assert inbox is not None
+    export_folders(cache, [inbox], fmt, tmp_path / "dest", single=True)
+    (tmp_path / "Mail").mkdir()
+    screen = tmp_path / "screen"
+    command = f"neomutt -n -F /dev/null -R -f {tmp_path / 'dest'} -e 'push <exit>'"
+    subprocess.run(
+        ["script", "-qc", command, str(screen)],
+        env={"HOME": str(tmp_path), "TERM": "xterm", "PATH": "/usr/bin:/bin"},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        timeout=60,
+        check=True,
+    )
+    shown = screen.read_bytes()
+    assert b"Msgs:5" in shown
+    assert all(b"message %d" % n in shown for n in range(1, 6))
