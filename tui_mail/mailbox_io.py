@@ -154,24 +154,51 @@ def is_mbox(path: Path) -> bool:
     return start in (b"From ", b"")
 
 
+def _mbox_chunks(path: Path, chunk: int = 1 << 22) -> Iterator[bytes]:
+    """The text between From_ lines (each From_ line itself dropped), read in large blocks: memory stays at
+    about one block plus the largest message. Anything before the first From_ line is not a message."""
+    with open(path, "rb") as f:
+        buf = b"\n"  # a line end before the first From_ line, so every separator is "\nFrom "
+        start = -1  # where the current message's text starts in buf (-1: before the first From_ line)
+        pos = 0  # where to look for the next separator
+        eof = False
+        while True:
+            cut = buf.find(b"\nFrom ", pos)
+            if cut >= 0:
+                nl = buf.find(b"\n", cut + 1)
+                if nl < 0 and not eof:  # the From_ line goes on in the next block
+                    more = f.read(chunk)
+                    eof = not more
+                    buf, pos = buf + more, cut
+                    continue
+                if start >= 0:
+                    yield buf[start : cut + 1]
+                if nl < 0:
+                    return
+                buf, start, pos = buf[nl:], 1, 0  # buf starts with the From_ line's own line end
+                continue
+            if eof:
+                if start >= 0 and start < len(buf):
+                    yield buf[start:]
+                return
+            more = f.read(chunk)
+            eof = not more
+            drop = start - 1 if start >= 1 else max(0, len(buf) - 6)
+            pos = max(0, len(buf) - drop - 6)
+            buf = buf[drop:] + more
+            if start >= 1:
+                start = 1
+
+
+_QUOTED_FROM = re.compile(rb"^>(>*From )", re.MULTILINE)
+
+
 def read_mbox(path: Path) -> Iterator[MailboxMessage]:
-    """Messages of an mbox file, read line by line (Content-Length is not trusted). mboxrd and mboxo alike: one
+    """Messages of an mbox file, split at From_ lines (Content-Length is not trusted). mboxrd and mboxo alike: one
     ">" is taken from quoted From_ lines; flags come from Status/X-Status, and the two lines tui-mail's export puts
     first are removed again, so an exported message comes back byte for byte."""
-    with open(path, "rb") as f:
-        lines: list[bytes] = []
-        started = False
-        for line in f:
-            if line.startswith(b"From "):
-                if started:
-                    yield _mbox_message(lines)
-                lines = []
-                started = True
-                continue
-            if started:
-                lines.append(line[1:] if _FROM_LINE.match(line) and line.startswith(b">") else line)
-        if started:
-            yield _mbox_message(lines)
+    for text in _mbox_chunks(path):
+        yield _mbox_message(_QUOTED_FROM.sub(rb"\1", text).splitlines(keepends=True))
 
 
 def _mbox_message(lines: list[bytes]) -> MailboxMessage:

@@ -224,3 +224,15 @@ def test_neomutt_opens_the_export(cache: Cache, tmp_path: Path, fmt: str) -> Non
     shown = screen.read_bytes()
     assert b"Msgs:5" in shown
     assert all(b"message %d" % n in shown for n in range(1, 6))
+
+
+def test_mbox_reading_does_not_depend_on_block_boundaries(cache: Cache, tmp_path: Path) -> None:
+    from tui_mail.mailbox_io import _mbox_chunks
+
+    inbox = cache.folder_by_name("INBOX")
+    assert inbox is not None
+    export_folders(cache, [inbox], "mbox", tmp_path / "box", single=True)
+    whole = list(_mbox_chunks(tmp_path / "box"))
+    assert len(whole) == len(MESSAGES)
+    for size in (1, 5, 7, 64, 333):
+        assert list(_mbox_chunks(tmp_path / "box", chunk=size)) == whole
