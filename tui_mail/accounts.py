@@ -188,6 +188,8 @@ class AccountManager(Sending):
                         log.info("the kept connection of %s was gone (%s); reconnecting", name, e)
                 acc.last_sync = time.time()
                 acc.cache.set_meta("last_sync", str(int(acc.last_sync)))
+                if acc.config.protocol == "imap":
+                    self._record_quota(acc)
             if acc.cache.outbox():
                 try:
                     self.flush_outbox(name)
@@ -202,6 +204,18 @@ class AccountManager(Sending):
         backend = acc.sync_backend
         if backend is not None:
             _prefer(backend, folder)
+
+    @staticmethod
+    def _record_quota(acc: _Account) -> None:
+        """Storage used/limit (IMAP QUOTA) for `folders` and the status line; a failure only costs the figure."""
+        from .backends.imap import ImapBackend
+        from .backends.imap_quota import record_quota
+
+        if isinstance(acc.sync_backend, ImapBackend):
+            try:
+                record_quota(acc.sync_backend, acc.cache)
+            except Exception as e:  # a quota figure must never fail a sync
+                log.info("quota not recorded: %s", e)
 
     def push_changes(self, name: str) -> int:
         """Replay pending local changes now (a sync does this too); returns how many remain."""

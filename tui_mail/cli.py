@@ -148,10 +148,16 @@ def cmd_sync(manager: AccountManager, config: Config, name: str | None) -> int:
 
 
 def cmd_folders(manager: AccountManager, config: Config, name: str) -> int:
-    _account(config, name)
-    for f in manager.cache(name).folders():
+    from .storage import account_notes, folder_sizes, human_size
+
+    acc = _account(config, name)
+    cache = manager.cache(name)
+    sizes = folder_sizes(cache)
+    for f in cache.folders():
         role = f" ({f.role.value})" if f.role.value else ""
-        print(f"{f.name}{role}\t{f.total} messages\t{f.unread} unread")
+        print(f"{f.name}{role}\t{f.total} messages\t{f.unread} unread\t{human_size(sizes.get(f.id, 0))}")
+    for note in account_notes(acc, cache):
+        print(note)
     return EXIT_OK
 
 

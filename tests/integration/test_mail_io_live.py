@@ -164,3 +164,35 @@ def test_import_into_an_imap_folder_uploads_once(tmp_path: Path, imap_server: An
     exported = _run(config, "export", "work", "Archive/2025", "--format", "maildir", str(out))
     assert exported.returncode == 0, exported.stderr
     assert len(list((out / "cur").iterdir())) == 40
+
+
+def test_folders_shows_the_server_quota_and_warns_when_nearly_full(tmp_path: Path, dovecot: Any) -> None:
+    pop_user, imap_user = dovecot.add_user(), dovecot.add_user(quota_kb=100)
+    dovecot.deliver_many(imap_user, [_msg(n) + b"x" * 9000 for n in range(9)])  # ~83 KB of 100 KB
+    config = _config(tmp_path, dovecot, pop_user, imap_user)
+    assert _run(config, "sync", "work").returncode == 0
+    shown = _run(config, "folders", "work").stdout
+    assert "Server storage: 8" in shown and "KB of 100 KB (8" in shown
+    assert "nearly full" not in shown
+    dovecot.deliver(imap_user, _msg(99) + b"x" * 9000)
+    assert _run(config, "sync", "work").returncode == 0
+    shown = _run(config, "folders", "work").stdout
+    assert "of 100 KB (9" in shown and "nearly full" in shown
+    inbox = next(line for line in shown.splitlines() if line.startswith("INBOX"))
+    assert inbox.endswith(" KB") and "10 messages" in inbox  # folder sizes show what to clean up
+
+
+def test_pop3_delete_mode_says_the_mail_lives_only_here(tmp_path: Path, dovecot: Any) -> None:
+    pop_user, imap_user = dovecot.add_user(), dovecot.add_user()
+    config = _config(tmp_path, dovecot, pop_user, imap_user)
+    config.write_text(
+        config.read_text().replace(
+            'protocol = "pop3"', 'protocol = "pop3"\n[accounts.pop3]\nleave_on_server = false', 1
+        )
+    )
+    shown = _run(config, "folders", "home")
+    assert shown.returncode == 0, shown.stderr
+    assert "lives only on this computer" in shown.stdout and "never backed up" in shown.stdout
+    backed = _run(config, "backup", "home", str(tmp_path / "home.backup"))
+    assert backed.returncode == 0, backed.stderr
+    assert "(today)" in _run(config, "folders", "home").stdout
