@@ -170,7 +170,8 @@ def cmd_import(manager: AccountManager, config: Config, args: argparse.Namespace
             print(f"Account {args.account} has no folder named {args.folder!r}.", file=sys.stderr)
             return EXIT_FAILED
         name = uploader.folder_name(*args.folder.split("/")) if uploader is not None else args.folder
-        folder = cache.folder(cache.ensure_folder(name, "." if "." in name and imap else "/", local_only=not imap))
+        sep = uploader.separator if uploader is not None else "/"
+        folder = cache.folder(cache.ensure_folder(name, sep, local_only=not imap))
     started = time.monotonic()
     try:
         result = import_mailbox(cache, folder.id, Path(args.source), progress=_progress("importing"))

@@ -45,12 +45,13 @@ class ImapUploader:
         self.backend = backend
         self._held: dict[str, dict[str, int]] = {}  # folder -> fingerprint -> uid
         self._validity: dict[str, int] = {}
+        self.separator = "/"  # the personal namespace's hierarchy separator, once folder_name() asked
 
     def folder_name(self, *parts: str) -> str:
         """A folder name in the account's personal namespace from its parts ("Old POP", "Inbox")."""
         self.backend._guard(self.backend.connect)  # capabilities first: NAMESPACE is asked only when offered
         prefix, sep = self.backend._guard(self.backend._personal_namespace)
-        sep = sep or "/"
+        sep = self.separator = sep or "/"
         return prefix + sep.join(p.replace(sep, "-") for p in parts if p)
 
     def ensure_folder(self, name: str) -> None:

@@ -28,6 +28,7 @@ from .background import BackgroundWork
 from .bindings import APP_BINDINGS
 from .keymap import known_ids, resolve
 from .messages import Notice
+from .mail_io_palette import MailIoProvider
 from .outbox_actions import OutboxActions
 from .palette import AccountProvider
 from .screens.folder_picker import FolderPickerScreen
@@ -103,7 +104,7 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxA
     CSS_PATH = "tui_mail.tcss"
     TITLE = "tui-mail"
     BINDINGS = APP_BINDINGS
-    COMMANDS = App.COMMANDS | {AccountProvider}
+    COMMANDS = App.COMMANDS | {AccountProvider, MailIoProvider}
     COMMAND_PALETTE_BINDING = "ctrl+k"
     ENABLE_COMMAND_PALETTE = True
 
