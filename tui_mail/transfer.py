@@ -187,3 +187,27 @@ def import_target(cache: Cache, name: str) -> Folder | None:
     if name.lower() == "inbox":
         return cache.folder_by_role(Role.INBOX)
     return None
+
+
+def upload_pending_imports(backend: object, cache: Cache) -> list[str]:
+    """During an IMAP sync: upload what an interrupted `import` left in server folders of the cache (rows with no
+    UID yet), like any other queued local change. Returns warnings for the user (a refused upload)."""
+    from .backends.imap_upload import ImapUploader
+    from .errors import ProtocolError
+
+    candidates = cache.conn.execute(
+        "SELECT id FROM folders f WHERE local_only=0 AND role NOT IN (?, ?) AND EXISTS (SELECT 1 FROM messages m "
+        "WHERE m.folder_id=f.id AND m.uid IS NULL AND m.pop_uidl IS NULL AND m.body_hash IS NOT NULL)",
+        (Role.SENT.value, Role.DRAFTS.value),
+    ).fetchall()  # one index probe per folder (messages_by_uid), cheap enough for every sync
+    folders = [cache.folder(r[0]) for r in candidates if unplaced_rows(cache, r[0])]
+    if not folders:
+        return []
+    uploader = ImapUploader(backend)  # type: ignore[arg-type]
+    warnings: list[str] = []
+    for folder in folders:
+        try:
+            upload_imported(cache, folder, uploader)
+        except ProtocolError as e:
+            warnings.append(f"Imported messages in {folder.name} wait on this computer: {e}")
+    return warnings

@@ -196,3 +196,22 @@ def test_pop3_delete_mode_says_the_mail_lives_only_here(tmp_path: Path, dovecot:
     backed = _run(config, "backup", "home", str(tmp_path / "home.backup"))
     assert backed.returncode == 0, backed.stderr
     assert "(today)" in _run(config, "folders", "home").stdout
+
+
+def test_an_import_left_in_the_cache_is_uploaded_by_the_next_sync(tmp_path: Path, imap_server: Any) -> None:
+    pop_user, imap_user = imap_server.add_user(), imap_server.add_user()
+    imap_server.deliver(imap_user, _msg(1), folder=imap_server.folder_name("Archive"))
+    config = _config(tmp_path, imap_server, pop_user, imap_user)
+    assert _run(config, "sync", "work").returncode == 0
+    box = tmp_path / "old.mbox"
+    quoted = [_msg(n).replace(b"\nFrom the", b"\n>From the") for n in range(1, 6)]
+    box.write_bytes(b"".join(b"From x Mon Nov 23 09:00:00 2026\n" + raw + b"\n" for raw in quoted))
+    offline = _run(config, "import", "work", "Archive", str(box), "--no-upload")
+    assert offline.returncode == 0, offline.stderr
+    assert "imported 4 messages" in offline.stdout and "(1 already there)" in offline.stdout  # <old-1> is cached
+    synced = _run(config, "sync", "work")
+    assert synced.returncode == 0, synced.stderr
+    keys = Counter(_server_keys(imap_server, imap_user, imap_server.folder_name("Archive")))
+    assert keys == Counter({b"<old-%d@example.test>" % n: 1 for n in range(1, 6)})
+    listed = _run(config, "list", "work", "Archive", "--json")
+    assert len(listed.stdout.splitlines()) == 5

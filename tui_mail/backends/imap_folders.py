@@ -197,6 +197,9 @@ class ImapFolders:
                 if rescued is not None:
                     kept.append((f, *rescued))
         names.update(self._upload_local_copies(result, entries))
+        from ..transfer import upload_pending_imports  # an interrupted `tui-mail import` resumes here
+
+        result.warnings.extend(upload_pending_imports(self, self.cache))
         for gone, local, n in kept:
             where = local
             if self.cache.folder_by_name(local) is None:  # all uploaded to the role's server folder meanwhile
