@@ -1,7 +1,7 @@
 """Moving what a POP3 account downloaded into folders of an IMAP account, resumably and never uploading twice.
 
 Each message is confirmed by the server (APPENDUID, else a UID SEARCH by Message-ID, or found in the target
-folder already) before it is recorded as migrated in the source cache (meta `migrated:<target>:<body hash>`), so
+folder already) before it is recorded as migrated in the source cache (meta `migrated:<target>:<server folder>:<body hash>`), so
 a run killed at any point resumes where it was: recorded messages are skipped without a server round trip, and a
 message APPENDed but not recorded is found in the target folder's listing instead of being uploaded again.
 """
@@ -44,8 +44,9 @@ class MigrationReport:
         return all(f.uploaded + f.already == f.total for f in self.folders)
 
 
-def _marker(target: str, body_hash: str) -> str:
-    return f"migrated:{target}:{body_hash}"
+def _marker(target: str, folder: str, body_hash: str) -> str:
+    """The meta key saying this message is confirmed in that server folder of the target account."""
+    return f"migrated:{target}:{folder}:{body_hash}"
 
 
 def source_folders(cache: Cache) -> list[Folder]:
@@ -83,8 +84,7 @@ def migrate(
         assert isinstance(backend, ImapBackend)
         uploader = ImapUploader(backend)
         done = {
-            str(r[0]).rsplit(":", 1)[1]
-            for r in cache.conn.execute("SELECT key FROM meta WHERE key LIKE ?", (f"migrated:{target}:%",))
+            str(r[0]) for r in cache.conn.execute("SELECT key FROM meta WHERE key LIKE ?", (f"migrated:{target}:%",))
         }
         appended = 0
         limit = _fault_limit()
@@ -97,8 +97,8 @@ def migrate(
                 "SELECT id, flags, date, body_hash FROM messages WHERE folder_id=? ORDER BY date, id", (folder.id,)
             ).fetchall()
             rep.total = len(rows)
-            todo = [r for r in rows if r[3] is not None and r[3] not in done]
-            rep.already = sum(1 for r in rows if r[3] is not None and r[3] in done)
+            todo = [r for r in rows if r[3] is not None and _marker(target, name, r[3]) not in done]
+            rep.already = sum(1 for r in rows if r[3] is not None and _marker(target, name, r[3]) in done)
             rep.missing = sum(1 for r in rows if r[3] is None)
             if todo:
                 uploader.ensure_folder(name)
@@ -115,8 +115,8 @@ def migrate(
                     rep.uploaded += 1
                 else:
                     rep.already += 1
-                cache.set_meta(_marker(target, body_hash), f"{name}\n{uid or ''}")
-                done.add(body_hash)
+                cache.set_meta(_marker(target, name, body_hash), str(uid or ""))
+                done.add(_marker(target, name, body_hash))
                 if progress is not None:
                     progress(folder.name, n, len(todo))
 
