@@ -175,7 +175,7 @@ def _mbox_chunks(path: Path, chunk: int = 1 << 22) -> Iterator[bytes]:
                     yield buf[start : cut + 1]
                 if nl < 0:
                     return
-                buf, start, pos = buf[nl:], 1, 0  # buf starts with the From_ line's own line end
+                start, pos = nl + 1, nl  # from the From_ line's own line end (an empty message is one)
                 continue
             if eof:
                 if start >= 0 and start < len(buf):
@@ -187,7 +187,7 @@ def _mbox_chunks(path: Path, chunk: int = 1 << 22) -> Iterator[bytes]:
             pos = max(0, len(buf) - drop - 6)
             buf = buf[drop:] + more
             if start >= 1:
-                start = 1
+                start -= drop
 
 
 _QUOTED_FROM = re.compile(rb"^>(>*From )", re.MULTILINE)
@@ -198,7 +198,9 @@ def read_mbox(path: Path) -> Iterator[MailboxMessage]:
     ">" is taken from quoted From_ lines; flags come from Status/X-Status, and the two lines tui-mail's export puts
     first are removed again, so an exported message comes back byte for byte."""
     for text in _mbox_chunks(path):
-        yield _mbox_message(_QUOTED_FROM.sub(rb"\1", text).splitlines(keepends=True))
+        if b">From " in text:  # most messages have no quoted line: skip the regex pass
+            text = _QUOTED_FROM.sub(rb"\1", text)
+        yield _mbox_message(text.splitlines(keepends=True))
 
 
 def _mbox_message(lines: list[bytes]) -> MailboxMessage:

@@ -110,11 +110,8 @@ def import_mailbox(cache: Cache, folder_id: int, source: Path, progress: Progres
 
     for n, msg in enumerate(read_mailbox(source), 1):
         digest = hashlib.sha256(msg.raw).hexdigest()  # the cache's body key
-        there = digest in seen_here or (
-            cache.conn.execute(
-                "SELECT 1 FROM messages WHERE body_hash=? AND folder_id=? LIMIT 1", (digest, folder_id)
-            ).fetchone()
-            is not None
+        there = digest in seen_here or any(  # by the body index: the folder's own index would scan the folder
+            r[0] == folder_id for r in cache.conn.execute("SELECT folder_id FROM messages WHERE body_hash=?", (digest,))
         )
         if there:
             skipped += 1
