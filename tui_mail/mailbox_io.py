@@ -21,6 +21,7 @@ _TO_MAILDIR = {v: k for k, v in _MAILDIR_FLAGS.items()}
 # mbox: Status (R read, O old) and X-Status (A answered, F flagged, T draft, D deleted), as mutt writes them.
 _X_STATUS = {"A": ANSWERED, "F": FLAGGED, "T": DRAFT, "D": DELETED}
 _TO_X_STATUS = {v: k for k, v in _X_STATUS.items()}
+_BATCH = 1000  # Maildir files written before one sync makes them durable and they are renamed into cur/
 _FROM_LINE = re.compile(rb"^>*From ")
 _STATUS_HEADER = re.compile(rb"^(X-)?Status:[ \t]*([A-Za-z]*)[ \t]*\r?\n", re.IGNORECASE)
 
@@ -56,23 +57,42 @@ class MaildirWriter:
             (path / sub).mkdir(parents=True, exist_ok=True)
         self._host = socket.gethostname().replace("/", "\\057").replace(":", "\\072") or "localhost"
         self._existing = {n.split(":", 1)[0] for n in os.listdir(path / "cur")}
+        self._pending: list[tuple[Path, Path]] = []
 
     def add(self, raw: bytes, flags: Iterable[str], date: int = 0) -> bool:
-        """Store one message; False when the same bytes are there already."""
+        """Store one message; False when the same bytes are there already. Files reach cur/ in batches, each
+        only after its data is on disk (one sync per batch rather than one fsync per file)."""
         digest = hashlib.sha256(raw).hexdigest()[:24]
-        unique = f"{date or int(time.time())}.M{digest}.{self._host}"
+        unique = f"{date}.M{digest}.{self._host}"
         if unique in self._existing:
             return False
         tmp = self.path / "tmp" / unique
         with open(tmp, "wb") as f:
             f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path / "cur" / f"{unique}:{maildir_flags(flags)}")
         if date:
-            os.utime(self.path / "cur" / f"{unique}:{maildir_flags(flags)}", (date, date))
+            os.utime(tmp, (date, date))
+        self._pending.append((tmp, self.path / "cur" / f"{unique}:{maildir_flags(flags)}"))
         self._existing.add(unique)
+        if len(self._pending) >= _BATCH:
+            self.flush()
         return True
+
+    def flush(self) -> None:
+        """Make the written files durable, then move them into cur/ (a crash leaves whole files or none)."""
+        if not self._pending:
+            return
+        os.sync()
+        for tmp, final in self._pending:
+            os.replace(tmp, final)
+        self._pending = []
+        fd = os.open(self.path / "cur", os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        self.flush()
 
 
 def is_maildir(path: Path) -> bool:

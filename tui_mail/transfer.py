@@ -77,8 +77,7 @@ def export_folders(
                 if progress is not None and n % 200 == 0:
                     progress(folder.name, n, total)
         finally:
-            if isinstance(writer, MboxWriter):
-                writer.close()
+            writer.close()
         if progress is not None:
             progress(folder.name, total, total)
         result.counts[folder.name] = (written, skipped)
