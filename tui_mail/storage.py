@@ -9,7 +9,7 @@ from .backup import LAST_BACKUP_META
 from .config import AccountConfig
 from .store.cache import Cache
 
-__all__ = ["account_notes", "folder_sizes", "human_size"]
+__all__ = ["account_notes", "folder_sizes", "human_size", "status_storage"]
 
 
 def folder_sizes(cache: Cache) -> dict[int, int]:
@@ -40,3 +40,12 @@ def account_notes(account: AccountConfig, cache: Cache, now: float | None = None
             f"`tui-mail backup {account.name} DIR` makes a copy."
         )
     return notes
+
+
+def status_storage(cache: Cache) -> tuple[str, bool]:
+    """The quota as the status line shows it ("1.2 GB of 2 GB (60%)", "" when unknown) and whether it is nearly
+    full (from 90%)."""
+    quota = cached_quota(cache)
+    if quota is None:
+        return "", False
+    return f"{human_size(quota.used)} of {human_size(quota.limit)} ({quota.fraction:.0%})", quota.nearly_full

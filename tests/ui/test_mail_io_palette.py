@@ -49,3 +49,20 @@ async def test_export_an_account_from_the_palette(demo: Mailbox) -> None:
         assert len(list(read_mailbox(dest / "INBOX"))) == inbox.total
         assert any("Exported" in n.message for n in app._notifications)
         assert Path(dest).name.startswith("work-")
+
+
+async def test_status_line_shows_the_quota_and_warns_when_nearly_full(demo: Mailbox) -> None:
+    from tui_mail.backends.imap_quota import QUOTA_META
+
+    demo.manager.cache("work").set_meta(QUOTA_META, f"{int(1.2 * 2**30)} {2 * 2**30}")
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        shown = str(app.status.render())
+        assert "1.2 GB of 2 GB (60%)" in shown and "nearly full" not in shown
+        demo.manager.cache("work").set_meta(QUOTA_META, f"{int(1.9 * 2**30)} {2 * 2**30}")
+        app.update_status()
+        await pilot.pause()
+        assert "1.9 GB of 2 GB (95%) nearly full" in str(app.status.render())

@@ -43,12 +43,13 @@ class StorageQuota:
 
 
 def human_size(n: float) -> str:
-    """1536 -> "1.5 KB" (powers of 1024, one decimal below 10)."""
+    """1536 -> "1.5 KB", 2 GiB -> "2 GB" (powers of 1024, one decimal below 10)."""
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if n < 1024 or unit == "TB":
             if unit == "B":
                 return f"{int(n)} B"
-            return f"{n:.1f} {unit}" if n < 10 else f"{n:.0f} {unit}"
+            figure = f"{n:.1f}".removesuffix(".0") if n < 10 else f"{n:.0f}"
+            return f"{figure} {unit}"
         n /= 1024
     return f"{n:.0f} TB"
 

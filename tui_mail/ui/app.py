@@ -438,7 +438,16 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxA
             pending,
             self.views[acc.name].query,
             others,
+            storage=self._storage(acc.name),
         )
+
+    def _storage(self, account: str) -> tuple[str, bool]:
+        from ..storage import status_storage
+
+        try:
+            return status_storage(self.cache(account))
+        except Exception:  # a figure in the status line is never worth an error
+            return "", False
 
     @on(FolderPane.OutboxChosen)
     def _outbox_chosen(self, event: FolderPane.OutboxChosen) -> None:

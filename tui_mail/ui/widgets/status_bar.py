@@ -39,7 +39,14 @@ class StatusBar(Static):
         self.show_clock = show_clock
 
     def show_state(
-        self, account: str, folder: str, state: SyncState, pending: int, query: str = "", others_syncing: int = 0
+        self,
+        account: str,
+        folder: str,
+        state: SyncState,
+        pending: int,
+        query: str = "",
+        others_syncing: int = 0,
+        storage: tuple[str, bool] = ("", False),
     ) -> None:
         text = Text(end="")
         text.append(clean_line(account), style="bold")
@@ -74,6 +81,8 @@ class StatusBar(Static):
             text.append(f" · {pending} pending", style="magenta")
         if others_syncing:
             text.append(f" · {others_syncing} other account{'s' if others_syncing > 1 else ''} syncing", style="dim")
+        if storage[0]:  # the server's quota: red with a word from 90% on
+            text.append(" · " + storage[0] + (" nearly full" if storage[1] else ""), style="red" if storage[1] else "")
         if query:
             text.append(" · search: ")
             text.append(clean_line(query), style="italic")
