@@ -214,11 +214,14 @@ def cmd_backup(manager: AccountManager, args: argparse.Namespace) -> int:
 
 def cmd_restore(manager: AccountManager, args: argparse.Namespace) -> int:
     from .backup import restore
+    from .store.lock import AccountLock
 
     cache = manager.cache(args.account)
     path = cache.path
     cache.close()
-    info = restore(path, Path(args.source), force=args.force)
+    # Not while a sync (the UI's or cron's) writes this account: AccountBusy says which process has it.
+    with AccountLock(path.with_name(path.name + ".lock"), args.account).hold(5.0):
+        info = restore(path, Path(args.source), force=args.force)
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.created))
     print(f"{args.account}: cache restored from {args.source} ({info.messages:,} messages, made {when})")
     return EXIT_OK

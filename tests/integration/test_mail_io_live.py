@@ -216,3 +216,20 @@ def test_an_import_left_in_the_cache_is_uploaded_by_the_next_sync(tmp_path: Path
     assert keys == Counter({b"<old-%d@example.test>" % n: 1 for n in range(1, 6)})
     listed = _run(config, "list", "work", "Archive", "--json")
     assert len(listed.stdout.splitlines()) == 5
+
+
+def test_backup_and_restore_from_the_cli(tmp_path: Path, dovecot: Any) -> None:
+    pop_user, imap_user = dovecot.add_user(), dovecot.add_user()
+    dovecot.deliver_many(imap_user, [_msg(n) for n in range(3)])
+    config = _config(tmp_path, dovecot, pop_user, imap_user)
+    assert _run(config, "sync", "work").returncode == 0
+    made = _run(config, "backup", "work", str(tmp_path / "work.backup"))
+    assert made.returncode == 0 and "backup of 3 messages" in made.stdout, made.stderr
+    dovecot.deliver(imap_user, _msg(9))
+    assert _run(config, "sync", "work").returncode == 0  # the cache moves on after the backup
+    refused = _run(config, "restore", "work", str(tmp_path / "work.backup"))
+    assert refused.returncode == 1 and "use --force" in refused.stderr and "Traceback" not in refused.stderr
+    forced = _run(config, "restore", "work", str(tmp_path / "work.backup"), "--force")
+    assert forced.returncode == 0, forced.stderr
+    listed = _run(config, "list", "work", "INBOX", "--json")
+    assert len(listed.stdout.splitlines()) == 3
