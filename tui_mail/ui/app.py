@@ -27,8 +27,8 @@ from .attachments import AttachmentActions
 from .background import BackgroundWork
 from .bindings import APP_BINDINGS
 from .keymap import known_ids, resolve
-from .messages import Notice
 from .mail_io_palette import MailIoProvider
+from .messages import Notice
 from .outbox_actions import OutboxActions
 from .palette import AccountProvider
 from .screens.folder_picker import FolderPickerScreen
