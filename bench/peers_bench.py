@@ -1,0 +1,952 @@
+"""Side-by-side benchmark: tui-mail against peer mail clients (mbsync, offlineimap3, fetchmail, getmail6, NeoMutt,
+aerc) and plain imapclient/poplib floors, on one private Dovecot, at loopback speed and at a 50 ms round trip.
+
+Run: .venv/bin/python bench/peers_bench.py [--messages 2000] [--repeat 3] [--rtt 0,50] [--only TOOLS] [--results FILE]
+
+Every figure is a whole process, timed from spawn to exit (syncs) or from spawn until the expected text is on the
+screen of a real terminal (UI: a detached tmux session of 120x35 whose pane is polled every ~10 ms). Peak RSS is the
+process's own (wait4 for syncs, VmHWM of the pane's process for UIs). Tools take turns in each round (interleaved);
+the best of the rounds counts. A peer that cannot run is a row saying why, never silently left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import pwd
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+BENCH = Path(__file__).resolve().parent
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+MB = 1024 * 1024
+PASSWORD = "bench-password"
+TERM_SIZE = (120, 35)
+MARKER_SUBJECT = "Peers bench newest marker"
+MARKER_BODY = "Marker body line for the open-message timing"
+MARKER_WHEN = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC).timestamp()  # newer than every generated message
+APT_PACKAGES = ["isync", "offlineimap3", "fetchmail", "getmail6", "neomutt", "aerc", "tmux"]
+PEER_BINARIES = {
+    "mbsync": "mbsync",
+    "offlineimap3": "offlineimap",
+    "fetchmail": "fetchmail",
+    "getmail6": "getmail",
+    "neomutt": "neomutt",
+    "neomutt-hcache": "neomutt",
+    "aerc": "aerc",
+}
+ALL_TOOLS = ["tui-mail", "imapclient", "poplib", *PEER_BINARIES]
+GNU_TIME = "/usr/bin/time"
+TMUX_SOCKET = f"tui-mail-peers-bench-{os.getpid()}"
+UI_TIMEOUT = 300.0
+SYNC_TIMEOUT = 1800.0
+
+# ---------------------------------------------------------------------------------------------------------------
+# results
+
+
+@dataclass
+class Run:
+    """One timed run of one tool in one scenario."""
+
+    seconds: float | None
+    rss_mb: float = 0.0
+    error: str = ""
+
+
+@dataclass
+class Cell:
+    """All runs of one tool in one scenario; the best counts."""
+
+    tool: str
+    runs: list[Run] = field(default_factory=list)
+    reason: str = ""  # why the tool could not run at all
+
+    def best(self) -> Run | None:
+        ok = [r for r in self.runs if r.seconds is not None]
+        return min(ok, key=lambda r: r.seconds or 0.0) if ok else None
+
+    def why(self) -> str:
+        if self.reason:
+            return self.reason
+        errs = [r.error for r in self.runs if r.error]
+        return errs[0] if errs else ""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# a delaying TCP proxy on loopback (adds `delay` seconds each way per chunk; never touches the real loopback)
+
+
+class DelayProxy:
+    """Forwards 127.0.0.1:port to a target port, delivering every chunk `delay` seconds after it arrived, in order."""
+
+    def __init__(self, target_port: int, delay: float) -> None:
+        self.target_port = target_port
+        self.delay = delay
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, daemon=True)
+        self._server: asyncio.base_events.Server | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait(10)
+
+    def stop(self) -> None:
+        def _close() -> None:
+            if self._server is not None:
+                self._server.close()
+            for task in asyncio.all_tasks(self._loop):
+                task.cancel()
+            self._loop.stop()
+
+        self._loop.call_soon_threadsafe(_close)
+        self._thread.join(5)
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def deliver() -> None:
+            while True:
+                due, data = await queue.get()
+                wait = due - self._loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if not data:
+                    writer.close()
+                    return
+                writer.write(data)
+                await writer.drain()
+
+        task = asyncio.ensure_future(deliver())
+        try:
+            while True:
+                data = await reader.read(65536)
+                await queue.put((self._loop.time() + self.delay, data))
+                if not data:
+                    break
+            await task
+        except (ConnectionError, asyncio.CancelledError):
+            task.cancel()
+            writer.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        await asyncio.gather(self._pipe(reader, up_w), self._pipe(up_r, writer), return_exceptions=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# processes
+
+
+def _spawn_timed(
+    cmd: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    user: str | None = None,
+    cwd: str | None = None,
+    timeout: float = SYNC_TIMEOUT,
+) -> Run:
+    """Run cmd to exit; seconds from spawn to exit and the peak RSS of the process (wait4)."""
+    kw: dict[str, Any] = {}
+    if user is not None:
+        pw = pwd.getpwnam(user)
+        kw.update(user=pw.pw_uid, group=pw.pw_gid, extra_groups=[])
+    # The peak RSS comes from GNU time when present: a process forked from this (large) Python inherits its
+    # high-water mark in ru_maxrss, one forked from the small `time` does not.
+    rss_file = ""
+    if os.path.exists(GNU_TIME):
+        fd, rss_file = tempfile.mkstemp(prefix="peers-rss-")
+        os.close(fd)
+        os.chmod(rss_file, 0o666)
+        cmd = [GNU_TIME, "-f", "%M", "-o", rss_file, *cmd]
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            **kw,
+        )
+    except OSError as e:
+        return Run(None, error=f"cannot start {cmd[0]}: {e}")
+    out = b""
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        _pid, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        timer.cancel()
+    seconds = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    rss = usage.ru_maxrss / 1024
+    if rss_file:
+        try:
+            rss = int(Path(rss_file).read_text().split()[-1]) / 1024
+        except (OSError, ValueError, IndexError):
+            pass
+        os.unlink(rss_file)
+    if proc.returncode != 0:
+        tail = out.decode(errors="replace").strip().splitlines()[-3:]
+        return Run(None, rss, f"exit {proc.returncode}: {' / '.join(tail)[:300]}")
+    return Run(seconds, rss)
+
+
+def _tmux(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["tmux", "-L", TMUX_SOCKET, "-f", "/dev/null", *args], capture_output=True, text=True)
+
+
+def _pane_rss_mb(session: str) -> float:
+    pid = _tmux("display-message", "-p", "-t", session, "#{pane_pid}").stdout.strip()
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
+def _wait_screen(session: str, text: str, t0: float, timeout: float) -> float | None:
+    while time.perf_counter() - t0 < timeout:
+        screen = _tmux("capture-pane", "-p", "-t", session).stdout
+        if text in screen:
+            return time.perf_counter() - t0
+        if _tmux("has-session", "-t", session).returncode != 0:
+            return None
+        time.sleep(0.01)
+    return None
+
+
+def ui_run(
+    cmd: list[str], env: dict[str, str], expect: str, *, open_keys: str = "", open_expect: str = ""
+) -> tuple[Run, Run | None]:
+    """Start cmd in a detached tmux session of TERM_SIZE; time until `expect` is on screen. With open_keys, then
+    press them and time until `open_expect` shows (opening a message)."""
+    session = f"s{time.monotonic_ns()}"
+    shell = "exec env -i " + " ".join(shlex.quote(f"{k}={v}") for k, v in env.items()) + " " + shlex.join(cmd)
+    t0 = time.perf_counter()
+    proc = _tmux("new-session", "-d", "-s", session, "-x", str(TERM_SIZE[0]), "-y", str(TERM_SIZE[1]), shell)
+    if proc.returncode != 0:
+        return Run(None, error=f"tmux: {proc.stderr.strip()}"), None
+    opened: Run | None = None
+    try:
+        seconds = _wait_screen(session, expect, t0, UI_TIMEOUT)
+        if seconds is None:
+            screen = _tmux("capture-pane", "-p", "-t", session).stdout.strip().splitlines()
+            tail = " / ".join(line.strip() for line in screen if line.strip())[-300:]
+            return Run(None, error=f"{expect!r} never showed; screen: {tail or '(empty, exited)'}"), None
+        if open_keys:
+            time.sleep(0.3)  # let it settle, as a person would before pressing Enter
+            t1 = time.perf_counter()
+            _tmux("send-keys", "-t", session, open_keys)
+            s2 = _wait_screen(session, open_expect, t1, 30.0)
+            opened = Run(s2, error="" if s2 is not None else f"{open_expect!r} never showed")
+        return Run(seconds, _pane_rss_mb(session)), opened
+    finally:
+        _tmux("kill-session", "-t", session)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the environment: peers installed, an unprivileged user
+
+
+def ensure_peers(log: Callable[[str], None]) -> dict[str, str]:
+    """Install missing peers with apt when root; returns {tool: reason} for those that cannot run."""
+    missing = sorted({pkg for tool, b in PEER_BINARIES.items() for pkg in [b] if shutil.which(b) is None})
+    if shutil.which("tmux") is None:
+        missing.append("tmux")
+    if missing and os.geteuid() == 0 and shutil.which("apt-get"):
+        log(f"installing peers with apt: {' '.join(APT_PACKAGES)} (missing: {', '.join(missing)})")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-q", *APT_PACKAGES], capture_output=True, env=env)
+    reasons: dict[str, str] = {}
+    for tool, binary in PEER_BINARIES.items():
+        if shutil.which(binary) is None:
+            reasons[tool] = f"{binary} not installed (apt-get install {'isync' if tool == 'mbsync' else tool})"
+    if shutil.which("tmux") is None:
+        for tool in ("neomutt", "neomutt-hcache", "aerc", "tui-mail-ui"):
+            reasons[tool] = "tmux not installed (apt-get install tmux)"
+    return reasons
+
+
+def versions() -> dict[str, str]:
+    """One version line per tool."""
+    probes = {
+        "mbsync": ["mbsync", "--version"],
+        "offlineimap3": ["offlineimap", "--version"],
+        "fetchmail": ["fetchmail", "--version"],
+        "getmail6": ["getmail", "--version"],
+        "neomutt": ["neomutt", "-v"],
+        "aerc": ["aerc", "-v"],
+        "tmux": ["tmux", "-V"],
+        "dovecot": ["dovecot", "--version"],
+    }
+    out = {"python": platform.python_version()}
+    for name, cmd in probes.items():
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+            lines = (p.stdout or p.stderr).strip().splitlines()
+            out[name] = lines[0][:80] if lines else "?"
+        except (OSError, subprocess.TimeoutExpired):
+            out[name] = "not installed"
+    try:
+        import imapclient
+
+        out["imapclient"] = imapclient.__version__
+    except ImportError:
+        pass
+    return out
+
+
+def unprivileged_user() -> str | None:
+    """The user to run root-refusing peers as (nobody), or None when we are not root."""
+    return "nobody" if os.geteuid() == 0 else None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# tools: configuration and commands
+
+
+class Setup:
+    """Ports, paths and per-tool commands for one server (direct or behind the delaying proxy)."""
+
+    def __init__(self, root: Path, imap_port: int, pop3_port: int, rtt_label: str) -> None:
+        self.root = root
+        self.imap_port = imap_port
+        self.pop3_port = pop3_port
+        self.rtt = rtt_label
+        root.mkdir(parents=True, exist_ok=True)
+        root.chmod(0o755)
+        self.nobody = unprivileged_user()
+
+    def fresh(self, name: str, owner: str | None = None) -> Path:
+        d = self.root / name
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+        if owner:
+            pw = pwd.getpwnam(owner)
+            os.chown(d, pw.pw_uid, pw.pw_gid)
+        return d
+
+    # -- tui-mail --
+    def tui_config(self, protocol: str = "imap", download: str = "full") -> Path:
+        cfg = self.root / f"tui-{protocol}-{download}.toml"
+        pw = self.root / "password.sh"
+        pw.write_text(f"#!/bin/sh\necho {PASSWORD}\n")
+        pw.chmod(0o755)
+        user = "bench" if protocol == "imap" else "benchpop"
+        port = self.imap_port if protocol == "imap" else self.pop3_port
+        cfg.write_text(
+            f'[ui]\npreview_pane = false\ncursor_blink = false\nthreads = false\n\n[[accounts]]\nname = "bench"\n'
+            f'email = "{user}@example.test"\nprotocol = "{protocol}"\ndownload = "{download}"\nidle = false\n'
+            f'[accounts.incoming]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\nusername = "{user}"\n'
+            f'password_command = "{pw}"\ntimeout = 120\n'
+            + ("[accounts.pop3]\nleave_on_server = true\n" if protocol == "pop3" else "")
+        )
+        return cfg
+
+    def tui_env(self, data: Path) -> dict[str, str]:
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.root),
+            "TUI_MAIL_DATA_DIR": str(data),
+            "TUI_MAIL_STATE_DIR": str(data / "state"),
+            "TERM": "xterm-256color",
+            "LANG": "C.UTF-8",
+        }
+
+    def tui_sync(self, data: Path, protocol: str = "imap", download: str = "full") -> Run:
+        cmd = [str(REPO / ".venv/bin/tui-mail"), "--config", str(self.tui_config(protocol, download)), "sync", "bench"]
+        if not Path(cmd[0]).exists():
+            cmd = [sys.executable, "-m", "tui_mail", *cmd[1:]]
+        return _spawn_timed(cmd, env=self.tui_env(data))
+
+    def tui_ui(self, data: Path, open_msg: bool = False) -> tuple[Run, Run | None]:
+        cmd = [str(REPO / ".venv/bin/tui-mail"), "--config", str(self.tui_config())]
+        if not Path(cmd[0]).exists():
+            cmd = [sys.executable, "-m", "tui_mail", *cmd[1:]]
+        keys = ("Enter",) if open_msg else ()
+        return ui_run(cmd, self.tui_env(data), MARKER_SUBJECT, open_keys=" ".join(keys), open_expect=MARKER_BODY)
+
+    # -- floors (plain Python loops, a child process each) --
+    def floor(self, kind: str) -> Run:
+        script = BENCH / "peers_floor.py"
+        port = self.pop3_port if kind == "poplib" else self.imap_port
+        user = "benchpop" if kind == "poplib" else "bench"
+        return _spawn_timed([sys.executable, str(script), kind, str(port), user, PASSWORD])
+
+    # -- mbsync --
+    def mbsync(self, state: Path) -> Run:
+        rc = state / "mbsyncrc"
+        (state / "Maildir").mkdir(exist_ok=True)
+        rc.write_text(
+            f"IMAPAccount bench\nHost 127.0.0.1\nPort {self.imap_port}\nUser bench\nPass {PASSWORD}\nSSLType None\n"
+            "AuthMechs LOGIN\n\nIMAPStore remote\nAccount bench\n\n"
+            f"MaildirStore local\nPath {state}/Maildir/\nInbox {state}/Maildir/INBOX\n\n"
+            "Channel bench\nFar :remote:\nNear :local:\nPatterns INBOX\nCreate Near\nSync Pull\nSyncState *\n"
+        )
+        return _spawn_timed(["mbsync", "-q", "-c", str(rc), "bench"], env={**os.environ, "HOME": str(state)})
+
+    # -- offlineimap3 --
+    def offlineimap(self, state: Path) -> Run:
+        rc = state / "offlineimaprc"
+        rc.write_text(
+            f"[general]\naccounts = bench\nmetadata = {state}/meta\n\n[Account bench]\nlocalrepository = local\n"
+            f"remoterepository = remote\n\n[Repository local]\ntype = Maildir\nlocalfolders = {state}/Maildir\n\n"
+            f"[Repository remote]\ntype = IMAP\nremotehost = 127.0.0.1\nremoteport = {self.imap_port}\n"
+            f"remoteuser = bench\nremotepass = {PASSWORD}\nssl = no\nstarttls = no\nreadonly = True\n"
+            "folderfilter = lambda f: f == 'INBOX'\n"
+        )
+        return _spawn_timed(
+            ["offlineimap", "-c", str(rc), "-u", "quiet", "-o"], env={**os.environ, "HOME": str(state)}
+        )
+
+    # -- fetchmail (keep mode, everything into a BSMTP file: no per-message delivery process) --
+    def fetchmail(self, state: Path) -> Run:
+        owner = self.nobody
+        rc = state / "fetchmailrc"
+        rc.write_text(
+            f"set no syslog\npoll 127.0.0.1 protocol pop3 port {self.pop3_port} no uidl\n"
+            f"  user 'benchpop' there with password '{PASSWORD}' is 'bench' here keep fetchall\n"
+            "  sslproto '' no sslcertck\n"
+        )
+        rc.chmod(0o600)
+        self._own(state, owner)
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(state), "FETCHMAILHOME": str(state)}
+        return _spawn_timed(
+            ["fetchmail", "-f", str(rc), "--bsmtp", str(state / "out.bsmtp"), "--idfile", str(state / "ids"), "-s"],
+            env=env,
+            user=owner,
+        )
+
+    # -- getmail6 (as an unprivileged user) --
+    def getmail(self, state: Path) -> Run:
+        owner = self.nobody
+        md = state / "Maildir"
+        for sub in ("cur", "new", "tmp"):
+            (md / sub).mkdir(parents=True, exist_ok=True)
+        rc = state / "getmailrc"
+        rc.write_text(
+            f"[retriever]\ntype = SimplePOP3Retriever\nserver = 127.0.0.1\nport = {self.pop3_port}\n"
+            f"username = benchpop\npassword = {PASSWORD}\n\n[destination]\ntype = Maildir\npath = {md}/\n\n"
+            "[options]\nread_all = true\ndelete = false\nverbose = 0\nmessage_log_syslog = false\n"
+        )
+        self._own(state, owner)
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(state)}
+        return _spawn_timed(
+            ["getmail", "--getmaildir", str(state), "--rcfile", str(rc), "--quiet"], env=env, user=owner
+        )
+
+    @staticmethod
+    def _own(d: Path, owner: str | None) -> None:
+        if owner is None:
+            return
+        pw = pwd.getpwnam(owner)
+        for p in [d, *d.rglob("*")]:
+            os.chown(p, pw.pw_uid, pw.pw_gid)
+
+    # -- NeoMutt --
+    def neomutt(self, state: Path, hcache: bool, open_msg: bool = False) -> tuple[Run, Run | None]:
+        rc = state / "neomuttrc"
+        cache_lines = (
+            f"set header_cache = '{state}/hcache'\nset message_cachedir = '{state}/bodies'\n" if hcache else ""
+        )
+        rc.write_text(
+            f"set folder = 'imap://bench@127.0.0.1:{self.imap_port}/'\nset spoolfile = '+INBOX'\n"
+            f"set imap_pass = '{PASSWORD}'\nset ssl_starttls = no\nset ssl_force_tls = no\n"
+            "set sort = reverse-date\nset mail_check_stats = no\nset imap_check_subscribed = no\n"
+            "set imap_passive = yes\nset sleep_time = 0\nset timeout = 0\nset pager_stop = yes\nset help = no\n"
+            "unset confirmappend\nset record = ''\nset postponed = ''\n" + cache_lines
+        )
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(state), "TERM": "xterm-256color", "LANG": "C.UTF-8"}
+        return ui_run(
+            ["neomutt", "-n", "-F", str(rc)],
+            env,
+            MARKER_SUBJECT,
+            open_keys="Enter" if open_msg else "",
+            open_expect=MARKER_BODY,
+        )
+
+    # -- aerc --
+    def aerc(self, state: Path) -> tuple[Run, Run | None]:
+        conf = state / "aerc"
+        conf.mkdir(exist_ok=True)
+        acc = conf / "accounts.conf"
+        acc.write_text(
+            f"[bench]\nsource = imap+insecure://bench:{PASSWORD}@127.0.0.1:{self.imap_port}\n"
+            "outgoing = /bin/true\nfrom = Bench <bench@example.test>\ndefault = INBOX\ncheck-mail = 0\n"
+        )
+        acc.chmod(0o600)
+        (conf / "aerc.conf").write_text("[general]\nunsafe-accounts-conf = true\n[ui]\n")
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(state),
+            "XDG_CONFIG_HOME": str(state),
+            "XDG_CACHE_HOME": str(state / "cache"),
+            "TERM": "xterm-256color",
+            "LANG": "C.UTF-8",
+        }
+        return ui_run(["aerc"], env, MARKER_SUBJECT)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the corpus, the server, "another client"
+
+
+def marker_message() -> bytes:
+    """The newest message: its subject is what the UI timings wait for, its body what opening it shows."""
+    date = dt.datetime.fromtimestamp(MARKER_WHEN, dt.UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    return (
+        f"From: Marker Sender <marker@example.org>\nTo: bench@example.test\nSubject: {MARKER_SUBJECT}\n"
+        f"Date: {date}\nMessage-ID: <marker@peers.bench>\nMIME-Version: 1.0\n"
+        f"Content-Type: text/plain; charset=us-ascii\n\n{MARKER_BODY}.\n"
+    ).encode()
+
+
+def write_marker(maildirs: list[Path], uid: int, gid: int) -> int:
+    raw = marker_message()
+    vsize = len(raw) + raw.count(b"\n")
+    name = f"{int(MARKER_WHEN)}.Mmarker.bench,S={len(raw)},W={vsize}"
+    for md in maildirs:
+        path = md / "new" / name
+        path.write_bytes(raw)
+        os.chown(path, uid, gid)
+        os.utime(path, (MARKER_WHEN, MARKER_WHEN))
+    return vsize
+
+
+def change_server(port: int, seed: int) -> str:
+    """What another client does between two syncs: 100 new messages, 500 flag changes, 50 expunges."""
+    import imapclient
+
+    client = imapclient.IMAPClient("127.0.0.1", port=port, ssl=False, timeout=120)
+    client.login("bench", PASSWORD)
+    client.select_folder("INBOX")
+    uids = sorted(client.search(["NOT", "SUBJECT", MARKER_SUBJECT]))
+    flip = uids[len(uids) // 4 : len(uids) // 4 + 500]
+    client.add_flags(flip[::2], [b"\\Flagged"])
+    client.remove_flags(flip[1::2], [b"\\Seen"])
+    gone = uids[: 2 * 50 : 2]
+    client.add_flags(gone, [b"\\Deleted"])
+    client.uid_expunge(gone) if client.has_capability("UIDPLUS") else client.expunge()
+    for i in range(100):
+        client.append(
+            "INBOX",
+            f"From: Other <other@example.org>\r\nTo: bench@example.test\r\nSubject: New mail {seed}-{i}\r\n"
+            f"Message-ID: <new{seed}-{i}@peers.bench>\r\nDate: Mon, 01 Jun 2026 11:00:00 +0000\r\n\r\n"
+            f"Body {i}.\r\n".encode(),
+        )
+    client.logout()
+    return f"{len(flip)} flag changes, {len(gone)} expunges, 100 new"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# completeness: what each tool stored
+
+
+def maildir_count(d: Path) -> int:
+    """Messages in every Maildir under d."""
+    return sum(1 for p in d.rglob("*") if p.is_file() and p.parent.name in ("cur", "new"))
+
+
+def bsmtp_count(d: Path) -> int:
+    """Messages in fetchmail's BSMTP output."""
+    try:
+        return sum(1 for line in (d / "out.bsmtp").read_bytes().splitlines() if line.startswith(b"MAIL FROM:"))
+    except OSError:
+        return 0
+
+
+def tui_count(d: Path) -> int:
+    """Messages in the tui-mail caches under d."""
+    import sqlite3
+
+    total = 0
+    for db in d.glob("*.sqlite*"):
+        if db.suffix in (".sqlite", ".sqlite3"):
+            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+            try:
+                total += con.execute("SELECT count(*) FROM messages").fetchone()[0]
+            finally:
+                con.close()
+    return total
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# scenarios
+
+
+SCENARIOS = [
+    ("cold_open", "first open of a never-synced account, until the newest Inbox subject shows"),
+    ("full_sync", "full IMAP sync (whole process)"),
+    ("headers_sync", "headers-only sync until the Inbox is listable"),
+    ("pop3", "POP3 download (keep mode)"),
+    ("warm_open", "open the UI on a warm cache, until the newest subject shows"),
+    ("open_msg", "open the newest message (Enter until its body shows)"),
+    ("noop", "no-op resync (whole process)"),
+    ("change_resync", "resync after 100 new + 500 flag changes + 50 expunges by another client"),
+]
+BYTES_SCENARIOS = {"full_sync", "pop3"}
+
+
+def run_scenarios(
+    s: Setup, tools: set[str], reasons: dict[str, str], repeat: int, expected: int, log: Callable[[str], None]
+) -> dict[str, dict[str, Cell]]:
+    """Run every scenario for every tool, interleaved: round r runs each tool once, best of the rounds counts.
+    Syncs into a store are checked: every one of the `expected` messages must be there."""
+    table: dict[str, dict[str, Cell]] = {name: {} for name, _ in SCENARIOS}
+
+    def cell(scn: str, tool: str) -> Cell:
+        return table[scn].setdefault(tool, Cell(tool, reason=reasons.get(tool, "")))
+
+    def want(tool: str) -> bool:
+        return tool in tools
+
+    def step(scn: str, tool: str, fn: Callable[[], Run], got: Callable[[], int] | None = None) -> Run | None:
+        c = cell(scn, tool)
+        if c.reason:
+            return None
+        r = fn()
+        if got is not None and r.seconds is not None:
+            n = got()
+            if n != expected:  # a run that did not download everything is not a figure
+                r = Run(None, r.rss_mb, f"downloaded {n} of {expected} messages")
+        c.runs.append(r)
+        shown = f"{r.seconds:.3f} s" if r.seconds is not None else f"FAILED: {r.error}"
+        log(f"  [{s.rtt}] {scn:14} {tool:16} {shown}")
+        return r
+
+    def ui_step(scn: str, tool: str, fn: Callable[[], tuple[Run, Run | None]], open_scn: str = "") -> None:
+        c = cell(scn, tool)
+        if c.reason:
+            if open_scn:
+                cell(open_scn, tool)
+            return
+        first, opened = fn()
+        step(scn, tool, lambda: first)
+        if open_scn and opened is not None:
+            step(open_scn, tool, lambda: opened)
+
+    st = s.root
+    for r in range(repeat):
+        log(f"[{s.rtt}] round {r + 1}/{repeat}")
+        # 1. cold open: nothing cached anywhere
+        if want("tui-mail"):
+            ui_step("cold_open", "tui-mail", lambda: s.tui_ui(s.fresh("tui-cold")))
+        if want("aerc"):
+            ui_step("cold_open", "aerc", lambda: s.aerc(s.fresh("aerc")))
+        if want("neomutt"):
+            ui_step("cold_open", "neomutt", lambda: s.neomutt(s.fresh("neomutt"), hcache=False))
+        # 2. full IMAP sync into empty state
+        if want("tui-mail"):
+            step("full_sync", "tui-mail", lambda: s.tui_sync(s.fresh("tui-full")), lambda: tui_count(st / "tui-full"))
+        if want("imapclient"):
+            step("full_sync", "imapclient", lambda: s.floor("imapclient"))
+        if want("mbsync"):
+            step("full_sync", "mbsync", lambda: s.mbsync(s.fresh("mbsync")), lambda: maildir_count(st / "mbsync"))
+        if want("offlineimap3"):
+            step(
+                "full_sync",
+                "offlineimap3",
+                lambda: s.offlineimap(s.fresh("offlineimap")),
+                lambda: maildir_count(st / "offlineimap"),
+            )
+        # 3. headers only
+        if want("tui-mail"):
+            step("headers_sync", "tui-mail", lambda: s.tui_sync(s.fresh("tui-headers"), download="headers"))
+        if want("imapclient"):
+            step("headers_sync", "imapclient", lambda: s.floor("imapclient-headers"))
+        # 4. POP3
+        if want("tui-mail"):
+            step(
+                "pop3",
+                "tui-mail",
+                lambda: s.tui_sync(s.fresh("tui-pop3"), protocol="pop3"),
+                lambda: tui_count(st / "tui-pop3"),
+            )
+        if want("poplib"):
+            step("pop3", "poplib", lambda: s.floor("poplib"))
+        if want("fetchmail"):
+            step("pop3", "fetchmail", lambda: s.fetchmail(s.fresh("fetchmail")), lambda: bsmtp_count(st / "fetchmail"))
+        if want("getmail6"):
+            step("pop3", "getmail6", lambda: s.getmail(s.fresh("getmail")), lambda: maildir_count(st / "getmail"))
+        # 5./6. warm open and opening a message (caches left by the steps above)
+        if want("tui-mail"):
+            ui_step("warm_open", "tui-mail", lambda: s.tui_ui(st / "tui-full", open_msg=True), "open_msg")
+        if want("neomutt-hcache"):
+            hc = st / "neomutt-hcache"
+            if r == 0:  # the first run fills the header cache; it is not timed as a warm open
+                s.fresh("neomutt-hcache")
+                s.neomutt(hc, hcache=True)
+            ui_step("warm_open", "neomutt-hcache", lambda: s.neomutt(hc, hcache=True, open_msg=True), "open_msg")
+        # 7. no-op resync
+        if want("tui-mail"):
+            step("noop", "tui-mail", lambda: s.tui_sync(st / "tui-full"))
+        if want("mbsync"):
+            step("noop", "mbsync", lambda: s.mbsync(st / "mbsync"))
+        if want("offlineimap3"):
+            step("noop", "offlineimap3", lambda: s.offlineimap(st / "offlineimap"))
+    return table
+
+
+def run_change_resync(
+    s: Setup, tools: set[str], reasons: dict[str, str], repeat: int, table: dict[str, dict[str, Cell]], seed: int,
+    log: Callable[[str], None],
+) -> None:  # fmt: skip
+    """Snapshot each tool's synced state, let another client change the server once, then time each tool's resync
+    from a fresh copy of its snapshot (so every round syncs the same delta)."""
+    states = {"tui-mail": "tui-full", "mbsync": "mbsync", "offlineimap3": "offlineimap"}
+    snaps: dict[str, Path] = {}
+    for tool, d in states.items():
+        if tool in tools and not reasons.get(tool) and (s.root / d).exists():
+            snaps[tool] = s.root / f"{d}.snapshot"
+            shutil.rmtree(snaps[tool], ignore_errors=True)
+            shutil.copytree(s.root / d, snaps[tool], symlinks=True)
+    if not snaps:
+        return
+    log(f"[{s.rtt}] another client: " + change_server(s.imap_port, seed))
+    for _ in range(repeat):
+        for tool, snap in snaps.items():
+            work = s.root / states[tool]
+            shutil.rmtree(work, ignore_errors=True)
+            shutil.copytree(snap, work, symlinks=True)
+            fn = {
+                "tui-mail": lambda: s.tui_sync(work),
+                "mbsync": lambda: s.mbsync(work),
+                "offlineimap3": lambda: s.offlineimap(work),
+            }[tool]
+            c = table["change_resync"].setdefault(tool, Cell(tool))
+            run = fn()
+            c.runs.append(run)
+            log(f"  [{s.rtt}] change_resync  {tool:16} " + (f"{run.seconds:.3f} s" if run.seconds else run.error))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# report
+
+
+def format_table(
+    table: dict[str, dict[str, Cell]], nbytes: int, rtt: str, messages: int, tools: set[str]
+) -> list[str]:
+    """One markdown table: best seconds, ratio to tui-mail (peer / tui-mail, > 1 = tui-mail faster), MB/s, RSS."""
+    lines = [
+        f"### {messages:,} messages, {nbytes / MB:.0f} MB, round trip {rtt}",
+        "",
+        "| scenario | tool | best s | peer/tui-mail | MB/s | peak RSS | runs (s) |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for scn, title in SCENARIOS:
+        cells = table.get(scn, {})
+        if not cells:
+            continue
+        ours = cells.get("tui-mail")
+        ours_best = ours.best() if ours else None
+        for i, (tool, c) in enumerate(cells.items()):
+            if tool not in tools:
+                continue
+            name = title if i == 0 else ""
+            b = c.best()
+            if b is None or b.seconds is None:
+                lines.append(f"| {name} | {tool} | - | - | - | - | cannot run: {c.why()} |")
+                continue
+            ratio = (
+                f"{b.seconds / ours_best.seconds:.2f}x"
+                if ours_best and ours_best.seconds and tool != "tui-mail"
+                else ""
+            )
+            mbs = f"{nbytes / MB / b.seconds:.1f}" if scn in BYTES_SCENARIOS else ""
+            runs = ", ".join(f"{r.seconds:.3f}" if r.seconds is not None else "fail" for r in c.runs)
+            ms = f"{b.seconds * 1000:.0f} ms" if scn == "open_msg" else f"{b.seconds:.3f}"
+            rss = f"{b.rss_mb:.0f} MB" if b.rss_mb else ""
+            lines.append(f"| {name} | {tool} | {ms} | {ratio} | {mbs} | {rss} | {runs} |")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# driver
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--messages", default="2000", help="messages to generate; a comma list runs each size (scaling)")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds, tools interleaved; best of R counts (default 3)")
+    ap.add_argument("--rtt", default="0,50", help="round-trip times in ms to measure (default 0,50)")
+    ap.add_argument("--repeat-rtt", type=int, help="rounds at a non-zero round trip (default: --repeat)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--only", help=f"comma list of tools (default all): {','.join(ALL_TOOLS)}")
+    ap.add_argument("--results", default=str(BENCH / "results" / "latest.md"), help="markdown results file")
+    ap.add_argument("--no-install", action="store_true", help="do not apt-get install missing peers")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args(argv)
+
+    from sync_bench import populate  # bench/sync_bench.py: the deterministic corpus
+
+    from tests.servers import ServerUnavailable, check_environment, make_certificates, new_root, start_dovecot
+
+    tools = set(ALL_TOOLS) if not args.only else {t.strip() for t in args.only.split(",")}
+    unknown = tools - set(ALL_TOOLS)
+    if unknown:
+        print(f"peers_bench: unknown tool(s) {', '.join(sorted(unknown))}; known: {', '.join(ALL_TOOLS)}")
+        return 2
+    sizes = [int(x) for x in args.messages.split(",")]
+    rtts = [int(x) for x in args.rtt.split(",")]
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+
+    try:
+        check_environment()
+    except ServerUnavailable as e:
+        print(f"peers_bench: {e}", file=sys.stderr)
+        return 2
+    reasons: dict[str, str] = {}
+    if tools - {"tui-mail", "imapclient", "poplib"}:
+        reasons = ensure_peers(log) if not args.no_install else {}
+    needs_tmux = tools & {"tui-mail", "aerc", "neomutt", "neomutt-hcache"}
+    if needs_tmux and shutil.which("tmux") is None:
+        print("peers_bench: tmux is needed for the UI timings (apt-get install tmux)", file=sys.stderr)
+        return 2
+    vers = versions()
+    report: list[str] = []
+    scaling: list[tuple[int, str, dict[str, dict[str, Cell]]]] = []
+    started = dt.datetime.now(dt.UTC)
+    load = os.getloadavg()
+    failures = 0
+    for n in sizes:
+        root = new_root("tui-mail-peers-")
+        dovecot = None
+        proxies: list[DelayProxy] = []
+        try:
+            certs = make_certificates(root / "certs")
+            dovecot = start_dovecot(root / "dovecot", certs, ssl_enabled=False)
+            imap_user = dovecot.add_user("bench", PASSWORD)
+            pop_user = dovecot.add_user("benchpop", PASSWORD)
+            st = os.stat(dovecot.mail_dir)
+            maildirs = [dovecot.mail_dir / u.name / "Maildir" for u in (imap_user, pop_user)]
+            t0 = time.perf_counter()
+            ds = populate(maildirs, n, args.seed, imap_user.email, st.st_uid, st.st_gid)
+            nbytes = ds.imap_bytes + write_marker(maildirs, st.st_uid, st.st_gid)
+            for u in (imap_user, pop_user):
+                dovecot.doveadm("force-resync", "-u", u.name, "INBOX")
+            log(
+                f"dataset: {n} messages + 1 marker, {nbytes / MB:.1f} MB as sent; ready in "
+                f"{time.perf_counter() - t0:.1f} s; Dovecot on 127.0.0.1 imap {dovecot.imap_port} pop3 {dovecot.pop3_port}"
+            )
+            for rtt in rtts:
+                # Each RTT gets its own server state (the change scenario alters the mailbox): a fresh copy.
+                if rtt != rtts[0]:
+                    for md in maildirs:
+                        shutil.rmtree(md)
+                    populate(maildirs, n, args.seed, imap_user.email, st.st_uid, st.st_gid)
+                    write_marker(maildirs, st.st_uid, st.st_gid)
+                    for u in (imap_user, pop_user):
+                        dovecot.doveadm("force-resync", "-u", u.name, "INBOX")
+                imap_port, pop3_port = dovecot.imap_port, dovecot.pop3_port
+                if rtt:
+                    pi, pp = DelayProxy(imap_port, rtt / 2000), DelayProxy(pop3_port, rtt / 2000)
+                    pi.start()
+                    pp.start()
+                    proxies += [pi, pp]
+                    imap_port, pop3_port = pi.port, pp.port
+                label = f"{rtt} ms" if rtt else "loopback"
+                setup = Setup(root / f"work-{rtt}", imap_port, pop3_port, label)
+                rounds = max(1, args.repeat if not rtt or args.repeat_rtt is None else args.repeat_rtt)
+                table = run_scenarios(setup, tools, reasons, rounds, n + 1, log)
+                run_change_resync(setup, tools, reasons, rounds, table, args.seed, log)
+                lines = format_table(table, nbytes, label, n, tools)
+                print("\n".join(lines) + "\n", flush=True)
+                report += [*lines, ""]
+                scaling.append((n, label, table))
+                failures += sum(
+                    1
+                    for cells in table.values()
+                    for c in cells.values()
+                    if c.tool in tools and not c.reason and c.best() is None
+                )
+        except Exception as e:
+            print(f"peers_bench: {e}", file=sys.stderr)
+            if dovecot is not None:
+                print(f"--- dovecot log tail ---\n{dovecot.log_tail()}", file=sys.stderr)
+            return 2
+        finally:
+            for p in proxies:
+                p.stop()
+            if dovecot is not None:
+                dovecot.stop()
+            _tmux("kill-server")
+            if args.keep:
+                print(f"kept {root}")
+            else:
+                shutil.rmtree(root, ignore_errors=True)
+
+    if len(sizes) > 1:
+        report += ["### Scaling (tui-mail, best s)", "", "| messages | round trip | full sync | warm open |", "|---:|---|---:|---:|"]
+        for n, label, table in scaling:
+            def best(scn: str, table: dict[str, dict[str, Cell]] = table) -> str:
+                c = table[scn].get("tui-mail")
+                b = c.best() if c else None
+                return f"{b.seconds:.3f}" if b and b.seconds is not None else "-"
+
+            report.append(f"| {n:,} | {label} | {best('full_sync')} | {best('warm_open')} |")
+        report.append("")
+    header = [
+        "# Side-by-side results (bench/peers_bench.py)",
+        "",
+        f"- date: {started:%Y-%m-%d %H:%M} UTC; command: `.venv/bin/python bench/peers_bench.py "
+        f"{' '.join(argv if argv is not None else sys.argv[1:])}`",
+        f"- machine: {platform.node()}, {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"{platform.system()} {platform.release()}; load average at start {load[0]:.1f}",
+        "- versions: " + "; ".join(f"{k} {v}" for k, v in vers.items()),
+        f"- best of {args.repeat} interleaved rounds; whole processes (spawn to exit, or spawn until the text is on a "
+        f"{TERM_SIZE[0]}x{TERM_SIZE[1]} tmux screen); plain IMAP/POP3 on 127.0.0.1; 50 ms = a delaying proxy "
+        "(25 ms each way per chunk)",
+        "- peer/tui-mail > 1 means tui-mail was faster; MB/s = message bytes as sent (CRLF) / seconds",
+        "",
+    ]
+    if args.results:
+        path = Path(args.results)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(header + report) + "\n")
+        log(f"results written to {path}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
