@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import os
 import platform
 import pwd
@@ -231,6 +230,13 @@ def _tmux(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["tmux", "-L", TMUX_SOCKET, "-f", "/dev/null", *args], capture_output=True, text=True)
 
 
+def _tmux_keepalive() -> None:
+    """A placeholder session, so the private tmux server does not exit (and race a new session) whenever the last
+    timed session is killed; the whole server is killed at the end of the run."""
+    if _tmux("has-session", "-t", "keepalive").returncode != 0:
+        _tmux("new-session", "-d", "-s", "keepalive", "-x", "20", "-y", "5", "sleep 86400")
+
+
 def _pane_rss_mb(session: str) -> float:
     pid = _tmux("display-message", "-p", "-t", session, "#{pane_pid}").stdout.strip()
     try:
@@ -260,6 +266,7 @@ def ui_run(
     press them and time until `open_expect` shows (opening a message)."""
     session = f"s{time.monotonic_ns()}"
     shell = "exec env -i " + " ".join(shlex.quote(f"{k}={v}") for k, v in env.items()) + " " + shlex.join(cmd)
+    _tmux_keepalive()
     t0 = time.perf_counter()
     proc = _tmux("new-session", "-d", "-s", session, "-x", str(TERM_SIZE[0]), "-y", str(TERM_SIZE[1]), shell)
     if proc.returncode != 0:
@@ -434,9 +441,7 @@ class Setup:
             f"remoteuser = bench\nremotepass = {PASSWORD}\nssl = no\nstarttls = no\nreadonly = True\n"
             "folderfilter = lambda f: f == 'INBOX'\n"
         )
-        return _spawn_timed(
-            ["offlineimap", "-c", str(rc), "-u", "quiet", "-o"], env={**os.environ, "HOME": str(state)}
-        )
+        return _spawn_timed(["offlineimap", "-c", str(rc), "-u", "quiet", "-o"], env={**os.environ, "HOME": str(state)})
 
     # -- fetchmail (keep mode, everything into a BSMTP file: no per-message delivery process) --
     def fetchmail(self, state: Path) -> Run:
@@ -711,11 +716,15 @@ def run_scenarios(
         if want("tui-mail"):
             ui_step("warm_open", "tui-mail", lambda: s.tui_ui(st / "tui-full", open_msg=True), "open_msg")
         if want("neomutt-hcache"):
-            hc = st / "neomutt-hcache"
             if r == 0:  # the first run fills the header cache; it is not timed as a warm open
                 s.fresh("neomutt-hcache")
-                s.neomutt(hc, hcache=True)
-            ui_step("warm_open", "neomutt-hcache", lambda: s.neomutt(hc, hcache=True, open_msg=True), "open_msg")
+                s.neomutt(st / "neomutt-hcache", hcache=True)
+            ui_step(
+                "warm_open",
+                "neomutt-hcache",
+                lambda: s.neomutt(st / "neomutt-hcache", hcache=True, open_msg=True),
+                "open_msg",
+            )
         # 7. no-op resync
         if want("tui-mail"):
             step("noop", "tui-mail", lambda: s.tui_sync(st / "tui-full"))
@@ -748,9 +757,9 @@ def run_change_resync(
             shutil.rmtree(work, ignore_errors=True)
             shutil.copytree(snap, work, symlinks=True)
             fn = {
-                "tui-mail": lambda: s.tui_sync(work),
-                "mbsync": lambda: s.mbsync(work),
-                "offlineimap3": lambda: s.offlineimap(work),
+                "tui-mail": lambda work=work: s.tui_sync(work),
+                "mbsync": lambda work=work: s.mbsync(work),
+                "offlineimap3": lambda work=work: s.offlineimap(work),
             }[tool]
             c = table["change_resync"].setdefault(tool, Cell(tool))
             run = fn()
@@ -762,9 +771,7 @@ def run_change_resync(
 # report
 
 
-def format_table(
-    table: dict[str, dict[str, Cell]], nbytes: int, rtt: str, messages: int, tools: set[str]
-) -> list[str]:
+def format_table(table: dict[str, dict[str, Cell]], nbytes: int, rtt: str, messages: int, tools: set[str]) -> list[str]:
     """One markdown table: best seconds, ratio to tui-mail (peer / tui-mail, > 1 = tui-mail faster), MB/s, RSS."""
     lines = [
         f"### {messages:,} messages, {nbytes / MB:.0f} MB, round trip {rtt}",
@@ -840,6 +847,11 @@ def main(argv: list[str] | None = None) -> int:
     if tools - {"tui-mail", "imapclient", "poplib"}:
         reasons = ensure_peers(log) if not args.no_install else {}
     needs_tmux = tools & {"tui-mail", "aerc", "neomutt", "neomutt-hcache"}
+    if needs_tmux and shutil.which("tmux") is None and os.geteuid() == 0 and not args.no_install:
+        log("installing tmux with apt (the UI timings read a tmux screen)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-q", "tmux"], capture_output=True, env=env)
     if needs_tmux and shutil.which("tmux") is None:
         print("peers_bench: tmux is needed for the UI timings (apt-get install tmux)", file=sys.stderr)
         return 2
@@ -917,8 +929,14 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(root, ignore_errors=True)
 
     if len(sizes) > 1:
-        report += ["### Scaling (tui-mail, best s)", "", "| messages | round trip | full sync | warm open |", "|---:|---|---:|---:|"]
+        report += [
+            "### Scaling (tui-mail, best s)",
+            "",
+            "| messages | round trip | full sync | warm open |",
+            "|---:|---|---:|---:|",
+        ]
         for n, label, table in scaling:
+
             def best(scn: str, table: dict[str, dict[str, Cell]] = table) -> str:
                 c = table[scn].get("tui-mail")
                 b = c.best() if c else None

@@ -37,7 +37,7 @@ def pop(port: int, user: str, password: str) -> int:
     count = len(client.list()[1])
     nbytes = 0
     for n in range(1, count + 1):
-        _resp, lines, octets = client.retr(n)
+        _resp, _lines, octets = client.retr(n)
         nbytes += octets
     client.quit()
     return nbytes
