@@ -56,7 +56,7 @@ ALL_TOOLS = ["tui-mail", "imapclient", "poplib", *PEER_BINARIES]
 GNU_TIME = "/usr/bin/time"
 TMUX_SOCKET = f"tui-mail-peers-bench-{os.getpid()}"
 UI_TIMEOUT = 300.0
-SYNC_TIMEOUT = 1800.0
+SYNC_TIMEOUT = 900.0
 
 # ---------------------------------------------------------------------------------------------------------------
 # results
@@ -470,7 +470,7 @@ class Setup:
         rc = state / "getmailrc"
         rc.write_text(
             f"[retriever]\ntype = SimplePOP3Retriever\nserver = 127.0.0.1\nport = {self.pop3_port}\n"
-            f"username = benchpop\npassword = {PASSWORD}\n\n[destination]\ntype = Maildir\npath = {md}/\n\n"
+            f"username = benchpop\npassword = {PASSWORD}\ntimeout = 20\n\n[destination]\ntype = Maildir\npath = {md}/\n\n"
             "[options]\nread_all = true\ndelete = false\nverbose = 0\nmessage_log_syslog = false\n"
         )
         self._own(state, owner)
@@ -545,16 +545,13 @@ def marker_message() -> bytes:
     ).encode()
 
 
-def write_marker(maildirs: list[Path], uid: int, gid: int) -> int:
-    raw = marker_message()
-    vsize = len(raw) + raw.count(b"\n")
-    name = f"{int(MARKER_WHEN)}.Mmarker.bench,S={len(raw)},W={vsize}"
-    for md in maildirs:
-        path = md / "new" / name
-        path.write_bytes(raw)
-        os.chown(path, uid, gid)
-        os.utime(path, (MARKER_WHEN, MARKER_WHEN))
-    return vsize
+def append_marker(dovecot: Any, users: list[Any]) -> int:
+    """APPEND the marker after the corpus is indexed, so it also has the highest UID (clients that list by arrival
+    order, like aerc, show it first too); returns its size as sent."""
+    raw = marker_message().replace(b"\n", b"\r\n")
+    for user in users:
+        dovecot.deliver(user, raw, when=dt.datetime.fromtimestamp(MARKER_WHEN, dt.UTC))
+    return len(raw)
 
 
 def change_server(port: int, seed: int) -> str:
@@ -874,9 +871,9 @@ def main(argv: list[str] | None = None) -> int:
             maildirs = [dovecot.mail_dir / u.name / "Maildir" for u in (imap_user, pop_user)]
             t0 = time.perf_counter()
             ds = populate(maildirs, n, args.seed, imap_user.email, st.st_uid, st.st_gid)
-            nbytes = ds.imap_bytes + write_marker(maildirs, st.st_uid, st.st_gid)
             for u in (imap_user, pop_user):
                 dovecot.doveadm("force-resync", "-u", u.name, "INBOX")
+            nbytes = ds.imap_bytes + append_marker(dovecot, [imap_user, pop_user])
             log(
                 f"dataset: {n} messages + 1 marker, {nbytes / MB:.1f} MB as sent; ready in "
                 f"{time.perf_counter() - t0:.1f} s; Dovecot on 127.0.0.1 imap {dovecot.imap_port} pop3 {dovecot.pop3_port}"
@@ -887,9 +884,9 @@ def main(argv: list[str] | None = None) -> int:
                     for md in maildirs:
                         shutil.rmtree(md)
                     populate(maildirs, n, args.seed, imap_user.email, st.st_uid, st.st_gid)
-                    write_marker(maildirs, st.st_uid, st.st_gid)
                     for u in (imap_user, pop_user):
                         dovecot.doveadm("force-resync", "-u", u.name, "INBOX")
+                    append_marker(dovecot, [imap_user, pop_user])
                 imap_port, pop3_port = dovecot.imap_port, dovecot.pop3_port
                 if rtt:
                     pi, pp = DelayProxy(imap_port, rtt / 2000), DelayProxy(pop3_port, rtt / 2000)
