@@ -260,7 +260,7 @@ def _wait_screen(session: str, text: str, t0: float, timeout: float) -> float | 
 
 
 def ui_run(
-    cmd: list[str], env: dict[str, str], expect: str, *, open_keys: str = "", open_expect: str = ""
+    cmd: list[str], env: dict[str, str], expect: str, *, open_keys: tuple[str, ...] = (), open_expect: str = ""
 ) -> tuple[Run, Run | None]:
     """Start cmd in a detached tmux session of TERM_SIZE; time until `expect` is on screen. With open_keys, then
     press them and time until `open_expect` shows (opening a message)."""
@@ -281,7 +281,7 @@ def ui_run(
         if open_keys:
             time.sleep(0.3)  # let it settle, as a person would before pressing Enter
             t1 = time.perf_counter()
-            _tmux("send-keys", "-t", session, open_keys)
+            _tmux("send-keys", "-t", session, *open_keys)
             s2 = _wait_screen(session, open_expect, t1, 30.0)
             opened = Run(s2, error="" if s2 is not None else f"{open_expect!r} never showed")
         return Run(seconds, _pane_rss_mb(session)), opened
@@ -410,7 +410,7 @@ class Setup:
         if not Path(cmd[0]).exists():
             cmd = [sys.executable, "-m", "tui_mail", *cmd[1:]]
         keys = ("Enter",) if open_msg else ()
-        return ui_run(cmd, self.tui_env(data), MARKER_SUBJECT, open_keys=" ".join(keys), open_expect=MARKER_BODY)
+        return ui_run(cmd, self.tui_env(data), MARKER_SUBJECT, open_keys=keys, open_expect=MARKER_BODY)
 
     # -- floors (plain Python loops, a child process each) --
     def floor(self, kind: str) -> Run:
@@ -505,7 +505,9 @@ class Setup:
             ["neomutt", "-n", "-F", str(rc)],
             env,
             MARKER_SUBJECT,
-            open_keys="Enter" if open_msg else "",
+            # "=" first: NeoMutt puts the cursor on the first unread message, which the marker no longer is once a
+            # run has read it
+            open_keys=("=", "Enter") if open_msg else (),
             open_expect=MARKER_BODY,
         )
 
