@@ -342,6 +342,11 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _commit() -> str:
+    p = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return p.stdout.strip() or "?"
+
+
 def unprivileged_user() -> str | None:
     """The user to run root-refusing peers as (nobody), or None when we are not root."""
     return "nobody" if os.geteuid() == 0 else None
@@ -770,6 +775,20 @@ def run_change_resync(
 # report
 
 
+def write_section(path: Path, text: str) -> None:
+    """Write this harness's results into `path` between its own markers, keeping what other benches wrote there."""
+    start, end = "<!-- peers_bench:start -->", "<!-- peers_bench:end -->"
+    block = f"{start}\n{text.strip()}\n{end}\n"
+    old = path.read_text() if path.exists() else ""
+    if start in old and end in old:
+        new = old[: old.index(start)] + block + old[old.index(end) + len(end) :].lstrip("\n")
+    elif old.strip():
+        new = old.rstrip("\n") + "\n\n" + block
+    else:
+        new = block
+    path.write_text(new)
+
+
 def format_table(table: dict[str, dict[str, Cell]], nbytes: int, rtt: str, messages: int, tools: set[str]) -> list[str]:
     """One markdown table: best seconds, ratio to tui-mail (peer / tui-mail, > 1 = tui-mail faster), MB/s, RSS."""
     lines = [
@@ -951,6 +970,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- machine: {platform.node()}, {platform.machine()}, {os.cpu_count()} CPUs, "
         f"{platform.system()} {platform.release()}; load average at start {load[0]:.1f}",
         "- versions: " + "; ".join(f"{k} {v}" for k, v in vers.items()),
+        f"- tui-mail at commit {_commit()}",
         f"- best of {args.repeat} interleaved rounds; whole processes (spawn to exit, or spawn until the text is on a "
         f"{TERM_SIZE[0]}x{TERM_SIZE[1]} tmux screen); plain IMAP/POP3 on 127.0.0.1; 50 ms = a delaying proxy "
         "(25 ms each way per chunk)",
@@ -960,7 +980,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.results:
         path = Path(args.results)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(header + report) + "\n")
+        write_section(path, "\n".join(header + report))
         log(f"results written to {path}")
     return 1 if failures else 0
 
