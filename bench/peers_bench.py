@@ -963,7 +963,7 @@ def main(argv: list[str] | None = None) -> int:
             report.append(f"| {n:,} | {label} | {best('full_sync')} | {best('warm_open')} |")
         report.append("")
     header = [
-        "# Side-by-side results (bench/peers_bench.py)",
+        "## Side-by-side results (bench/peers_bench.py)",
         "",
         f"- date: {started:%Y-%m-%d %H:%M} UTC; command: `.venv/bin/python bench/peers_bench.py "
         f"{' '.join(argv if argv is not None else sys.argv[1:])}`",
