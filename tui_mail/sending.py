@@ -21,6 +21,7 @@ from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 from .errors import AuthError, ConfigError, ConnectError, MailError, ProtocolError, SendError
+from .faults import fault_point
 from .models import ANSWERED, DRAFT, SEEN, OutboxItem, Role
 from .store.cache import Cache, NewMessage
 from .store.local_copies import add_note
@@ -198,6 +199,7 @@ class Sending:
             if item.id in acc.sending or not cache.claim_outbox(item.id):
                 return False
             acc.sending.add(item.id)
+        fault_point("outbox.read")
         data_started = False
 
         def before_data() -> None:
@@ -215,6 +217,7 @@ class Sending:
                 send_message(
                     cfg.smtp, password, msg, list(item.recipients), from_addr=cfg.email, before_data=before_data
                 )
+                fault_point("smtp.after_data")
             except PartialSendError as e:
                 partial = e  # delivered to the others: it counts as sent (a resend would duplicate it for them)
             except (ConnectError, ProtocolError) as e:
@@ -231,6 +234,7 @@ class Sending:
                 settled = True
                 raise KeptAsDraft(f"{e} The message was kept in Drafts.", draft_id) from None
             cache.set_outbox_state(item.id, SENT)
+            fault_point("outbox.after_update")
             settled = True
             self._finish_sent(acc, item)
         finally:

@@ -24,6 +24,7 @@ from imapclient.response_parser import parse_fetch_response
 
 from ..config import AccountConfig
 from ..errors import AuthError, ConnectError, MailError, ProtocolError, describe, tls_error
+from ..faults import fault_point
 from ..models import DRAFT, SEEN, Envelope, Folder, PendingAction, Role, SyncProgress
 from ..store.cache import Cache, NewMessage
 from ..tls import make_context
@@ -385,6 +386,7 @@ class ImapBackend(ImapFolders):
         actions = self.cache.pending_actions()
         if not actions:
             return
+        fault_point("imap.replay_start")
         folders = {f.id: f for f in self.cache.folders()}
         groups: list[list[PendingAction]] = []
         for a in actions:
@@ -423,6 +425,7 @@ class ImapBackend(ImapFolders):
                     self.cache.fail_action(a.id, msg)
                 result.warnings.append(msg)
                 continue
+            fault_point("imap.replayed")
             for a in group:
                 self.cache.complete_action(a.id)
             result.actions_replayed += len(group)
@@ -450,6 +453,7 @@ class ImapBackend(ImapFolders):
                     c.uid_expunge(uids)
                 else:
                     c.expunge()
+            fault_point("imap.after_move")
             mapping = _copyuid(c._imap.untagged_responses.pop("COPYUID", None))
             for a in group:
                 if a.message_id is None:
@@ -518,6 +522,7 @@ class ImapBackend(ImapFolders):
                 raise ProtocolError(f"The server refused to store the message in {folder} ({describe(e)}).") from None
 
         name, response = self._guard(run)
+        fault_point("imap.after_append")
         got = appenduid(response)
         folder = self.cache.folder_by_name(name)
         if got is None or folder is None:

@@ -22,6 +22,7 @@ from imapclient.imapclient import join_message_ids, seq_to_parenstr_upper
 from imapclient.response_parser import parse_fetch_response
 
 from ..backends.base import ProgressCallback, SyncResult
+from ..faults import fault_point
 from ..models import Folder
 from ..store.cache import NewMessage
 from .imap import _flags, _FolderGone, _text, parse_uid_set, safe_envelope, with_arrival_date
@@ -219,6 +220,7 @@ class FolderSync:
             result.removed += self.cache.remove_uids(folder.id, [u for u in uids if u not in returned])
             removed_done = True
         result.flag_changes += self.cache.apply_server_flags(folder.id, changed, highestmodseq=modseq)
+        fault_point("imap.after_flags")
         return removed_done, on_server
 
     def _fetch_envelopes(self, uidvalidity: int, missing: list[int], top: int) -> None:
@@ -233,6 +235,7 @@ class FolderSync:
         items = ["BODY.PEEK[HEADER]", "FLAGS", "RFC822.SIZE", "INTERNALDATE"]
         with closing(pipelined_fetch(b._c, parts, items)) as fetched:
             for part, data in fetched:
+                fault_point("imap.after_fetch")
                 msgs: list[NewMessage] = []
                 for uid in sorted(part):  # rows of equal date list in UID order, as the server has them
                     d = data.get(uid)
@@ -254,6 +257,7 @@ class FolderSync:
                 self.cache.store_messages(
                     folder.id, msgs, uidvalidity=uidvalidity, last_uid=max(part), complete=(lo, hi)
                 )
+                fault_point("imap.after_commit")
                 pos = end
                 result.new_messages += len(msgs)
                 self._report(stage="headers", done=pos, total=len(missing), new_messages=result.new_messages)
@@ -275,6 +279,7 @@ class FolderSync:
         parts = [p for chunk in chunks(uids, b.chunk_size) for p in split_by_size(chunk, sizes, b.full_chunk_bytes)]
         with closing(pipelined_fetch(c, parts, ["BODY.PEEK[]"])) as fetched:
             for part, data in fetched:
+                fault_point("imap.after_fetch")
                 bodies = []
                 for uid in part:
                     raw = (data.get(uid) or {}).get(b"BODY[]")
@@ -283,6 +288,7 @@ class FolderSync:
                         bodies.append((ids[uid], raw, safe_envelope(raw, len(raw))))
                 del data
                 self.cache.store_bodies(bodies)
+                fault_point("imap.after_commit")
                 done += len(part)
                 self._report(stage="bodies", done=done, total=len(uids), new_messages=result.new_messages)
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 from ..config import AccountConfig
 from ..errors import AuthError, ConnectError, MailError, ProtocolError, describe, server_text, tls_error
+from ..faults import fault_point
 from ..mime import parse_envelope
 from ..models import DRAFT, SEEN, Envelope, Role, SyncProgress
 from ..store.cache import Cache, NewMessage
@@ -275,6 +276,7 @@ class Pop3Backend:
         try:
             with self.cache.background_checkpoints():  # bodies hit the disk while the next RETR downloads
                 deleted = self._session(self._conn, result, progress)
+            fault_point("pop3.before_quit")
             try:
                 self._conn.quit()
             except (OSError, poplib.error_proto) as e:
@@ -284,6 +286,7 @@ class Pop3Backend:
                     "server until the next sync."
                 ) from None
             self._conn = None
+            fault_point("pop3.after_quit")
             if deleted:
                 self.cache.mark_uidls_deleted(deleted)
             result.removed = len(deleted)
@@ -322,6 +325,7 @@ class Pop3Backend:
 
         def dele(uidl: str) -> None:
             conn.dele(by_uidl[uidl])
+            fault_point("pop3.after_dele")
             deleted.append(uidl)
 
         # Mail committed by an earlier, interrupted run is still on the server: delete mode removes it now.
@@ -337,6 +341,7 @@ class Pop3Backend:
             if not batch:
                 return
             self.cache.store_messages(inbox, batch)
+            fault_point("pop3.after_commit")
             committed, batch, batch_bytes = batch, [], 0
             result.new_messages += len(committed)
             if delete_mode:
@@ -353,6 +358,7 @@ class Pop3Backend:
             for group in groups:
                 uidls = dict(group)
                 for n, raw in _retrieve(conn, [n for n, _ in group], window):
+                    fault_point("pop3.after_retr")
                     batch.append(NewMessage(envelope=_dated_envelope(raw), raw=raw, pop_uidl=uidls[n]))
                     batch_bytes += len(raw)
                     done += 1

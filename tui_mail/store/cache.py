@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..faults import fault_point
 from ..models import SEEN, Envelope, Folder, MessageRow, PendingAction, Role
 from . import threads
 from .disk import full_disk_reported, rollback
@@ -318,6 +319,7 @@ class Cache(SyncState, OutboxTable):
         with self.transaction() as c:
             for m in sorted(messages, key=lambda m: m.envelope.date):
                 ids.append(self._insert(c, folder_id, m, uidvalidity))
+                fault_point("cache.mid_transaction")
             if uidvalidity is not None:
                 c.execute("UPDATE folders SET uidvalidity=? WHERE id=?", (uidvalidity, folder_id))
             if last_uid is not None:
