@@ -220,6 +220,9 @@ class FaultAccount:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.data_dir is None:
             self.data_dir = self.workdir / "data"
+        if self.smtp is not None and self.user.name not in self.smtp.dovecot.users:
+            # The SMTP server logs users in against the Dovecot it delivers to: the same login must exist there.
+            self.smtp.dovecot.add_user(self.user.name, self.user.password)
         self.write_config()
 
     @property
