@@ -13,6 +13,8 @@ from tests.servers import Dovecot, MailUser
 
 # scenario -> [points tried, failures]
 TALLY: dict[str, list[int]] = {}
+# figures measured on the way (printed, never asserted)
+FIGURES: list[str] = []
 
 
 def tally(scenario: str, points: int = 1, failures: int = 0) -> None:
@@ -33,6 +35,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FIGURES:
+        terminalreporter.section("fault injection: figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
     if not TALLY:
         return
     terminalreporter.section("fault injection: points tried / failures")
