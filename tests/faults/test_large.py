@@ -148,7 +148,7 @@ def test_large_pop3_kills(dovecot: Dovecot, make_account: AccountFactory, mode: 
         if mode == "keep":
             _reset_cache(acct)
         else:
-            ids |= seed(dovecot, acct.user, {"INBOX": MESSAGES // 20}, tag=f"P{mode}{points}")
+            ids |= seed(dovecot, acct.user, {"INBOX": MESSAGES // 20}, tag=f"P{mode}{len(ids)}")
     acct.sync_ok()
     problems += check_pop3(acct, ids, complete=True)
     tally(f"large: pop3 kills ({mode} mode)", points, int(bool(problems)))
