@@ -48,6 +48,9 @@ def test_imap_sync_on_a_full_disk(dovecot: Dovecot, make_account: AccountFactory
         problems.append(f"a full disk should end the sync with exit 1 and one sentence, got {r.returncode}: {r.stderr}")
     if acct.db.exists() and integrity(acct.db) != "ok":
         problems.append(f"integrity_check after the full disk: {integrity(acct.db)}")
+    listed = acct.run("list", "acct", "INBOX", "--limit", "5")  # the cache still opens, the disk still full
+    if listed.returncode != 0:
+        problems.append(f"the cache does not open on the full disk ({listed.returncode}): {listed.stderr.strip()}")
     _grow(small_disk)
     acct.sync_ok()
     problems += check_imap(acct, ids)
