@@ -34,14 +34,24 @@ pytestmark = pytest.mark.servers
 PLAIN_SENT = "issue 6 item 3: the Sent copy on an INBOX. namespace server; fixed on branch servers"
 
 
-@pytest.fixture(params=["rich", "plain"])
-def own_dovecot(request: pytest.FixtureRequest, test_certs: Certificates) -> Iterator[Dovecot]:
-    """A Dovecot of its own (either shape), which the test may stop and start without disturbing the others."""
+def _own(test_certs: Certificates, profile: str) -> Iterator[Dovecot]:
     root = new_root("tui-mail-faults-")
-    server = start_dovecot(root, test_certs, profile=request.param)
+    server = start_dovecot(root, test_certs, profile=profile)
     yield server
     server.stop()
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["rich", "plain"])
+def own_dovecot(request: pytest.FixtureRequest, test_certs: Certificates) -> Iterator[Dovecot]:
+    """A Dovecot of its own (either shape), which the test may stop and start without disturbing the others."""
+    yield from _own(test_certs, request.param)
+
+
+@pytest.fixture
+def own_dovecot_rich(test_certs: Certificates) -> Iterator[Dovecot]:
+    """A rich Dovecot of its own (POP3 does not care about the IMAP shape)."""
+    yield from _own(test_certs, "rich")
 
 
 def _ids_at(server: Dovecot, client: object, folder: str, uids: list[int]) -> set[str]:
@@ -84,6 +94,31 @@ def test_dovecot_restart_mid_sync(own_dovecot: Dovecot, make_account: AccountFac
         problems.append(f"{pending(acct)} local change(s) still pending")
     problems += check_imap(acct, expected)
     tally(f"dovecot restart mid-sync ({own_dovecot.profile})", 1, int(bool(problems)))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("point", ["pop3.after_commit:1", "pop3.after_dele:10", "pop3.before_quit:1"])
+def test_dovecot_restart_mid_pop3_sync(own_dovecot_rich: Dovecot, make_account: AccountFactory, point: str) -> None:
+    """POP3 delete mode loses the server mid-session: no QUIT, so no DELE takes effect; nothing lost or doubled."""
+    from tests.faults.harness import check_pop3
+
+    server = own_dovecot_rich
+    acct = make_account(server, protocol="pop3", leave_on_server=False)
+    expected = seed(server, acct.user, {"INBOX": 60}, tag=acct.user.name)
+    proc = acct.start(fault=f"{point}:stop")
+    assert wait_stopped(proc), f"{point} was not reached"
+    server.stop()
+    os.kill(proc.pid, signal.SIGCONT)
+    _out, err = proc.communicate(timeout=RUN_TIMEOUT)
+    problems = []
+    if proc.returncode != 1 or not one_sentence(err):
+        problems.append(f"a lost server should end the sync with exit 1 and one sentence, got {proc.returncode}: {err}")
+    server.start()
+    acct.write_config()
+    problems += check_pop3(acct, expected, complete=False)
+    acct.sync_ok()
+    problems += check_pop3(acct, expected, complete=True)
+    tally("dovecot restart mid-sync (pop3 delete mode)", 1, int(bool(problems)))
     assert not problems, "\n".join(problems)
 
 
