@@ -470,3 +470,15 @@ def check_partial(acct: FaultAccount) -> list[str]:
     if doubled:
         problems.append(f"{len(doubled)} Message-ID(s) twice in the cache: {doubled[:5]}")
     return problems
+
+
+def held_for_user(db: Path) -> set[str]:
+    """Message-IDs of outbox items held for the user's decision (an interrupted send that may have gone out), each
+    with a note that tells the user; an item held without a note counts as not held."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = conn.execute("SELECT message_id FROM outbox WHERE state = 'held'").fetchall()
+        notes = conn.execute("SELECT COUNT(*) FROM notes").fetchone()[0]
+        return {norm_id(r[0]) for r in rows} if notes else set()
+    finally:
+        conn.close()
