@@ -10,7 +10,7 @@ and check that a resumed sync loses and doubles nothing. With the variable unset
 Several specs may be given, separated by commas. The named stages:
 
     imap.after_fetch          a chunk of new messages was FETCHed, not yet written to the cache
-    cache.mid_transaction     inside the transaction that stores a chunk (some rows written, not committed)
+    cache.mid_transaction     inside a transaction that stores a chunk of rows or bodies (some written, none committed)
     imap.after_commit         a chunk and its cursor were committed
     imap.after_flags          server flag changes were applied to the cache (before expunges are compared)
     imap.replay_start         pending actions were read (claimed) for replay, nothing sent to the server yet

@@ -399,6 +399,7 @@ class Cache(SyncState, OutboxTable):
         """Attach downloaded bodies to rows (id, raw, optional refined envelope) in one transaction."""
         with self.transaction() as c:
             for msg_id, raw, env in bodies:
+                fault_point("cache.mid_transaction")
                 h = self._put_body(c, raw)
                 if env is not None:
                     c.execute(
