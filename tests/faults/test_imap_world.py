@@ -31,8 +31,6 @@ from tests.servers import Certificates, Dovecot, SmtpServer, new_root, start_dov
 
 pytestmark = pytest.mark.servers
 
-PLAIN_SENT = "issue 6 item 3: the Sent copy on an INBOX. namespace server; fixed on branch servers"
-
 
 def _own(test_certs: Certificates, profile: str) -> Iterator[Dovecot]:
     root = new_root("tui-mail-faults-")
@@ -194,13 +192,10 @@ def test_two_sync_processes_at_once(
     smtp_server: SmtpServer,
     make_account: AccountFactory,
     point: str,
-    request: pytest.FixtureRequest,
 ) -> None:
     """Process A stops right after it read its work (pending actions, or the outbox); process B runs meanwhile;
     then A goes on. Nothing may be done twice: each message moved once, the queued mail delivered once, one copy
     in Sent."""
-    if imap_server.profile == "plain":
-        request.applymarker(pytest.mark.xfail(strict=False, reason=PLAIN_SENT))
     acct = make_account(imap_server, smtp=smtp_server)
     seed(imap_server, acct.user, LAYOUT, tag=acct.user.name)
     acct.sync_ok()

@@ -7,7 +7,7 @@ import pytest
 
 from tests.faults.conftest import AccountFactory, tally
 from tests.faults.harness import check_imap, held_for_user, seed
-from tests.faults.test_imap_world import PLAIN_SENT, _queue_outbox
+from tests.faults.test_imap_world import _queue_outbox
 from tests.servers import Dovecot, SmtpServer
 
 pytestmark = pytest.mark.servers
@@ -35,10 +35,7 @@ def test_kill_while_sending_then_resume(
     smtp_server: SmtpServer,
     make_account: AccountFactory,
     point: str,
-    request: pytest.FixtureRequest,
 ) -> None:
-    if imap_server.profile == "plain":
-        request.applymarker(pytest.mark.xfail(strict=False, reason=PLAIN_SENT))
     acct = make_account(imap_server, smtp=smtp_server)
     expected = seed(imap_server, acct.user, {"INBOX": 20}, tag=acct.user.name)
     acct.sync_ok()
