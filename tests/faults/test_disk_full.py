@@ -14,7 +14,7 @@ from tests.faults.conftest import AccountFactory, tally
 from tests.faults.harness import check_imap, check_pop3, integrity, one_sentence, seed
 from tests.servers import Dovecot
 
-pytestmark = [pytest.mark.servers, pytest.mark.xfail(strict=False, reason="issue 6 item 6: fixed on branch diskfull")]
+pytestmark = pytest.mark.servers
 
 
 @pytest.fixture
