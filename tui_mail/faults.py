@@ -16,15 +16,15 @@ Several specs may be given, separated by commas. The named stages:
     imap.replay_start         pending actions were read (claimed) for replay, nothing sent to the server yet
     imap.after_move           a MOVE (or COPY + EXPUNGE) was done on the server, the cache not yet updated
     imap.replayed             one group of actions was done on the server, not yet marked complete in the cache
-    imap.after_append         APPEND to Sent/Drafts succeeded, its record not yet written
+    imap.after_append         APPEND to Sent/Drafts succeeded, its record (the cached row) not yet written
     pop3.after_retr           a message was RETRieved, not yet committed
     pop3.after_commit         a batch was committed to the cache, not yet DELEted
     pop3.after_dele           a DELE was sent (it takes effect only at QUIT)
     pop3.before_quit          every message is committed and DELEted, QUIT not yet sent
     pop3.after_quit           QUIT done (deletions took effect), not yet recorded in the cache
-    outbox.read               the outbox was read (claimed) for sending, nothing sent yet
+    outbox.read               an outbox item was claimed for sending, nothing sent yet
     smtp.after_data           SMTP accepted the message (DATA done), the outbox not yet updated
-    outbox.after_update       the outbox item was removed, the copy not yet stored in Sent
+    outbox.after_update       the outbox item is marked sent, its copy not yet stored in Sent
 """
 
 from __future__ import annotations
