@@ -8,6 +8,7 @@ import random
 import shutil
 import signal
 import subprocess
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -177,16 +178,7 @@ def _queue_outbox(acct: FaultAccount, to: str) -> str:
         mgr.close()
 
 
-@pytest.mark.parametrize(
-    "point",
-    [
-        "imap.replay_start:1",
-        pytest.param(
-            "outbox.read:1",
-            marks=pytest.mark.xfail(strict=False, reason="issue 6 item 1: fixed on branches outbox (lock) and replay"),
-        ),
-    ],
-)
+@pytest.mark.parametrize("point", ["imap.replay_start:1", "outbox.read:1"])
 def test_two_sync_processes_at_once(
     imap_server: Dovecot,
     smtp_server: SmtpServer,
@@ -200,7 +192,7 @@ def test_two_sync_processes_at_once(
     seed(imap_server, acct.user, LAYOUT, tag=acct.user.name)
     acct.sync_ok()
     expected = local_changes(acct)
-    rcpt = f"{acct.user.name}-friend@elsewhere.test"
+    rcpt = f"{acct.user.name}-{uuid.uuid4().hex[:12]}@elsewhere.test"  # unique: user names repeat across servers
     expected.add(_queue_outbox(acct, rcpt))
     a = acct.start(fault=f"{point}:stop")
     assert wait_stopped(a), f"{point} was not reached"
