@@ -267,6 +267,17 @@ class Sending:
             if item.state == CLAIMED:  # never reached DATA
                 acc.cache.set_outbox_state(item.id, QUEUED)
             elif item.state == SENT:
+                # Killed after DATA was accepted: the APPEND to Sent may have happened before the kill. Look first,
+                # so the copy is never stored twice (the next sync brings the server's copy into the cache).
+                if acc.config.protocol == "imap":
+                    try:
+                        found = self._with_io_backend(acc, partial(_in_sent, message_id=item.message_id))
+                    except MailError as e:
+                        log.info("cannot check Sent for a sent message yet: %s", e)
+                        continue
+                    if found:
+                        acc.cache.remove_outbox(item.id)
+                        continue
                 self._finish_sent(acc, item)
             else:
                 if acc.config.protocol == "imap":

@@ -15,19 +15,13 @@ from tests.servers import Dovecot, SmtpServer
 pytestmark = pytest.mark.servers
 
 
-SENT_TWICE = (
-    "issue 6, not fixed yet: killed between the APPEND to Sent and its record, the outbox item stays 'sent' and "
-    "its recovery (sending.py _finish_sent) APPENDs the copy again; it should look in Sent first"
-)
-
-
 @pytest.mark.parametrize(
     "point",
     [
         "outbox.read:1",
         "smtp.after_data:1",
         "outbox.after_update:1",
-        pytest.param("imap.after_append:1", marks=pytest.mark.xfail(strict=False, reason=SENT_TWICE)),
+        "imap.after_append:1",
     ],
 )
 def test_kill_while_sending_then_resume(
