@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import ssl
 import threading
 import time
@@ -25,7 +24,7 @@ from imapclient.response_parser import parse_fetch_response
 from ..config import AccountConfig
 from ..errors import AuthError, ConnectError, MailError, ProtocolError, describe, tls_error
 from ..faults import fault_point
-from ..models import DRAFT, SEEN, Envelope, Folder, PendingAction, Role, SyncProgress
+from ..models import DRAFT, SEEN, Envelope, Folder, Role, SyncProgress
 from ..store.cache import Cache, NewMessage
 from ..tls import make_context
 from .base import Capabilities, ProgressCallback, SyncResult
@@ -37,7 +36,6 @@ from .limits import limit_imap
 log = logging.getLogger(__name__)
 
 _IGNORED_FLAGS = {"\\recent"}
-_COPYUID = re.compile(rb"(\d+)\s+([\d:,]+)\s+([\d:,]+)")
 
 
 def parse_envelope(raw: bytes, size: int | None = None) -> Envelope:
@@ -383,102 +381,9 @@ class ImapBackend(ImapFolders):
     # -- replaying local changes ------------------------------------------------------------------------------------
 
     def _replay(self, result: SyncResult) -> None:
-        actions = self.cache.pending_actions()
-        if not actions:
-            return
-        fault_point("imap.replay_start")
-        folders = {f.id: f for f in self.cache.folders()}
-        groups: list[list[PendingAction]] = []
-        for a in actions:
-            last = groups[-1][0] if groups else None
-            if last is not None and (last.kind, last.folder_id, last.args) == (a.kind, a.folder_id, a.args):
-                groups[-1].append(a)
-            else:
-                groups.append([a])
-        selected: int | None = None
-        skip: set[int] = set()
-        for group in groups:
-            first = group[0]
-            folder = folders.get(first.folder_id)
-            if folder is None or first.folder_id in skip:
-                continue
-            if selected != folder.id:
-                selected = None
-                try:
-                    info = self._select(folder.name, readonly=False)
-                except _FolderGone:
-                    for a in group:
-                        self.cache.fail_action(a.id, f"The folder {folder.name} no longer exists on the server.")
-                    continue
-                if folder.uidvalidity is not None and info.get(b"UIDVALIDITY") != folder.uidvalidity:
-                    skip.add(folder.id)  # the folder sync resets it and reports the dropped changes
-                    continue
-                selected = folder.id
-            uids = [a.uid for a in group if a.uid is not None]
-            try:
-                self._apply(first, uids, group)
-            except IMAPClientAbortError:
-                raise
-            except IMAPClientError as e:
-                msg = f"The server refused to {_verb(first.kind)} ({describe(e)})."
-                for a in group:
-                    self.cache.fail_action(a.id, msg)
-                result.warnings.append(msg)
-                continue
-            fault_point("imap.replayed")
-            for a in group:
-                self.cache.complete_action(a.id)
-            result.actions_replayed += len(group)
+        from .imap_replay import replay  # its own module: replaying local changes is one job
 
-    def _apply(self, first: PendingAction, uids: list[int], group: list[PendingAction]) -> None:
-        c = self._c
-        if not uids:
-            return
-        if first.kind == "flags":
-            add = [str(f) for f in first.args.get("add", [])]  # type: ignore[attr-defined]
-            remove = [str(f) for f in first.args.get("remove", [])]  # type: ignore[attr-defined]
-            if add:
-                c.add_flags(uids, add, silent=True)
-            if remove:
-                c.remove_flags(uids, remove, silent=True)
-        elif first.kind == "move":
-            dest = str(first.args["dest"])
-            c._imap.untagged_responses.pop("COPYUID", None)
-            if self.use_move and self._has("MOVE"):
-                c.move(uids, dest)
-            else:
-                c.copy(uids, dest)
-                c.add_flags(uids, ["\\Deleted"], silent=True)
-                if self._has("UIDPLUS"):
-                    c.uid_expunge(uids)
-                else:
-                    c.expunge()
-            fault_point("imap.after_move")
-            mapping = _copyuid(c._imap.untagged_responses.pop("COPYUID", None))
-            for a in group:
-                if a.message_id is None:
-                    continue
-                try:
-                    if self.cache.message_location(a.message_id)[1] is not None:
-                        continue  # not a placeholder any more (a replay after a crash): leave it alone
-                except KeyError:
-                    continue
-                new = mapping.get(a.uid) if a.uid is not None else None
-                if new is not None:
-                    self.cache.assign_uid(a.message_id, new[1], new[0])
-                else:
-                    # Unknown new UID: drop the placeholder; the folder sync brings the message back.
-                    self.cache.delete([a.message_id])
-        elif first.kind == "delete":
-            c.add_flags(uids, ["\\Deleted"], silent=True)
-            if self._has("UIDPLUS"):
-                c.uid_expunge(uids)
-            else:
-                c.expunge()
-        else:
-            log.warning("unknown pending action kind %r", first.kind)
-
-    # -- bodies -----------------------------------------------------------------------------------------------------
+        replay(self, result)
 
     def fetch_body(self, message_id: int) -> bytes:
         """Download the full message with BODY.PEEK[] (never marks it read), cache it and return it."""
@@ -612,25 +517,6 @@ class ImapBackend(ImapFolders):
             idle, self._idle_client = self._idle_client, None
             _quietly_close(idle)
             raise ConnectError(f"lost the connection to {self._where} ({describe(e)}).") from None
-
-
-def _copyuid(responses: list[Any] | None) -> dict[int, tuple[int, int]]:
-    """COPYUID response codes -> {old uid: (uidvalidity, new uid)}."""
-    out: dict[int, tuple[int, int]] = {}
-    for r in responses or []:
-        m = _COPYUID.search(r if isinstance(r, bytes) else str(r).encode())
-        if not m:
-            continue
-        validity = int(m.group(1))
-        old = parse_uid_set(m.group(2).decode())
-        new = parse_uid_set(m.group(3).decode())
-        for a, b in zip(old, new, strict=False):
-            out[a] = (validity, b)
-    return out
-
-
-def _verb(kind: str) -> str:
-    return {"flags": "change flags", "move": "move messages", "delete": "delete messages"}.get(kind, kind)
 
 
 def _quietly_close(client: imapclient.IMAPClient | None) -> None:
