@@ -134,6 +134,7 @@ class PendingAction:
     args: dict[str, object]
     attempts: int = 0
     last_error: str = ""
+    state: str = "queued"  # "queued" | "claimed" (a replay is sending it) | "failed" (refused for good)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from ..errors import describe
 from ..models import PendingAction
+from ..store.local_changes import replay_owner
 from .base import SyncResult
 from .imap import _FolderGone, parse_uid_set
 
@@ -19,18 +20,37 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _COPYUID = re.compile(rb"(\d+)\s+([\d:,]+)\s+([\d:,]+)")
+_RESPONSE_CODE = re.compile(r"\[([A-Z][A-Z-]*)(?:[\] ])")
+# Refused for good (RFC 5530 codes): never retried, the cache is put back as the server has it.
+PERMANENT = frozenset({"TRYCREATE", "NONEXISTENT", "EXPUNGEISSUED", "CANNOT"})
+_PER_MESSAGE = frozenset({"EXPUNGEISSUED"})
 
 
 def replay(b: ImapBackend, result: SyncResult) -> None:
-    """Replay the cache's pending local changes on the server, folder by folder."""
-    actions = b.cache.pending_actions()
-    if not actions:
-        return
+    """Replay the cache's pending local changes on the server, folder by folder.
+
+    Only what this replay claimed is sent (another replay of the same cache gets nothing twice); whatever is left
+    claimed when it ends early (an error, a dropped connection) goes back to the queue."""
+    with replay_owner() as owner:
+        actions = b.cache.claim_actions(owner)
+        if not actions:
+            return
+        try:
+            _replay_claimed(b, actions, result)
+        finally:
+            b.cache.release_claims(owner)
+
+
+def _group_key(a: PendingAction) -> tuple[object, ...]:
+    args = a.args
+    return (a.kind, a.folder_id, repr(args.get("add")), repr(args.get("remove")), args.get("dest"))
+
+
+def _replay_claimed(b: ImapBackend, actions: list[PendingAction], result: SyncResult) -> None:
     folders = {f.id: f for f in b.cache.folders()}
     groups: list[list[PendingAction]] = []
     for a in actions:
-        last = groups[-1][0] if groups else None
-        if last is not None and (last.kind, last.folder_id, last.args) == (a.kind, a.folder_id, a.args):
+        if groups and _group_key(groups[-1][0]) == _group_key(a):
             groups[-1].append(a)
         else:
             groups.append([a])
@@ -46,27 +66,68 @@ def replay(b: ImapBackend, result: SyncResult) -> None:
             try:
                 info = b._select(folder.name, readonly=False)
             except _FolderGone:
+                # The source folder is gone on the server, and its messages with it.
                 for a in group:
-                    b.cache.fail_action(a.id, f"The folder {folder.name} no longer exists on the server.")
+                    b.cache.refuse_action(a.id, f"the folder {folder.name} no longer exists on the server")
                 continue
             if folder.uidvalidity is not None and info.get(b"UIDVALIDITY") != folder.uidvalidity:
                 skip.add(folder.id)  # the folder sync resets it and reports the dropped changes
                 continue
             selected = folder.id
-        uids = [a.uid for a in group if a.uid is not None]
-        try:
-            _apply(b, first, uids, group)
-        except IMAPClientAbortError:
-            raise
-        except IMAPClientError as e:
-            msg = f"The server refused to {_verb(first.kind)} ({describe(e)})."
+        _replay_group(b, group, result)
+
+
+def _replay_group(b: ImapBackend, group: list[PendingAction], result: SyncResult) -> None:
+    first = group[0]
+    uids = [a.uid for a in group if a.uid is not None]
+    try:
+        _apply(b, first, uids, group)
+    except IMAPClientAbortError:
+        raise
+    except IMAPClientError as e:
+        code = response_code(e)
+        if code in _PER_MESSAGE and len(group) > 1:
+            for a in group:  # one of them is gone: the others may still go through
+                _replay_group(b, [a], result)
+            return
+        reason = _reason(first, code, e)
+        if code in PERMANENT:
             for a in group:
-                b.cache.fail_action(a.id, msg)
-            result.warnings.append(msg)
-            continue
+                b.cache.refuse_action(a.id, reason)
+            result.warnings.append(f"The server refused to {_verb(first.kind)}: {reason}.")
+            return
+        gave_up = False
         for a in group:
-            b.cache.complete_action(a.id)
-        result.actions_replayed += len(group)
+            gave_up = b.cache.fail_action(a.id, reason) or gave_up
+        if gave_up:
+            result.warnings.append(f"The server refused to {_verb(first.kind)} again and again: {reason}.")
+        else:
+            log.info("will retry %s: %s", first.kind, reason)
+        return
+    for a in group:
+        b.cache.complete_action(a.id)
+    result.actions_replayed += len(group)
+
+
+def response_code(e: BaseException) -> str:
+    """The IMAP response code of a refused command ("TRYCREATE", "NONEXISTENT", ...), or "" when it has none."""
+    m = _RESPONSE_CODE.search(str(e))
+    return m.group(1).upper() if m else ""
+
+
+def _reason(first: PendingAction, code: str, e: BaseException) -> str:
+    """Why the server refused, in words a user understands (the code in brackets for the curious)."""
+    dest = str(first.args.get("dest", ""))
+    words = {
+        "TRYCREATE": f"the folder {dest} does not exist on the server any more",
+        "NONEXISTENT": f"the folder {dest} does not exist on the server any more"
+        if first.kind == "move"
+        else "the message no longer exists on the server",
+        "EXPUNGEISSUED": "the message was deleted on the server meanwhile",
+        "CANNOT": "the server cannot do this",
+    }.get(code)
+    detail = describe(e)
+    return f"{words} [{code}]" if words else detail
 
 
 def _apply(b: ImapBackend, first: PendingAction, uids: list[int], group: list[PendingAction]) -> None:
@@ -94,19 +155,10 @@ def _apply(b: ImapBackend, first: PendingAction, uids: list[int], group: list[Pe
                 c.expunge()
         mapping = _copyuid(c._imap.untagged_responses.pop("COPYUID", None))
         for a in group:
-            if a.message_id is None:
-                continue
-            try:
-                if b.cache.message_location(a.message_id)[1] is not None:
-                    continue  # not a placeholder any more (a replay after a crash): leave it alone
-            except KeyError:
-                continue
+            # Check and write in one cache transaction (a separate check let another writer slip in between, and
+            # dropping the "placeholder" through Cache.delete then queued a real delete of the moved message).
             new = mapping.get(a.uid) if a.uid is not None else None
-            if new is not None:
-                b.cache.assign_uid(a.message_id, new[1], new[0])
-            else:
-                # Unknown new UID: drop the placeholder; the folder sync brings the message back.
-                b.cache.delete([a.message_id])
+            b.cache.settle_move(a.id, new[1] if new else None, new[0] if new else None)
     elif first.kind == "delete":
         c.add_flags(uids, ["\\Deleted"], silent=True)
         if b._has("UIDPLUS"):

@@ -8,7 +8,6 @@ sharing across threads); WAL lets the UI read while a worker writes.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import sqlite3
 import threading
@@ -19,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..faults import fault_point
-from ..models import SEEN, Envelope, Folder, MessageRow, PendingAction, Role
+from ..models import SEEN, Envelope, Folder, MessageRow, Role
 from . import threads
 from .disk import full_disk_reported, rollback
+from .local_changes import LocalChanges, flags_to_text, text_to_flags
 from .outbox import OutboxTable
 from .schema import migrate
 from .sync_state import SyncState
@@ -34,15 +34,6 @@ _ROW_COLUMNS = (
 )
 FEW_HITS = 5_000  # a search with at most this many text hits is answered from the index of hits, not the folder
 _FOLDER_COLUMNS = "id, name, delimiter, role, uidvalidity, uidnext, highestmodseq, last_uid, local_only"
-
-
-def flags_to_text(flags: Iterable[str]) -> str:
-    """Canonical text form of a flag set (sorted, space separated)."""
-    return " ".join(sorted({f for f in flags if f}))
-
-
-def text_to_flags(text: str) -> frozenset[str]:
-    return frozenset(text.split())
 
 
 def _row(r: Sequence[object]) -> MessageRow:
@@ -99,7 +90,7 @@ class NewMessage:
     pop_uidl: str | None = None
 
 
-class Cache(SyncState, OutboxTable):
+class Cache(SyncState, OutboxTable, LocalChanges):
     """One account's cache database."""
 
     def __init__(self, path: Path | str) -> None:
@@ -246,11 +237,14 @@ class Cache(SyncState, OutboxTable):
             return int(cur.lastrowid or 0)
 
     def delete_folder(self, folder_id: int) -> tuple[str, int] | None:
-        """Remove a folder that no longer exists on the server, with its messages and orphaned bodies; messages
+        """Remove a folder that no longer exists on the server, with its messages and orphaned bodies; rows moved
+        into it locally and not yet on the server go back to their source folders (never lost), other messages
         without a server UID (kept only here) move to a local folder first. Returns (that folder, how many)."""
         from .local_copies import rescue_rows
 
         with self.transaction() as c:
+            name = c.execute("SELECT name FROM folders WHERE id=?", (folder_id,)).fetchone()
+            self.return_moves_into(c, folder_id, f"the folder {name[0] if name else ''} was deleted on the server")
             kept = rescue_rows(c, folder_id)
             self._clear_messages(c, folder_id, keep_local=False)
             c.execute("DELETE FROM pending_actions WHERE folder_id=?", (folder_id,))
@@ -287,9 +281,7 @@ class Cache(SyncState, OutboxTable):
         referred to old UIDs (they are dropped, and the caller reports them)."""
         with self.transaction() as c:
             self._clear_messages(c, folder_id, keep_local=True)
-            dropped = c.execute(
-                "DELETE FROM pending_actions WHERE folder_id=? AND uid IS NOT NULL", (folder_id,)
-            ).rowcount
+            dropped = self.drop_actions_of_folder(c, folder_id)
             c.execute(
                 "UPDATE folders SET uidvalidity=?, uidnext=NULL, highestmodseq=NULL, last_uid=0 WHERE id=?",
                 (uidvalidity, folder_id),
@@ -637,115 +629,11 @@ class Cache(SyncState, OutboxTable):
 
         return [formataddr((name, addr)) if name else addr for name, addr, _ in rows]
 
-    # -- local changes (written first, replayed to the server later) --------------------------------------------
-
-    def _queue(
-        self,
-        c: sqlite3.Connection,
-        kind: str,
-        folder_id: int,
-        uid: int | None,
-        message_id: int | None,
-        args: dict[str, object],
-    ) -> None:
-        local = c.execute("SELECT local_only FROM folders WHERE id=?", (folder_id,)).fetchone()
-        if local and local[0]:
-            return
-        c.execute(
-            "INSERT INTO pending_actions(kind, folder_id, uid, message_id, args, created) VALUES (?,?,?,?,?,?)",
-            (kind, folder_id, uid, message_id, json.dumps(args), int(time.time())),
-        )
-
-    def set_flags(self, message_ids: Iterable[int], add: Iterable[str] = (), remove: Iterable[str] = ()) -> None:
-        """Change flags locally and queue the change for the server, in one transaction."""
-        add_s, remove_s = set(add), set(remove)
-        with self.transaction() as c:
-            for mid in message_ids:
-                row = c.execute("SELECT folder_id, uid, flags FROM messages WHERE id=?", (mid,)).fetchone()
-                if row is None:
-                    continue
-                new = (text_to_flags(row[2]) | add_s) - remove_s
-                c.execute(
-                    "UPDATE messages SET flags=?, seen=? WHERE id=?",
-                    (flags_to_text(new), int(SEEN in new), mid),
-                )
-                if row[1] is not None:
-                    self._queue(c, "flags", row[0], row[1], mid, {"add": sorted(add_s), "remove": sorted(remove_s)})
-
-    def move(self, message_ids: Iterable[int], dest_folder_id: int) -> None:
-        """Move messages locally (the row changes folder, uid unknown until the server says) and queue it."""
-        with self.transaction() as c:
-            dest = c.execute("SELECT name FROM folders WHERE id=?", (dest_folder_id,)).fetchone()
-            if dest is None:
-                raise KeyError(dest_folder_id)
-            for mid in message_ids:
-                row = c.execute("SELECT folder_id, uid FROM messages WHERE id=?", (mid,)).fetchone()
-                if row is None or row[0] == dest_folder_id:
-                    continue
-                c.execute(
-                    "UPDATE messages SET folder_id=?, uid=NULL, uidvalidity=NULL WHERE id=?",
-                    (dest_folder_id, mid),
-                )
-                if row[1] is None:
-                    # Moved again before the first move reached the server: re-aim the queued move.
-                    c.execute(
-                        "UPDATE pending_actions SET args=? WHERE message_id=? AND kind='move'",
-                        (json.dumps({"dest": dest[0], "dest_id": dest_folder_id}), mid),
-                    )
-                    continue
-                c.execute("UPDATE pending_actions SET message_id=NULL WHERE message_id=?", (mid,))
-                if row[1] is not None:
-                    self._queue(c, "move", row[0], row[1], mid, {"dest": dest[0], "dest_id": dest_folder_id})
-
-    def delete(self, message_ids: Iterable[int]) -> None:
-        """Delete for good (the caller moves to Trash instead when the message is not in Trash already)."""
-        with self.transaction() as c:
-            for mid in message_ids:
-                row = c.execute("SELECT folder_id, uid, body_hash FROM messages WHERE id=?", (mid,)).fetchone()
-                if row is None:
-                    continue
-                c.execute("DELETE FROM messages WHERE id=?", (mid,))
-                if row[1] is None:
-                    # Deleted before its queued move reached the server: delete the original instead.
-                    c.execute(
-                        "UPDATE pending_actions SET kind='delete', args='{}' WHERE message_id=? AND kind='move'",
-                        (mid,),
-                    )
-                c.execute("UPDATE pending_actions SET message_id=NULL WHERE message_id=?", (mid,))
-                if row[2]:
-                    self._drop_orphan_bodies(c, [row[2]])
-                if row[1] is not None:
-                    self._queue(c, "delete", row[0], row[1], None, {})
-
-    def pending_actions(self) -> list[PendingAction]:
-        return [
-            PendingAction(
-                id=r[0],
-                kind=r[1],
-                folder_id=r[2],
-                uid=r[3],
-                message_id=r[4],
-                args=json.loads(r[5]),
-                attempts=r[6],
-                last_error=r[7],
-            )
-            for r in self.conn.execute(
-                "SELECT id, kind, folder_id, uid, message_id, args, attempts, last_error "
-                "FROM pending_actions ORDER BY id"
-            )
-        ]
+    # -- local changes: the queue, claims, refusals, undo and notes live in local_changes.LocalChanges ----------
 
     def pending_count(self) -> int:
         n = self.conn.execute("SELECT (SELECT COUNT(*) FROM pending_actions) + (SELECT COUNT(*) FROM outbox)")
         return int(n.fetchone()[0])
-
-    def complete_action(self, action_id: int) -> None:
-        with self.transaction() as c:
-            c.execute("DELETE FROM pending_actions WHERE id=?", (action_id,))
-
-    def fail_action(self, action_id: int, error: str) -> None:
-        with self.transaction() as c:
-            c.execute("UPDATE pending_actions SET attempts=attempts+1, last_error=? WHERE id=?", (error, action_id))
 
     # -- POP3 state ------------------------------------------------------------------------------------------------
 

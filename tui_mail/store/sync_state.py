@@ -73,7 +73,8 @@ class SyncState:
             pending = {
                 r[0]
                 for r in c.execute(
-                    "SELECT uid FROM pending_actions WHERE folder_id=? AND kind='flags' AND uid IS NOT NULL",
+                    "SELECT uid FROM pending_actions WHERE folder_id=? AND kind='flags' AND uid IS NOT NULL "
+                    "AND state<>'failed'",  # a refused change no longer hides the server's flags
                     (folder_id,),
                 )
             }
