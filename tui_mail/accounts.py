@@ -23,6 +23,7 @@ from .errors import AuthError, ConfigError, ConnectError, MailError
 from .models import SEEN, Role
 from .sending import Sending
 from .store.cache import Cache
+from .store.local_changes import PendingItem
 from .store.lock import AccountLock
 
 if TYPE_CHECKING:
@@ -303,6 +304,24 @@ class AccountManager(Sending):
             cache.move(to_trash, trash.id)
         if for_good:
             cache.delete(for_good)
+
+    def pending(self, name: str) -> list[PendingItem]:
+        """Waiting and failed actions of the account, one sentence each (cache only, no network)."""
+        return self.cache(name).pending_list()
+
+    def cancel_action(self, name: str, action_id: int) -> str:
+        """Undo a waiting action locally, or dismiss a failed one; one sentence saying what happened."""
+        try:
+            return self.cache(name).cancel_action(action_id)
+        except KeyError:
+            raise MailError(f"There is no pending action {action_id} in account {name}.") from None
+        except ValueError as e:
+            raise MailError(str(e)) from None
+
+    def undo_last(self, name: str) -> str:
+        """Undo the newest move or delete while it has not reached the server; one sentence either way."""
+        done = self.cache(name).undo_last()
+        return done or "Nothing to undo: every move and delete has reached the server."
 
     def _with_io_backend(self, acc: _Account, fn: Callable[[Backend], T]) -> T:
         with acc.io_lock:

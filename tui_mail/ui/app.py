@@ -29,6 +29,7 @@ from .bindings import APP_BINDINGS
 from .keymap import known_ids, resolve
 from .mail_io_palette import MailIoProvider
 from .messages import Notice
+from .local_actions import LocalActions
 from .outbox_actions import OutboxActions
 from .palette import AccountProvider
 from .screens.folder_picker import FolderPickerScreen
@@ -80,6 +81,7 @@ MAIN_ONLY_ACTIONS = {
     "tag_range",
     "tag_matching",
     "goto_folder",
+    "pending",
 }
 FOLDER_PANE_MIN_WIDTH = 100  # below this terminal width the folder pane hides itself (b shows it)
 
@@ -98,7 +100,7 @@ class AccountView:
     counted: int | None = None  # the list's length as a search worker just counted it (used once)
 
 
-class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxActions):
+class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxActions, LocalActions):
     """The mail client."""
 
     CSS_PATH = "tui_mail.tcss"
@@ -664,9 +666,13 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxA
         if target is None:
             return
         account, row = target
-        if isinstance(self.screen, ReaderScreen):
-            self.screen.dismiss(None)
-        self.run_action_worker(account, "delete", lambda: self.manager.delete(account, [row.id]))
+
+        def delete() -> None:
+            if isinstance(self.screen, ReaderScreen):
+                self.screen.dismiss(None)
+            self.run_action_worker(account, "delete", lambda: self.manager.delete(account, [row.id]))
+
+        self.confirm_delete_for_good(account, row, delete)
 
     def action_flag(self) -> None:
         if self.apply_to_tagged("flag"):

@@ -21,6 +21,8 @@ APP_BINDINGS: list[BindingType] = [
     Binding("m", "move", "Move", id="mail.move"),
     Binding("s", "flag", "Flag", show=False, id="mail.flag"),
     Binding("u", "toggle_read", "Read/unread", show=False, id="mail.toggle-read"),
+    Binding("U", "undo", "Undo move/delete", show=False, id="mail.undo"),
+    Binding("P", "pending", "Pending actions", show=False, id="app.pending"),
     Binding("slash", "filter", "Search", id="list.filter"),
     Binding("dollar_sign", "sync", "Sync", id="app.sync"),
     Binding("p", "toggle_reader", "Reader pane", show=False, id="app.toggle-reader"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
@@ -78,7 +79,8 @@ class StatusBar(Static):
         else:
             text.append("not synced yet", style="dim")
         if pending:
-            text.append(f" · {pending} pending", style="magenta")
+            text.append(" · ")
+            text.append(f"{pending} pending", style=Style(color="magenta", meta={"@click": "app.pending"}))
         if others_syncing:
             text.append(f" · {others_syncing} other account{'s' if others_syncing > 1 else ''} syncing", style="dim")
         if storage[0]:  # the server's quota: red with a word from 90% on

@@ -1,0 +1,83 @@
+"""The app's hooks for queued local changes: the pending-actions screen, undo of the last move/delete, and the
+question before a delete that cannot be undone on the server (a message already in Trash)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from textual.app import App
+
+from ..models import MessageRow, Role
+from .screens.confirm import ConfirmScreen
+from .screens.pending import PendingScreen
+from .widgets.safe_text import clean_line
+
+if TYPE_CHECKING:
+    from ..config import AccountConfig
+    from ..store.cache import Cache
+
+
+class LocalActions(App[int]):
+    """Mixed into MailApp."""
+
+    if TYPE_CHECKING:  # provided by MailApp / BackgroundWork
+        manager: Any
+
+        @property
+        def account(self) -> AccountConfig | None: ...
+
+        def cache(self, account: str) -> Cache: ...
+
+        def run_action_worker(self, account: str, what: str, fn: Callable[[], object]) -> None: ...
+
+        def update_status(self) -> None: ...
+
+        def refresh_folders(self) -> None: ...
+
+    def action_pending(self) -> None:
+        """Open the list of actions waiting for the server (the status line's "N pending" opens it too)."""
+        acc = self.account
+        if acc is None:
+            return
+
+        def closed(_result: None = None) -> None:
+            self.refresh_folders()
+            self.update_status()
+            reload = getattr(self, "message_list", None)
+            if reload is not None:
+                reload.reload()
+
+        self.push_screen(PendingScreen(self.manager, acc.name), closed)
+
+    def action_undo(self) -> None:
+        """Undo the newest move or delete of this account while it has not reached the server."""
+        acc = self.account
+        if acc is None:
+            return
+        name = acc.name
+        said: list[str] = []
+
+        def undo() -> None:
+            said.append(self.manager.undo_last(name))
+            self.call_from_thread(self.notify, clean_line(said[0]), markup=False)
+
+        self.run_action_worker(name, "undo", undo)
+
+    def confirm_delete_for_good(self, account: str, row: MessageRow, delete: Callable[[], None]) -> None:
+        """`d` on a message in Trash (or where there is no Trash) deletes it for good: ask first."""
+        cache = self.cache(account)
+        trash = cache.folder_by_role(Role.TRASH)
+        if trash is not None and row.folder_id != trash.id:
+            delete()
+            return
+        subject = clean_line(row.subject) or "this message"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                delete()
+
+        self.push_screen(
+            ConfirmScreen(f"Delete “{subject}” for good? It cannot be recovered from the server.", yes="Delete"),
+            answered,
+        )
