@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--bcc", action="append", default=[])
     s.add_argument("--subject", default="")
     s.add_argument("--attach", action="append", default=[], metavar="FILE")
+    s = sub.add_parser("pending", help="list the changes waiting for the server (and those it refused); cancel one")
+    s.add_argument("account", nargs="?")
+    s.add_argument("--cancel", type=int, metavar="ID", help="undo a waiting change locally, or dismiss a refused one")
     s = sub.add_parser("password", help="manage stored passwords")
     psub = s.add_subparsers(dest="password_command", metavar="ACTION", required=True)
     ps = psub.add_parser("set", help="store an account's password in the OS keyring")
@@ -278,6 +281,35 @@ def cmd_send(manager: AccountManager, config: Config, args: argparse.Namespace) 
     return EXIT_OK
 
 
+def cmd_pending(manager: AccountManager, config: Config, name: str | None, cancel: int | None) -> int:
+    """One line per action: id, state (waiting/sending/refused), what it does, and why the server refused it."""
+    from .mime import sanitize_line
+
+    if cancel is not None:
+        if name is None:
+            if len(config.accounts) != 1:
+                print("Say which account the action belongs to: tui-mail pending ACCOUNT --cancel ID.", file=sys.stderr)
+                return EXIT_USAGE
+            name = config.accounts[0].name
+        _account(config, name)
+        print(sanitize_line(manager.cancel_action(name, cancel)))
+        return EXIT_OK
+    names = [name] if name else [a.name for a in config.accounts]
+    for n in names:
+        _account(config, n)
+    states = {"queued": "waiting", "claimed": "sending", "failed": "refused"}
+    for n in names:
+        items = manager.pending(n)
+        if not items:
+            print(f"{n}: nothing waits for the server.")
+        for item in items:
+            line = f"{n}\t{item.id}\t{states.get(item.state, item.state)}\t{sanitize_line(item.sentence)}"
+            if item.error:
+                line += f"\t{sanitize_line(item.error)}"
+            print(line)
+    return EXIT_OK
+
+
 def cmd_password_set(config: Config, name: str) -> int:
     from .credentials import set_password
 
@@ -349,6 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .cli_mail_io import run
 
             return run(manager, config, args)
+        if args.command == "pending":
+            return cmd_pending(manager, config, args.account, args.cancel)
         if args.command == "password":
             return cmd_password_set(config, args.account)
         return EXIT_USAGE
