@@ -14,6 +14,7 @@ import pytest
 from tui_mail.backends import imap_replay
 from tui_mail.backends.base import SyncResult
 from tui_mail.backends.imap import ImapBackend
+from tui_mail.errors import ConnectError
 from tui_mail.models import FLAGGED, SEEN, Role
 from tui_mail.store.cache import Cache
 
@@ -301,3 +302,36 @@ def test_move_to_trash_then_undo_before_sync_keeps_the_message_where_it_was(
     b.sync()
     assert subjects(b.cache, "INBOX") == ["oops"]
     assert on_server(other, "INBOX") == ["oops"]
+
+
+def test_connection_dropped_between_copy_and_expunge_does_not_copy_twice(
+    imap_server: Any, user: Any, make_backend: BackendFactory, other: imapclient.IMAPClient
+):
+    """Without MOVE a move is COPY, STORE \\Deleted, EXPUNGE; a drop before the EXPUNGE must not double the mail."""
+    keep = imap_server.folder_name("Keep")
+    deliver(imap_server, user, make_msg("moved once"))
+    other.create_folder(keep)
+    b = make_backend()
+    b.use_move = False
+    b.sync()
+    dest = b.cache.folder_by_name(keep)
+    assert dest is not None
+    b.cache.move([rows(b.cache, "INBOX")["moved once"].id], dest.id)
+    client = b._c
+    real_expunge, real_uid_expunge = client.expunge, client.uid_expunge
+
+    def drop(*args: Any, **kw: Any) -> Any:
+        client.expunge, client.uid_expunge = real_expunge, real_uid_expunge
+        client.shutdown()  # the network goes away before the EXPUNGE
+        raise imapclient.exceptions.IMAPClientAbortError("connection dropped")
+
+    client.expunge = client.uid_expunge = drop  # type: ignore[method-assign]
+    with pytest.raises(ConnectError):
+        b.sync()
+    assert [a.attempts for a in b.cache.pending_actions()] == [1]
+    b.sync()
+    assert on_server(other, keep) == ["moved once"]
+    assert on_server(other, "INBOX") == []
+    assert b.cache.pending_list() == []
+    assert subjects(b.cache, keep) == ["moved once"]
+    assert subjects(b.cache, "INBOX") == []

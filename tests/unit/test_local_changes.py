@@ -165,3 +165,14 @@ def test_uidvalidity_reset_drops_the_placeholders_of_its_moves(cache: Cache) -> 
     assert cache.reset_folder(inbox, 8) == 2
     assert cache.count(archive) == 0  # no ghosts
     assert cache.pending_list() == []
+
+
+def test_source_folder_deleted_on_the_server_leaves_no_ghosts_of_its_moves(cache: Cache) -> None:
+    inbox, archive, _ids = setup(cache)
+    lists = cache.ensure_folder("Lists")
+    [mid] = cache.store_messages(lists, [NewMessage(env(9), uid=1)], uidvalidity=3, last_uid=1)
+    cache.move([mid], archive)
+    cache.delete_folder(lists)  # gone on the server, and the message with it
+    assert cache.count(archive) == 0
+    assert cache.pending_list() == []
+    assert cache.count(inbox) == 3

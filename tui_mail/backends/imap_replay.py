@@ -12,7 +12,7 @@ from ..errors import describe
 from ..models import PendingAction
 from ..store.local_changes import replay_owner
 from .base import SyncResult
-from .imap import _FolderGone, parse_uid_set
+from .imap import _FolderGone, _text, parse_uid_set
 
 if TYPE_CHECKING:
     from .imap import ImapBackend
@@ -82,7 +82,11 @@ def _replay_group(b: ImapBackend, group: list[PendingAction], result: SyncResult
     uids = [a.uid for a in group if a.uid is not None]
     try:
         _apply(b, first, uids, group)
-    except IMAPClientAbortError:
+    except (IMAPClientAbortError, OSError):
+        # The connection dropped with this group on the wire: counted, so an action that keeps killing the
+        # connection is given up after MAX_ATTEMPTS instead of being retried forever.
+        for a in group:
+            b.cache.fail_action(a.id, "the connection dropped while it was being sent")
         raise
     except IMAPClientError as e:
         code = response_code(e)
@@ -147,7 +151,14 @@ def _apply(b: ImapBackend, first: PendingAction, uids: list[int], group: list[Pe
         if b.use_move and b._has("MOVE"):
             c.move(uids, dest)
         else:
-            c.copy(uids, dest)
+            todo = uids
+            if any(a.attempts for a in group):
+                # A retry: a source already marked \Deleted by us was copied before the connection dropped (we mark
+                # only after a successful COPY); copying it again would double it in the destination.
+                flags = c.get_flags(uids)
+                todo = [u for u in uids if "\\deleted" not in {_text(f).lower() for f in flags.get(u, ())}]
+            if todo:
+                c.copy(todo, dest)
             c.add_flags(uids, ["\\Deleted"], silent=True)
             if b._has("UIDPLUS"):
                 c.uid_expunge(uids)

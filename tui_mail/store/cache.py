@@ -245,6 +245,7 @@ class Cache(SyncState, OutboxTable, LocalChanges):
         with self.transaction() as c:
             name = c.execute("SELECT name FROM folders WHERE id=?", (folder_id,)).fetchone()
             self.return_moves_into(c, folder_id, f"the folder {name[0] if name else ''} was deleted on the server")
+            self.drop_actions_of_folder(c, folder_id)  # and the placeholders of moves out of it
             kept = rescue_rows(c, folder_id)
             self._clear_messages(c, folder_id, keep_local=False)
             c.execute("DELETE FROM pending_actions WHERE folder_id=?", (folder_id,))
