@@ -176,3 +176,31 @@ def test_source_folder_deleted_on_the_server_leaves_no_ghosts_of_its_moves(cache
     assert cache.count(archive) == 0
     assert cache.pending_list() == []
     assert cache.count(inbox) == 3
+
+
+def test_a_claim_of_a_dead_process_returns_to_the_queue_and_a_live_ones_does_not(cache: Cache) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    _inbox, _archive, ids = setup(cache)
+    cache.set_flags([ids[0]], add=[FLAGGED])
+    cache.set_flags([ids[1]], add=[FLAGGED])
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    host = socket.gethostname()
+    first, second = (a.id for a in cache.pending_actions())
+    with cache.transaction() as c:
+        c.execute(
+            "UPDATE pending_actions SET state='claimed', claimed_by=?, claimed_at=strftime('%s','now') WHERE id=?",
+            (f"{host}:{dead_pid}:killed", first),
+        )
+        c.execute(
+            "UPDATE pending_actions SET state='claimed', claimed_by=?, claimed_at=strftime('%s','now') WHERE id=?",
+            (f"{host}:{os.getppid()}:alive", second),
+        )
+    with replay_owner() as owner:
+        got = cache.claim_actions(owner)
+    assert [a.id for a in got] == [first]
+    assert got[0].attempts == 1  # it may have reached the server before the process died

@@ -268,8 +268,11 @@ class LocalChanges:
                 c.execute("SELECT id, claimed_by, claimed_at FROM pending_actions WHERE state='claimed'")
             ):
                 if _claim_is_stale(claimed_by, claimed_at, now, stale_after):
+                    # Counted as an attempt: it may have reached the server before its replay died (a retried
+                    # COPY checks what it already copied), and an action that kills its replay is not retried forever.
                     c.execute(
-                        "UPDATE pending_actions SET state='queued', claimed_by='', claimed_at=0 WHERE id=?",
+                        "UPDATE pending_actions SET state='queued', claimed_by='', claimed_at=0, attempts=attempts+1 "
+                        "WHERE id=?",
                         (action_id,),
                     )
             ids = [r[0] for r in c.execute("SELECT id FROM pending_actions WHERE state='queued' ORDER BY id")]
