@@ -335,3 +335,36 @@ def test_connection_dropped_between_copy_and_expunge_does_not_copy_twice(
     assert b.cache.pending_list() == []
     assert subjects(b.cache, keep) == ["moved once"]
     assert subjects(b.cache, "INBOX") == []
+
+
+@pytest.mark.parametrize(
+    ("refusal", "tries"),
+    [
+        ("NO [b'[EXPUNGEISSUED] Some of the requested messages no longer exist']", 1),  # for good at once
+        ("NO [b'Internal error occurred. Refer to server log']", 5),  # no code: retried, then given up
+    ],
+    ids=["EXPUNGEISSUED", "no-code"],
+)
+def test_refused_flag_change_is_classified_by_its_response_code(
+    imap_server: Any, user: Any, make_backend: BackendFactory, refusal: str, tries: int
+):
+    deliver(imap_server, user, make_msg("flag me"))
+    b = make_backend()
+    b.sync()
+    row = rows(b.cache, "INBOX")["flag me"]
+    b.cache.set_flags([row.id], add=[FLAGGED])
+    client = b._c
+    calls: list[int] = []
+
+    def refuse(*args: Any, **kw: Any) -> Any:
+        calls.append(1)
+        raise imapclient.exceptions.IMAPClientError(f"UID command error: {refusal}")
+
+    client.add_flags = refuse  # type: ignore[method-assign]
+    for _ in range(7):
+        b.sync()
+    assert len(calls) == tries  # never more than that
+    [failed] = b.cache.failed_actions()
+    assert failed.attempts == tries
+    assert not rows(b.cache, "INBOX")["flag me"].flagged  # the cache shows the server's flags again
+    assert b.cache.notes(unseen_only=True)

@@ -24,6 +24,7 @@ _RESPONSE_CODE = re.compile(r"\[([A-Z][A-Z-]*)(?:[\] ])")
 # Refused for good (RFC 5530 codes): never retried, the cache is put back as the server has it.
 PERMANENT = frozenset({"TRYCREATE", "NONEXISTENT", "EXPUNGEISSUED", "CANNOT"})
 _PER_MESSAGE = frozenset({"EXPUNGEISSUED"})
+_GONE = frozenset({"EXPUNGEISSUED", "NONEXISTENT"})
 
 
 def replay(b: ImapBackend, result: SyncResult) -> None:
@@ -93,6 +94,10 @@ def _replay_group(b: ImapBackend, group: list[PendingAction], result: SyncResult
         if code in _PER_MESSAGE and len(group) > 1:
             for a in group:  # one of them is gone: the others may still go through
                 _replay_group(b, [a], result)
+            return
+        if first.kind == "delete" and code in _GONE:
+            for a in group:  # what the user wanted has happened already
+                b.cache.complete_action(a.id)
             return
         reason = _reason(first, code, e)
         if code in PERMANENT:
