@@ -204,3 +204,13 @@ def test_a_claim_of_a_dead_process_returns_to_the_queue_and_a_live_ones_does_not
         got = cache.claim_actions(owner)
     assert [a.id for a in got] == [first]
     assert got[0].attempts == 1  # it may have reached the server before the process died
+
+
+def test_undo_takes_back_a_whole_multi_message_move(cache: Cache) -> None:
+    inbox, archive, ids = setup(cache)
+    cache.move([ids[0]], archive)
+    cache.move(ids[1:], archive)  # one action on two (tagged) messages
+    said = cache.undo_last()
+    assert said is not None and said.startswith("Cancelled 2 changes")
+    assert [cache.message_location(i)[0] for i in ids] == [archive, inbox, inbox]
+    assert cache.undo_last() == "Cancelled: Move “subject 1” from INBOX to Archive."

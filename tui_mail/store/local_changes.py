@@ -187,6 +187,7 @@ class LocalChanges:
 
     def move(self, message_ids: Iterable[int], dest_folder_id: int) -> None:
         """Move messages locally (the row changes folder, uid unknown until the server says) and queue it."""
+        batch = uuid.uuid4().hex[:12]  # one user action (U undoes it as a whole, e.g. many tagged messages)
         with self.transaction() as c:
             dest = c.execute("SELECT name FROM folders WHERE id=?", (dest_folder_id,)).fetchone()
             if dest is None:
@@ -209,10 +210,12 @@ class LocalChanges:
                     )
                     continue
                 c.execute("UPDATE pending_actions SET message_id=NULL WHERE message_id=?", (mid,))
-                self._queue(c, "move", row[0], row[1], mid, {"dest": dest[0], "dest_id": dest_folder_id})
+                args = {"dest": dest[0], "dest_id": dest_folder_id, "batch": batch}
+                self._queue(c, "move", row[0], row[1], mid, args)
 
     def delete(self, message_ids: Iterable[int]) -> None:
         """Delete for good (the caller moves to Trash instead when the message is not in Trash already)."""
+        batch = uuid.uuid4().hex[:12]
         with self.transaction() as c:
             for mid in message_ids:
                 row = c.execute("SELECT folder_id, uid, body_hash, subject FROM messages WHERE id=?", (mid,)).fetchone()
@@ -223,9 +226,9 @@ class LocalChanges:
                     # Deleted before its queued move reached the server: delete the original instead. A move being
                     # sent right now is marked so that settle_move() deletes the copy once it has landed.
                     c.execute(
-                        "UPDATE pending_actions SET kind='delete', args=json_object('subject', ?) "
+                        "UPDATE pending_actions SET kind='delete', args=json_object('subject', ?, 'batch', ?) "
                         "WHERE message_id=? AND kind='move' AND state='queued'",
-                        (row[3], mid),
+                        (row[3], batch, mid),
                     )
                     c.execute(
                         "UPDATE pending_actions SET args=json_set(args, '$.then', 'delete') "
@@ -236,7 +239,7 @@ class LocalChanges:
                 if row[2]:
                     self._drop_orphan_bodies(c, [row[2]])
                 if row[1] is not None:
-                    self._queue(c, "delete", row[0], row[1], None, {"subject": row[3]})
+                    self._queue(c, "delete", row[0], row[1], None, {"subject": row[3], "batch": batch})
 
     # -- the queue -----------------------------------------------------------------------------------------------
 
@@ -555,17 +558,29 @@ class LocalChanges:
             return f"Cancelled: {sentence}."
 
     def undo_last(self) -> str | None:
-        """Cancel the newest move or delete while it is still queued; one sentence, or None if nothing to undo."""
-        row = self.conn.execute(
-            "SELECT id FROM pending_actions WHERE state='queued' AND kind IN ('move', 'delete') "
-            "ORDER BY id DESC LIMIT 1"
-        ).fetchone()
-        if row is None:
-            return None
-        try:
-            return self.cancel_action(int(row[0]))
-        except (KeyError, ValueError):
-            return None
+        """Cancel the newest move or delete (all the messages it took) while it is still queued; one sentence, or
+        None if nothing is left to undo."""
+        with self.transaction() as c:
+            row = c.execute(
+                "SELECT id, json_extract(args, '$.batch') FROM pending_actions WHERE state='queued' "
+                "AND kind IN ('move', 'delete') ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            ids = [int(row[0])]
+            if row[1] is not None:
+                ids = [
+                    int(r[0])
+                    for r in c.execute(
+                        "SELECT id FROM pending_actions WHERE state='queued' AND kind IN ('move', 'delete') "
+                        "AND json_extract(args, '$.batch')=? ORDER BY id",
+                        (row[1],),
+                    )
+                ]
+            said = [self.cancel_action(i) for i in ids]
+        if len(said) == 1:
+            return said[0]
+        return f"Cancelled {len(said)} changes: {said[-1].removeprefix('Cancelled: ').rstrip('.')} and the others."
 
     # -- notes ---------------------------------------------------------------------------------------------------
 
