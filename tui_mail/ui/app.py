@@ -672,7 +672,7 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxA
                 self.screen.dismiss(None)
             self.run_action_worker(account, "delete", lambda: self.manager.delete(account, [row.id]))
 
-        self.confirm_delete_for_good(account, row, delete)
+        self.confirm_delete_for_good(account, [row], delete)
 
     def action_flag(self) -> None:
         if self.apply_to_tagged("flag"):

@@ -3,7 +3,7 @@ question before a delete that cannot be undone on the server (a message already 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App
@@ -64,20 +64,24 @@ class LocalActions(App[int]):
 
         self.run_action_worker(name, "undo", undo)
 
-    def confirm_delete_for_good(self, account: str, row: MessageRow, delete: Callable[[], None]) -> None:
-        """`d` on a message in Trash (or where there is no Trash) deletes it for good: ask first."""
+    def confirm_delete_for_good(self, account: str, rows: Sequence[MessageRow], delete: Callable[[], None]) -> None:
+        """`d` on messages in Trash (or where there is no Trash) deletes them for good: ask first; else delete()."""
         cache = self.cache(account)
         trash = cache.folder_by_role(Role.TRASH)
-        if trash is not None and row.folder_id != trash.id:
+        for_good = [r for r in rows if trash is None or r.folder_id == trash.id]
+        if not for_good:
             delete()
             return
-        subject = clean_line(row.subject) or "this message"
+        if len(for_good) == 1:
+            what = f"“{clean_line(for_good[0].subject)}”" if for_good[0].subject.strip() else "this message"
+        else:
+            what = f"{len(for_good)} messages"
 
         def answered(yes: bool | None) -> None:
             if yes:
                 delete()
 
         self.push_screen(
-            ConfirmScreen(f"Delete “{subject}” for good? It cannot be recovered from the server.", yes="Delete"),
+            ConfirmScreen(f"Delete {what} for good? It cannot be recovered from the server.", yes="Delete"),
             answered,
         )
