@@ -368,3 +368,26 @@ def test_refused_flag_change_is_classified_by_its_response_code(
     assert failed.attempts == tries
     assert not rows(b.cache, "INBOX")["flag me"].flagged  # the cache shows the server's flags again
     assert b.cache.notes(unseen_only=True)
+
+
+def test_flags_changed_on_a_moved_message_before_the_move_reached_the_server_follow_it(
+    imap_server: Any, user: Any, make_backend: BackendFactory, other: imapclient.IMAPClient
+):
+    keep = imap_server.folder_name("Keep")
+    deliver(imap_server, user, make_msg("read after moving"))
+    other.create_folder(keep)
+    b = make_backend()
+    b.sync()
+    dest = b.cache.folder_by_name(keep)
+    assert dest is not None
+    row = rows(b.cache, "INBOX")["read after moving"]
+    b.cache.move([row.id], dest.id)
+    b.cache.set_flags([row.id], add=[SEEN, FLAGGED])  # opened (and flagged) in Keep before the sync
+    b.sync()
+    b.sync()
+    moved = rows(b.cache, keep)["read after moving"]
+    assert moved.seen and moved.flagged
+    other.select_folder(keep, readonly=True)
+    [uid] = other.search(["ALL"])
+    assert {f.decode() for f in other.get_flags([uid])[uid]} >= {SEEN, FLAGGED}
+    assert b.cache.pending_list() == []

@@ -175,7 +175,14 @@ class LocalChanges:
                     "UPDATE messages SET flags=?, seen=? WHERE id=?",
                     (flags_to_text(new), int(SEEN in new), mid),
                 )
-                if row[1] is not None:
+                if row[1] is None:
+                    # A moved row whose move has not reached the server: its flags follow once the move lands.
+                    c.execute(
+                        "UPDATE pending_actions SET args=json_set(args, '$.then_flags', 1) "
+                        "WHERE message_id=? AND kind='move' AND state<>'failed'",
+                        (mid,),
+                    )
+                else:
                     # Only what actually changes is undone by a cancel.
                     args: dict[str, object] = {
                         "add": sorted(add_s),
@@ -449,6 +456,17 @@ class LocalChanges:
                     self._drop_orphan_bodies(c, [row[2]])
                 return
             c.execute("UPDATE messages SET uid=?, uidvalidity=? WHERE id=?", (new_uid, uidvalidity, action.message_id))
+            if action.args.get("then_flags"):
+                # Flags changed while the move was pending: the copy gets the row's flags as they are now.
+                flags = c.execute("SELECT flags FROM messages WHERE id=?", (action.message_id,)).fetchone()
+                have = text_to_flags(flags[0]) if flags else frozenset()
+                args: dict[str, object] = {
+                    "add": sorted(have & _SERVER_FLAGS),
+                    "remove": sorted(_SERVER_FLAGS - have),
+                    "undo_add": [],
+                    "undo_remove": [],
+                }
+                self._queue(c, "flags", dest_id, new_uid, action.message_id, args)
 
     def drop_actions_of_folder(self, c: sqlite3.Connection, folder_id: int) -> int:
         """The folder's UIDs are meaningless now (UIDVALIDITY changed): drop its actions and the placeholder rows
@@ -604,6 +622,8 @@ class LocalChanges:
         with self.transaction() as c:
             c.executemany("UPDATE notes SET seen=1 WHERE id=?", [(i,) for i in ids])
 
+
+_SERVER_FLAGS = frozenset({"\\Seen", "\\Flagged", "\\Answered"})  # what the UI changes; copied as they are
 
 _FLAG_WORDS: dict[str, tuple[str, str]] = {
     "\\Seen": ("mark as read", "mark as unread"),
