@@ -518,36 +518,25 @@ class LocalChanges:
         if action.message_id is not None:
             row = c.execute("SELECT subject FROM messages WHERE id=?", (action.message_id,)).fetchone()
             subject = row[0] if row else ""
-        subject = subject or str(action.args.get("subject", "") or "")
-        what = f"“{subject}”" if subject else "a message"
         folder = c.execute("SELECT name FROM folders WHERE id=?", (action.folder_id,)).fetchone()
-        source = folder[0] if folder else "a deleted folder"
-        if action.kind == "move":
-            return f"Move {what} from {source} to {action.args.get('dest', '?')}"
-        if action.kind == "delete":
-            return f"Delete {what} from {source} for good"
-        if action.kind == "flags":
-            parts = []
-            for flag in action.args.get("add", []):  # type: ignore[attr-defined]
-                parts.append(_FLAG_WORDS.get(str(flag), (f"add {flag} to", ""))[0])
-            for flag in action.args.get("remove", []):  # type: ignore[attr-defined]
-                parts.append(_FLAG_WORDS.get(str(flag), ("", f"remove {flag} from"))[1])
-            verb = " and ".join(p for p in parts if p) or "change the flags of"
-            return f"{verb[0].upper()}{verb[1:]} {what} in {source}"
-        return f"{action.kind.capitalize()} {what}"
+        return _sentence(action, subject, folder[0] if folder else None)
 
     def pending_list(self) -> list[PendingItem]:
         """Every waiting and failed action with one sentence each, oldest first (for the pending screen/CLI)."""
-        c = self.conn
+        cols = ", ".join(f"p.{name.strip()}" for name in _ACTION_COLUMNS.split(","))
+        rows = self.conn.execute(
+            f"SELECT {cols}, p.created, m.subject, f.name FROM pending_actions p "
+            "LEFT JOIN messages m ON m.id = p.message_id LEFT JOIN folders f ON f.id = p.folder_id ORDER BY p.id"
+        ).fetchall()
         out = []
-        for r in c.execute(f"SELECT {_ACTION_COLUMNS}, created FROM pending_actions ORDER BY id").fetchall():
+        for r in rows:
             action = _action(r)
             out.append(
                 PendingItem(
                     id=action.id,
                     kind=action.kind,
                     state=action.state,
-                    sentence=self._describe(c, action),
+                    sentence=_sentence(action, r[10] or "", r[11]),
                     error=action.last_error,
                     created=int(r[9]),
                 )
@@ -621,6 +610,26 @@ class LocalChanges:
     def mark_notes_seen(self, ids: Iterable[int]) -> None:
         with self.transaction() as c:
             c.executemany("UPDATE notes SET seen=1 WHERE id=?", [(i,) for i in ids])
+
+
+def _sentence(action: PendingAction, subject: str, source: str | None) -> str:
+    """The words for an action, given the subject of its row (if any) and the name of its folder (if it exists)."""
+    subject = subject or str(action.args.get("subject", "") or "")
+    what = f"“{subject}”" if subject else "a message"
+    source = source if source is not None else "a deleted folder"
+    if action.kind == "move":
+        return f"Move {what} from {source} to {action.args.get('dest', '?')}"
+    if action.kind == "delete":
+        return f"Delete {what} from {source} for good"
+    if action.kind == "flags":
+        parts = []
+        for flag in action.args.get("add", []):  # type: ignore[attr-defined]
+            parts.append(_FLAG_WORDS.get(str(flag), (f"add {flag} to", ""))[0])
+        for flag in action.args.get("remove", []):  # type: ignore[attr-defined]
+            parts.append(_FLAG_WORDS.get(str(flag), ("", f"remove {flag} from"))[1])
+        verb = " and ".join(p for p in parts if p) or "change the flags of"
+        return f"{verb[0].upper()}{verb[1:]} {what} in {source}"
+    return f"{action.kind.capitalize()} {what}"
 
 
 _SERVER_FLAGS = frozenset({"\\Seen", "\\Flagged", "\\Answered"})  # what the UI changes; copied as they are
