@@ -402,17 +402,17 @@ class LocalChanges:
     def _refetch(c: sqlite3.Connection, folder_id: int, uid: int) -> None:
         """Make the next folder sync download this UID again (it fetches UIDs above last_uid not in the cache)."""
         c.execute("UPDATE folders SET last_uid=MIN(last_uid, ?), uidnext=NULL WHERE id=?", (max(uid - 1, 0), folder_id))
-
-    def drop_placeholder(self, message_id: int) -> None:
-        """Remove a moved row that still has no UID (the sync brings the message back); a row that has one by
-        now is left alone. One transaction: the check and the delete cannot be split by another writer."""
-        with self.transaction() as c:
-            row = c.execute("SELECT uid, body_hash FROM messages WHERE id=?", (message_id,)).fetchone()
-            if row is None or row[0] is not None:
-                return
-            c.execute("DELETE FROM messages WHERE id=?", (message_id,))
-            if row[1]:
-                self._drop_orphan_bodies(c, [row[1]])
+        if c.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='sync_ranges'").fetchone():
+            # A sync that records complete UID ranges: this UID is not done any more.
+            for lo, hi in list(
+                c.execute("SELECT lo, hi FROM sync_ranges WHERE folder_id=? AND lo<=? AND hi>=?", (folder_id, uid, uid))
+            ):
+                c.execute("DELETE FROM sync_ranges WHERE folder_id=? AND lo=? AND hi=?", (folder_id, lo, hi))
+                parts = [(lo, uid - 1), (uid + 1, hi)]
+                c.executemany(
+                    "INSERT INTO sync_ranges(folder_id, lo, hi) VALUES (?, ?, ?)",
+                    [(folder_id, a, b) for a, b in parts if a <= b],
+                )
 
     def settle_move(self, action_id: int, new_uid: int | None, uidvalidity: int | None) -> None:
         """A move reached the server: give the row its UID in the destination (COPYUID), or drop the
