@@ -65,10 +65,12 @@ class LocalActions(App[int]):
         self.run_action_worker(name, "undo", undo)
 
     def confirm_delete_for_good(self, account: str, rows: Sequence[MessageRow], delete: Callable[[], None]) -> None:
-        """`d` on messages in Trash (or where there is no Trash) deletes them for good: ask first; else delete()."""
+        """`d` on messages in Trash deletes them for good: ask first; else delete(). (Without a Trash folder an
+        IMAP account makes one, so only an account that cannot has nothing but delete-for-good.)"""
         cache = self.cache(account)
         trash = cache.folder_by_role(Role.TRASH)
-        for_good = [r for r in rows if trash is None or r.folder_id == trash.id]
+        no_trash = trash is None and self.manager.config.account(account).protocol != "imap"
+        for_good = [r for r in rows if no_trash or (trash is not None and r.folder_id == trash.id)]
         if not for_good:
             delete()
             return
