@@ -94,10 +94,12 @@ def test_cancelled_flag_change_restores_only_what_it_changed(cache: Cache) -> No
 
 def test_cancelled_delete_makes_the_next_sync_fetch_it_again(cache: Cache) -> None:
     inbox, _archive, ids = setup(cache)
+    cache.mark_complete(inbox, 1, 3)  # the sync had every UID from 1 to 3
     cache.delete([ids[0]])
     [action] = cache.pending_actions()
     assert "next sync" in cache.cancel_action(action.id)
     assert cache.folder(inbox).last_uid == 0  # UID 1 is above the cursor again
+    assert cache.complete_ranges(inbox) == [(2, 3)]  # and no longer counted as done
 
 
 def test_undo_last_cancels_the_newest_move_or_delete(cache: Cache) -> None:
