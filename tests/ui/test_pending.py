@@ -151,3 +151,26 @@ async def test_a_refused_action_shows_why_and_can_be_dismissed(demo: Mailbox) ->
         await settle(app, pilot)
         assert cache.pending_list() == []
         assert cache.message(row.id).folder_id == row.folder_id  # type: ignore[union-attr]
+
+
+async def test_tagged_messages_in_trash_ask_before_deleting_for_good(demo: Mailbox) -> None:
+    app = demo.app()
+    cache = demo.manager.cache("work")
+    trash = cache.folder_by_role(Role.TRASH)
+    assert trash is not None
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("d")
+        await settle(app, pilot)
+        await pilot.press("d")
+        await settle(app, pilot)
+        app.open_folder(0, trash.id)
+        await settle(app, pilot)
+        before = cache.count(trash.id)
+        await pilot.press("t", "t", "d")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Delete 2 messages for good?" in screen_text(app)
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert cache.count(trash.id) == before

@@ -27,9 +27,9 @@ from .attachments import AttachmentActions
 from .background import BackgroundWork
 from .bindings import APP_BINDINGS
 from .keymap import known_ids, resolve
+from .local_actions import LocalActions
 from .mail_io_palette import MailIoProvider
 from .messages import Notice
-from .local_actions import LocalActions
 from .outbox_actions import OutboxActions
 from .palette import AccountProvider
 from .screens.folder_picker import FolderPickerScreen

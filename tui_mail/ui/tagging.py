@@ -106,7 +106,16 @@ class Tagging(App[int]):
         ids = [r.id for r in rows]
         manager = self.manager
         if what == "delete":
-            self.run_action_worker(account, "delete", lambda: manager.delete(account, ids))
+            # In Trash this deletes for good: LocalActions asks first (delete() runs at once elsewhere).
+            confirm = getattr(self, "confirm_delete_for_good", None)
+
+            def run() -> None:
+                self.run_action_worker(account, "delete", lambda: manager.delete(account, ids))
+
+            if confirm is not None:
+                confirm(account, rows, run)
+            else:
+                run()
         elif what == "flag":
             flagged = not all(r.flagged for r in rows)
             self.run_action_worker(account, "flag", lambda: manager.flag(account, ids, flagged))
