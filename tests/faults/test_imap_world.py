@@ -238,7 +238,6 @@ def _replace_folder(server: Dovecot, acct: FaultAccount, folder: str) -> None:
         client.logout()
 
 
-@pytest.mark.xfail(strict=False, reason="issue 6 item 7: fixed on branch replay")
 def test_uidvalidity_change_with_moves_pending(imap_server: Dovecot, make_account: AccountFactory) -> None:
     """Moves out of a folder and flag changes in it are pending when the folder is replaced on the server: no ghost
     rows, no message twice, nothing lost; the cache ends equal to the server."""
@@ -263,7 +262,6 @@ def test_uidvalidity_change_with_moves_pending(imap_server: Dovecot, make_accoun
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 6 item 2: fixed on branch replay")
 def test_refused_move_keeps_the_message(imap_server: Dovecot, make_account: AccountFactory) -> None:
     """The target folder of a pending move is deleted on the server (MOVE/COPY refused with TRYCREATE): the
     message stays where the server has it, in the cache too; nothing vanishes."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from ..errors import describe
+from ..faults import fault_point
 from ..models import PendingAction
 from ..store.local_changes import replay_owner
 from .base import SyncResult
@@ -36,6 +37,7 @@ def replay(b: ImapBackend, result: SyncResult) -> None:
         actions = b.cache.claim_actions(owner)
         if not actions:
             return
+        fault_point("imap.replay_start")
         try:
             _replay_claimed(b, actions, result)
         finally:
@@ -116,6 +118,7 @@ def _replay_group(b: ImapBackend, group: list[PendingAction], result: SyncResult
     for a in group:
         b.cache.complete_action(a.id)
     result.actions_replayed += len(group)
+    fault_point("imap.replayed")
 
 
 def response_code(e: BaseException) -> str:
@@ -169,6 +172,7 @@ def _apply(b: ImapBackend, first: PendingAction, uids: list[int], group: list[Pe
                 c.uid_expunge(uids)
             else:
                 c.expunge()
+        fault_point("imap.after_move")
         mapping = _copyuid(c._imap.untagged_responses.pop("COPYUID", None))
         for a in group:
             # Check and write in one cache transaction (a separate check let another writer slip in between, and
