@@ -19,17 +19,16 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input
 
-from .. import mime
 from ..config import AccountConfig, Config
 from ..models import Folder, MessageRow, Role
 from ..store.cache import Cache
 from .attachments import AttachmentActions
 from .background import BackgroundWork
 from .bindings import APP_BINDINGS
+from .compose_actions import HAS_COMPOSE, ComposeActions
 from .keymap import known_ids, resolve
 from .local_actions import LocalActions
 from .mail_io_palette import MailIoProvider
-from .messages import Notice
 from .outbox_actions import OutboxActions
 from .palette import AccountProvider
 from .screens.folder_picker import FolderPickerScreen
@@ -49,14 +48,7 @@ if TYPE_CHECKING:
     from ..accounts import AccountManager
 
 # The composer and the setup screen are imported on first use (they are not needed to paint the first screen).
-HAS_COMPOSE = importlib.util.find_spec(f"{__package__}.screens.compose") is not None
 HAS_SETUP = importlib.util.find_spec(f"{__package__}.screens.setup") is not None
-
-
-def compose_screen(*args: Any, **kwargs: Any) -> Screen[Any]:
-    from .screens.compose import ComposeScreen
-
-    return ComposeScreen(*args, **kwargs)
 
 
 def setup_screen(config_path: Path) -> Screen[Any]:
@@ -100,7 +92,7 @@ class AccountView:
     counted: int | None = None  # the list's length as a search worker just counted it (used once)
 
 
-class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxActions, LocalActions):
+class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxActions, LocalActions, ComposeActions):
     """The mail client."""
 
     CSS_PATH = "tui_mail.tcss"
@@ -710,87 +702,6 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxA
             self.run_action_worker(account, "move", lambda: self.manager.move(account, [row.id], folder_id))
 
         self.push_screen(FolderPickerScreen(folders, exclude=row.folder_id), chosen)
-
-    def action_compose(self) -> None:
-        acc = self._target_account()
-        if acc is None or not HAS_COMPOSE:
-            return
-        self.push_screen(compose_screen(self.manager, acc.name), self._compose_done)
-
-    def _compose_done(self, _result: object = None) -> None:
-        self.refresh_folders()
-        self.update_status()
-        self.message_list.reload()
-
-    def _draft_action(self, kind: str) -> None:
-        target = self._target()
-        if target is None or not HAS_COMPOSE:
-            return
-        account, row = target
-        acc = self.config.account(account)
-
-        def build(raw: bytes) -> None:
-            """In a worker: quoting a big message is work proportional to its size."""
-            try:
-                if kind == "forward":
-                    draft = mime.forward_draft(raw)
-                else:
-                    draft = mime.reply_draft(raw, [acc.email], kind == "reply_all")
-            except Exception:
-                log.exception("building a %s draft", kind)
-                self.post_message(Notice("Could not prepare the reply for this message.", "error"))
-                return
-            self.call_from_thread(self._open_draft, account, draft, row.id if kind != "forward" else None)
-
-        def then(raw: bytes) -> None:
-            self.run_worker(partial(build, raw), name=f"{kind} draft", group="draft", thread=True, exit_on_error=False)
-
-        self.with_body(account, row.id, then)
-
-    def _open_draft(self, account: str, draft: mime.Draft, answers: int | None = None) -> None:
-        self.push_screen(compose_screen(self.manager, account, draft, answers=answers), self._compose_done)
-
-    def action_reply(self) -> None:
-        self._draft_action("reply")
-
-    def action_reply_all(self) -> None:
-        self._draft_action("reply_all")
-
-    def action_forward(self) -> None:
-        self._draft_action("forward")
-
-    def action_edit_draft(self) -> None:
-        target = self._target()
-        if target is not None:
-            self.edit_draft(*target)
-
-    def recall_draft(self) -> None:
-        """mutt's recall: the current account's newest draft, in compose."""
-        acc = self.account
-        if acc is None:
-            return
-        cache = self.cache(acc.name)
-        drafts = cache.folder_by_role(Role.DRAFTS)
-        rows = cache.window(drafts.id, 0, 1) if drafts is not None else []
-        if not rows:
-            self.notify("There is no draft to recall.", markup=False)
-            return
-        self.edit_draft(acc.name, rows[0])
-
-    def edit_draft(self, account: str, row: MessageRow) -> None:
-        """Reopen a draft in compose (mutt's recall); saving or sending it replaces the stored draft."""
-        from ..drafts import reopen
-
-        def then(raw: bytes) -> None:
-            if isinstance(self.screen, ReaderScreen):
-                self.screen.dismiss(None)
-            reopened = reopen(raw)
-            screen = compose_screen(
-                self.manager, account, reopened.draft, draft_id=row.id, message_id=reopened.message_id
-            )
-            self.push_screen(screen, self._compose_done)
-
-        self.with_body(account, row.id, then)
 
     # -- command palette -------------------------------------------------------------------------------------------
 
