@@ -198,6 +198,26 @@ class AccountManager(Sending):
                     result.warnings.append(str(e))
         return result
 
+    def create_folder(self, name: str, folder: str) -> int:
+        """A new folder to move mail into: on the IMAP server (needs the network), or a local folder of a POP3
+        account. Returns the cache row id; an existing folder of that name is returned as it is."""
+        acc = self._get(name)
+        folder = folder.strip()
+        if not folder:
+            raise MailError("A folder needs a name.")
+        if acc.config.protocol != "imap":
+            existing = acc.cache.folder_by_name(folder)
+            return existing.id if existing is not None else acc.cache.ensure_folder(folder, "/", local_only=True)
+        if self.offline:
+            raise ConnectError("Creating a folder needs the server, and tui-mail is offline.")
+        made: list[int] = []
+
+        def run(backend: Backend) -> None:
+            made.append(backend.create_folder(folder))  # type: ignore[attr-defined]
+
+        self._with_io_backend(acc, run)
+        return made[0]
+
     def prefer_folder(self, name: str, folder: str | None) -> None:
         """The user is looking at this folder: a sync running now does it next, a later one first. Never blocks."""
         acc = self._get(name)

@@ -84,3 +84,33 @@ def test_refused_recipient_keeps_message_in_drafts(tmp_path: Path, imap_server, 
     assert drafts is not None
     assert [r.subject for r in cache.window(drafts.id, 0, 10)] == ["lost?"]  # ...but not lost either
     manager.close()
+
+
+def test_move_into_a_folder_made_on_the_spot(tmp_path: Path, imap_server, imap_user) -> None:  # type: ignore[no-untyped-def]
+    imap_server.deliver(
+        imap_user, b"From: a@example.test\r\nSubject: keep me\r\nMessage-ID: <mk-1@example.test>\r\n\r\nbody\r\n"
+    )
+    manager = manager_for(imap_server.imap_account(imap_user), tmp_path, imap_user.password)
+    try:
+        manager.sync(imap_user.name)
+        cache = manager.cache(imap_user.name)
+        inbox = cache.folder_by_role(Role.INBOX)
+        assert inbox is not None
+        (row,) = cache.window(inbox.id, 0, 10)
+        folder_id = manager.create_folder(imap_user.name, "Projects/2026")
+        assert manager.create_folder(imap_user.name, "Projects/2026") == folder_id  # asking twice makes one
+        full = imap_server.folder_name("Projects/2026")  # INBOX.Projects.2026 on the plain server
+        assert cache.folder(folder_id).name == full
+        manager.move(imap_user.name, [row.id], folder_id)
+        manager.sync(imap_user.name)
+        client = imap_server.imap_client(imap_user)
+        try:
+            client.select_folder(full, readonly=True)
+            assert len(client.search(["ALL"])) == 1
+            client.select_folder("INBOX", readonly=True)
+            assert client.search(["ALL"]) == []
+        finally:
+            client.logout()
+        assert [r.subject for r in cache.window(folder_id, 0, 10)] == ["keep me"]
+    finally:
+        manager.close()

@@ -229,6 +229,37 @@ async def test_m_moves_to_the_folder_picked(demo: Mailbox) -> None:
         assert moved is not None and moved.folder_id == archive.id
 
 
+async def test_the_move_picker_creates_a_folder_typed_there(demo: Mailbox) -> None:
+    app = demo.app()
+    home = demo.manager.cache("home")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("2")  # the POP3 account: its folders are local, so no network is needed
+        await settle(app, pilot)
+        row = app.message_list.current_row
+        assert row is not None
+        await pilot.press("m", *"Receipts/2026")
+        await settle(app, pilot)
+        assert "+ Create folder “Receipts/2026”" in screen_text(app)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        made = home.folder_by_name("Receipts/2026")
+        assert made is not None
+        moved = home.message(row.id)
+        assert moved is not None and moved.folder_id == made.id
+        # On the IMAP account while offline: one sentence, nothing moved.
+        await pilot.press("1")
+        await settle(app, pilot)
+        row = app.message_list.current_row
+        assert row is not None
+        await pilot.press("m", *"Brand new", "enter")
+        await settle(app, pilot)
+        assert "Creating a folder needs the server, and tui-mail is offline." in [
+            str(n.message) for n in app._notifications
+        ]
+        assert demo.manager.cache("work").message(row.id).folder_id == row.folder_id  # type: ignore[union-attr]
+
+
 async def test_slash_filters_by_subject_and_escape_clears(demo: Mailbox) -> None:
     app = demo.app()
     async with app.run_test(size=SIZE) as pilot:

@@ -438,6 +438,43 @@ class ImapBackend(ImapFolders):
         message = NewMessage(safe_envelope(raw, len(raw)), uid=uid, flags=frozenset(flags), raw=raw)
         return self.cache.store_messages(folder.id, [message], uidvalidity=uidvalidity)[0]
 
+    def create_folder(self, name: str) -> int:
+        """Create a personal folder on the server ("Projects/2026": "/" separates levels), inside the personal
+        namespace ("INBOX.Projects.2026" on Courier-like servers), subscribe to it, and return its cache row id.
+        An existing folder of that name is simply returned. Refusals are one sentence with the server's reason."""
+
+        def run() -> int:
+            self.connect()
+            entries = self._list()
+            prefix, sep = self._personal_namespace()
+            sep = sep or next((d for n, d, _r, _s in entries if n == "INBOX" and d), "/")
+            parts = [p.strip() for p in name.split("/") if p.strip()]
+            if not parts:
+                raise ProtocolError("A folder needs a name.")
+            if sep != "/" and any(sep in p for p in parts):
+                raise ProtocolError(f"A folder name cannot contain “{sep}” on this server.")
+            full = prefix + sep.join(parts)
+            existing = {n.lower(): n for n, _d, _r, _s in entries}
+            if full.lower() in existing:
+                full = existing[full.lower()]
+            else:
+                try:
+                    self._c.create_folder(full)
+                except IMAPClientAbortError:
+                    raise
+                except IMAPClientError as e:
+                    raise ProtocolError(f"The server refused to create the folder {full} ({describe(e)}).") from None
+                try:
+                    self._c.subscribe_folder(full)
+                except IMAPClientAbortError:
+                    raise
+                except IMAPClientError:
+                    log.info("subscribing to %s failed", full)
+            return self.cache.ensure_folder(full, sep)
+
+        folder_id: int = self._guard(run)
+        return folder_id
+
     def save_sent(self, raw: bytes) -> int | None:
         """APPEND a just-sent message to the Sent folder (created if missing) with \\Seen; cached at once."""
         return self._append(Role.SENT, "Sent", raw, [SEEN])

@@ -31,7 +31,7 @@ from .local_actions import LocalActions
 from .mail_io_palette import MailIoProvider
 from .outbox_actions import OutboxActions
 from .palette import AccountProvider
-from .screens.folder_picker import FolderPickerScreen
+from .screens.folder_picker import CREATE, FolderPickerScreen
 from .screens.help import HelpScreen
 from .screens.outbox import OutboxScreen, is_draft, outbox_count
 from .screens.reader_screen import ReaderScreen
@@ -692,8 +692,14 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxA
         folders = self.cache(account).folders()
         tagged = self.tagged_rows()
 
+        picker = FolderPickerScreen(folders, exclude=row.folder_id, can_create=True)
+
         def chosen(folder_id: int | None) -> None:
             if folder_id is None:
+                return
+            if folder_id == CREATE:
+                rows = tagged[1] if tagged is not None else [row]
+                self._move_to_new_folder(account, [r.id for r in rows], picker.new_name, tagged is not None)
                 return
             if tagged is not None and self.apply_to_tagged("move", folder_id):
                 return
@@ -701,7 +707,21 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxA
                 self.screen.dismiss(None)
             self.run_action_worker(account, "move", lambda: self.manager.move(account, [row.id], folder_id))
 
-        self.push_screen(FolderPickerScreen(folders, exclude=row.folder_id), chosen)
+        self.push_screen(picker, chosen)
+
+    def _move_to_new_folder(self, account: str, ids: list[int], name: str, untag: bool) -> None:
+        """Create the folder (on the server for IMAP) in a worker, then move the messages into it."""
+        if isinstance(self.screen, ReaderScreen):
+            self.screen.dismiss(None)
+        if untag:
+            self.message_list.tagged.clear()
+            self.message_list.refresh_tags()
+
+        def work() -> None:
+            folder_id = self.manager.create_folder(account, name)
+            self.manager.move(account, ids, folder_id)
+
+        self.run_action_worker(account, "move", work)
 
     # -- command palette -------------------------------------------------------------------------------------------
 

@@ -132,11 +132,33 @@ def folder_path_title(folder: Folder) -> Text:
     return Text(clean_line(name) or folder_title(folder))
 
 
-class FolderPickerScreen(PickerScreen):
-    """Pick a folder by typing part of its name (the current folder is left out of a move)."""
+CREATE = -1  # what a folder picker returns for its "Create folder" entry (the name is in .new_name)
 
-    def __init__(self, folders: list[Folder], exclude: int | None = None, *, title: str = "Move to folder") -> None:
+
+class FolderPickerScreen(PickerScreen):
+    """Pick a folder by typing part of its name (the current folder is left out of a move). With can_create, a
+    typed name that matches no folder is offered as a new folder ("Projects/2026": "/" separates levels)."""
+
+    def __init__(
+        self,
+        folders: list[Folder],
+        exclude: int | None = None,
+        *,
+        title: str = "Move to folder",
+        can_create: bool = False,
+    ) -> None:
         super().__init__(title, [(f.id, folder_path_title(f)) for f in folders if f.id != exclude], filterable=True)
+        self.can_create = can_create
+        self.new_name = ""
+        self._names = {folder_path_title(f).plain.casefold() for f in folders}
+
+    def _options(self, text: str) -> list[Option]:
+        options = super()._options(text)
+        name = clean_line(text).strip().strip("/")
+        if self.can_create and name and name.casefold() not in self._names:
+            self.new_name = name
+            options.append(Option(Text(f"+ Create folder “{name}”", style="italic"), id=str(CREATE)))
+        return options
 
 
 class DirectoryScreen(ModalScreen[str | None]):
