@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 from textual.widgets import Input
 
+from tests.ui.conftest import settle
 from tui_mail.accounts import AccountManager
 from tui_mail.backends.base import SyncResult
 from tui_mail.config import Config, UiConfig
@@ -31,12 +32,6 @@ if TYPE_CHECKING:
 
 def screen_text(app: MailApp) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-
-
-async def settle(app: MailApp, pilot: object) -> None:
-    await pilot.pause()  # type: ignore[attr-defined]
-    await app.workers.wait_for_complete()
-    await pilot.pause()  # type: ignore[attr-defined]
 
 
 async def test_main_view_shows_accounts_folders_and_inbox(demo: Mailbox) -> None:

@@ -10,6 +10,7 @@ import pytest
 from textual.command import CommandPalette
 from textual.widgets import Input, TextArea
 
+from tests.ui.conftest import settle
 from tui_mail.config import Config
 from tui_mail.models import FLAGGED, SEEN, Role
 from tui_mail.ui.app import MailApp
@@ -26,12 +27,6 @@ SIZE = (120, 40)
 
 def screen_text(app: MailApp) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-
-
-async def settle(app: MailApp, pilot: object) -> None:
-    await pilot.pause()  # type: ignore[attr-defined]
-    await app.workers.wait_for_complete()
-    await pilot.pause()  # type: ignore[attr-defined]
 
 
 def notifications(app: MailApp) -> str:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from textual.widgets import Input
 
+from tests.ui.conftest import settle
 from tui_mail.ui.app import MailApp
 from tui_mail.ui.screens.folder_picker import DirectoryScreen
 from tui_mail.ui.screens.reader_screen import ReaderScreen
@@ -39,12 +40,6 @@ def assert_inert(text: str) -> None:
     assert "\x07" not in text
     assert BIDI not in text
     assert "pwned-title" not in text or "]0;" not in text
-
-
-async def settle(app: MailApp, pilot: object) -> None:
-    await pilot.pause()  # type: ignore[attr-defined]
-    await app.workers.wait_for_complete()
-    await pilot.pause()  # type: ignore[attr-defined]
 
 
 async def test_hostile_headers_and_body_show_literally_and_the_app_survives(tmp_path: Path, ui: Helpers) -> None:

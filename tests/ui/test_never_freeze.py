@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tests.ui.conftest import settle
 from tui_mail.ui.app import MailApp
 from tui_mail.ui.screens.reader_screen import ReaderScreen
 from tui_mail.ui.widgets.reader import ReaderView
@@ -38,12 +39,6 @@ def html_tables() -> bytes:
     row = b"<tr>" + b"".join(b"<td>cell %d</td>" % i for i in range(10)) + b"</tr>\n"
     body = b"<html><body><table>" + row * (5_000_000 // len(row)) + b"</table></body></html>"
     return hostile("Huge HTML tables", "Tue, 17 Nov 2026 10:00:00 +0000", "text/html", body)
-
-
-async def settle(app: MailApp, pilot: object) -> None:
-    await pilot.pause()  # type: ignore[attr-defined]
-    await app.workers.wait_for_complete()
-    await pilot.pause()  # type: ignore[attr-defined]
 
 
 def screen_text(app: MailApp) -> str:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.widgets import Input, TextArea
 
+from tests.ui.conftest import settle
 from tui_mail.models import ANSWERED, Role
 from tui_mail.store.lock import AccountBusy
 from tui_mail.ui.app import MailApp
@@ -19,12 +20,6 @@ if TYPE_CHECKING:
     from conftest import Helpers, Mailbox
 
 SIZE = (120, 40)
-
-
-async def settle(app: MailApp, pilot: Any) -> None:
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def notes(app: MailApp) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tests.ui.conftest import settle
 from tui_mail.models import Role
 from tui_mail.ui.app import MailApp
 from tui_mail.ui.screens.confirm import ConfirmScreen
@@ -21,12 +22,6 @@ def screen_text(app: MailApp) -> str:
 
 def notes(app: MailApp) -> list[str]:
     return [str(n.message) for n in app._notifications]
-
-
-async def settle(app: MailApp, pilot: object) -> None:
-    await pilot.pause()  # type: ignore[attr-defined]
-    await app.workers.wait_for_complete()
-    await pilot.pause()  # type: ignore[attr-defined]
 
 
 async def test_pending_screen_lists_actions_and_x_cancels_a_move(demo: Mailbox) -> None:

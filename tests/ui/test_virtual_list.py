@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tests.ui.conftest import settle
 from tui_mail.ui.app import MailApp
 from tui_mail.ui.widgets.message_list import MAX_PAGES, PAGE_SIZE
 
@@ -17,12 +18,6 @@ BIG = 100_000
 
 def screen_text(app: MailApp) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-
-
-async def settle(app: MailApp, pilot: object) -> None:
-    await pilot.pause()  # type: ignore[attr-defined]
-    await app.workers.wait_for_complete()
-    await pilot.pause()  # type: ignore[attr-defined]
 
 
 async def test_100k_folder_renders_first_screen_from_a_small_window(tmp_path: Path, ui: Helpers) -> None:
