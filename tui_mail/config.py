@@ -80,6 +80,8 @@ class UiConfig:
     date_format: str = "%Y-%m-%d %H:%M"
     cursor_blink: bool = True
     keys: str = "default"  # "default" or "mutt" (a preset of bindings, under the user's [keymap])
+    sort: str = "date"  # the list's order: "date", "sender", "subject" or "size" (threads by their newest message)
+    sort_reverse: bool = False  # oldest first, Z to A, smallest first
     undo_send: int = 0  # seconds a sent message waits in the outbox with an Undo key; 0 = off
 
 
@@ -282,7 +284,20 @@ def parse_config(data: dict[str, Any], path: Path | None = None, *, partial: boo
         accounts.append(acc)
     ui_t = r.table(data, "ui", required=False) or {}
     ur = _Reader(path, "[ui]")
-    ur.unknown(ui_t, {"theme", "threads", "preview_pane", "date_format", "cursor_blink", "keys", "undo_send"})
+    ur.unknown(
+        ui_t,
+        {
+            "theme",
+            "threads",
+            "preview_pane",
+            "date_format",
+            "cursor_blink",
+            "keys",
+            "undo_send",
+            "sort",
+            "sort_reverse",
+        },
+    )
     undo_send = ur.get(ui_t, "undo_send", int, 0)
     if not 0 <= undo_send <= 300:
         raise ur.fail("undo_send", "must be between 0 (off) and 300 seconds")
@@ -294,6 +309,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None, *, partial: boo
         cursor_blink=ur.get(ui_t, "cursor_blink", bool, True),
         keys=ur.choice(ui_t, "keys", ("default", "mutt"), "default"),
         undo_send=undo_send,
+        sort=ur.choice(ui_t, "sort", ("date", "sender", "subject", "size"), "date"),
+        sort_reverse=ur.get(ui_t, "sort_reverse", bool, False),
     )
     keymap_t = r.table(data, "keymap", required=False) or {}
     kr = _Reader(path, "[keymap]")

@@ -103,6 +103,7 @@ class MessageRow:
     snippet: str = ""
     has_body: bool = False
     thread_depth: int = 0
+    thread_id: int | None = None  # the conversation (tui_mail/store/threads.py); None before threading
 
     @property
     def seen(self) -> bool:

@@ -138,7 +138,7 @@ async def test_tag_two_messages_and_delete_both(demo: Mailbox) -> None:
         await settle(app, pilot)
         a, b, c = (app.message_list.row(i) for i in range(3))
         assert a and b and c
-        await pilot.press("t", "v")  # tag the first two (the cursor moves down after each)
+        await pilot.press("v", "v")  # tag the first two (the cursor moves down after each)
         assert app.message_list.tagged == {a.id, b.id}
         assert screen_text(app).count("*") >= 2
         await pilot.press("d")
@@ -155,13 +155,13 @@ async def test_tag_a_range_then_flag_and_mark_read(demo: Mailbox) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         ids = [app.message_list.row(i).id for i in range(4)]  # type: ignore[union-attr]
-        await pilot.press("t", "j", "j", "V")  # tag row 0, then rows 0..3 as a range
+        await pilot.press("v", "j", "j", "V")  # tag row 0, then rows 0..3 as a range
         assert app.message_list.tagged == set(ids)
         await pilot.press("s")
         await settle(app, pilot)
         assert all(FLAGGED in cache.message(i).flags for i in ids)  # type: ignore[union-attr]
-        await pilot.press("t", "V")
-        await pilot.press("home", "t", "end", "k")
+        await pilot.press("v", "V")
+        await pilot.press("home", "v", "end", "k")
         # Escape clears the tags (and never quits).
         await pilot.press("escape")
         assert not app.message_list.tagged and app.is_running

@@ -162,7 +162,7 @@ async def test_tagged_messages_in_trash_ask_before_deleting_for_good(demo: Mailb
         app.open_folder(0, trash.id)
         await settle(app, pilot)
         before = cache.count(trash.id)
-        await pilot.press("t", "t", "d")
+        await pilot.press("v", "v", "d")
         await settle(app, pilot)
         assert isinstance(app.screen, ConfirmScreen)
         assert "Delete 2 messages for good?" in screen_text(app)

@@ -21,6 +21,7 @@ from ..faults import fault_point
 from ..models import SEEN, Envelope, Folder, MessageRow, Role
 from . import threads
 from .disk import full_disk_reported, rollback
+from .list_order import FLAT, ListOrder, before_terms, fold_filter, order_by
 from .local_changes import LocalChanges, flags_to_text, text_to_flags
 from .outbox import OutboxTable
 from .schema import migrate
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 _ROW_COLUMNS = (
     "id, folder_id, uid, date, from_name, from_addr, to_addrs, cc_addrs, subject, message_id, in_reply_to, refs, "
-    "flags, size, has_attachments, snippet, body_hash IS NOT NULL, thread_depth"
+    "flags, size, has_attachments, snippet, body_hash IS NOT NULL, thread_depth, thread_id"
 )
 FEW_HITS = 5_000  # a search with at most this many text hits is answered from the index of hits, not the folder
 _FOLDER_COLUMNS = "id, name, delimiter, role, uidvalidity, uidnext, highestmodseq, last_uid, local_only"
@@ -56,6 +57,7 @@ def _row(r: Sequence[object]) -> MessageRow:
         snippet=r[15],  # type: ignore[arg-type]
         has_body=bool(r[16]),
         thread_depth=r[17],  # type: ignore[arg-type]
+        thread_id=r[18],  # type: ignore[arg-type]
     )
 
 
@@ -477,9 +479,22 @@ class Cache(SyncState, OutboxTable, LocalChanges):
 
     # -- reading for the UI ------------------------------------------------------------------------------------
 
-    def count(self, folder_id: int | None, query: str = "", include: Sequence[int] = ()) -> int:
-        where, params = self._filter(folder_id, query, include)
+    def count(
+        self, folder_id: int | None, query: str = "", include: Sequence[int] = (), *, order: ListOrder | None = None
+    ) -> int:
+        """Rows in the list (collapsed threads count as one when `order` folds them)."""
+        where, params = self._list_filter(folder_id, query, include, order)
         return int(self.conn.execute(f"SELECT COUNT(*) FROM messages WHERE {where}", params).fetchone()[0])
+
+    def _list_filter(
+        self, folder_id: int | None, query: str, include: Sequence[int], order: ListOrder | None
+    ) -> tuple[str, tuple[object, ...]]:
+        where, params = self._filter(folder_id, query, include)
+        if order is not None:
+            fold, values = fold_filter(order, folder_id, query)
+            if fold:
+                return f"({where}){fold}", (*params, *values)
+        return where, params
 
     def _filter(self, folder_id: int | None, query: str, include: Sequence[int] = ()) -> tuple[str, tuple[object, ...]]:
         """WHERE clause of a list: the folder (None = every folder), narrowed by a search query (see
@@ -529,15 +544,18 @@ class Cache(SyncState, OutboxTable, LocalChanges):
         threaded: bool = False,
         query: str = "",
         include: Sequence[int] = (),
+        order: ListOrder | None = None,
     ) -> list[MessageRow]:
-        """Rows offset..offset+limit of the folder's list, newest first (threads grouped when threaded).
-        Costs the same for a 100-message folder as for a 1,000,000-message one, apart from the index walk."""
-        where, params = self._filter(folder_id, query, include)
-        order = "thread_date DESC, thread_id DESC, thread_pos, id" if threaded else "date DESC, id DESC"
+        """Rows offset..offset+limit of the folder's list, newest first (threads grouped when threaded; `order`:
+        another sort, collapsed threads). Costs the same for a 100-message folder as for a 1,000,000-message one,
+        apart from the index walk."""
+        order = order or (ListOrder(threaded=True) if threaded else FLAT)
+        threaded = order.threaded
+        where, params = self._list_filter(folder_id, query, include, order)
         ids = [
             r[0]
             for r in self.conn.execute(
-                f"SELECT id FROM messages WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                f"SELECT id FROM messages WHERE {where} ORDER BY {order_by(order)} LIMIT ? OFFSET ?",
                 (*params, limit, offset),
             )
         ]
@@ -565,39 +583,28 @@ class Cache(SyncState, OutboxTable, LocalChanges):
         threaded: bool = False,
         query: str = "",
         include: Sequence[int] = (),
+        order: ListOrder | None = None,
     ) -> int | None:
         """Index of a message in the folder's list order (to keep the cursor on it after new mail).
 
         Counted with index range scans (rows before it in the order), so it stays fast in a 100,000-message folder.
         """
-        where, params = self._filter(folder_id, query, include)
+        order = order or (ListOrder(threaded=True) if threaded else FLAT)
+        where, params = self._list_filter(folder_id, query, include, order)
         me = self.conn.execute(
             f"SELECT date, id, thread_date, thread_id, thread_pos FROM messages WHERE {where} AND id=?",
             (*params, message_id),
         ).fetchone()
         if me is None:
             return None
-        date, mid, thread_date, thread_id, thread_pos = me
-        if not threaded:
-            before = [("date > ?", (date,)), ("date = ? AND id > ?", (date, mid))]
-        elif thread_id is None:
-            order = "thread_date DESC, thread_id DESC, thread_pos, id"
+        before = before_terms(order, me)
+        if before is None:
             row = self.conn.execute(
-                f"SELECT pos FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY {order}) - 1 AS pos FROM messages "
+                f"SELECT pos FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY {order_by(order)}) - 1 AS pos FROM messages "
                 f"WHERE {where}) WHERE id=?",
                 (*params, message_id),
             ).fetchone()
             return int(row[0]) if row else None
-        else:
-            before = [
-                ("thread_date > ?", (thread_date,)),
-                ("thread_date = ? AND thread_id > ?", (thread_date, thread_id)),
-                ("thread_date = ? AND thread_id = ? AND thread_pos < ?", (thread_date, thread_id, thread_pos)),
-                (
-                    "thread_date = ? AND thread_id = ? AND thread_pos = ? AND id < ?",
-                    (thread_date, thread_id, thread_pos, mid),
-                ),
-            ]
         total = 0
         for condition, values in before:
             total += int(

@@ -170,6 +170,41 @@ MIGRATIONS: list[str | tuple[str, Callable[[sqlite3.Connection], None]]] = [
     INSERT INTO sync_ranges(folder_id, lo, hi) SELECT id, 1, last_uid FROM folders WHERE last_uid > 0;
     CREATE INDEX messages_without_body ON messages(folder_id, date DESC) WHERE body_hash IS NULL AND uid IS NOT NULL;
     """,
+    # 6 -> 7: collapsed threads (tui_mail/store/list_order.py). thread_head = 1 on the newest message of each
+    # conversation in each folder (the row a collapsed thread shows), kept by triggers whatever writes the row
+    # (sync, threading, moves, deletes, expunges); a partial index makes a collapsed 100k folder count and page as
+    # fast as a flat one (without it, counting one took ~90 ms of correlated lookups).
+    """
+    ALTER TABLE messages ADD COLUMN thread_head INTEGER NOT NULL DEFAULT 1;
+    UPDATE messages SET thread_head = 0 WHERE thread_id IS NOT NULL AND EXISTS (SELECT 1 FROM messages h
+        WHERE h.thread_id = messages.thread_id AND +h.folder_id = messages.folder_id
+        AND (h.date > messages.date OR (h.date = messages.date AND h.id > messages.id)));
+    CREATE INDEX messages_thread_heads ON messages(folder_id, thread_date DESC, thread_id DESC, thread_pos, id)
+        WHERE thread_head = 1;
+    CREATE TRIGGER messages_head_insert AFTER INSERT ON messages WHEN new.thread_id IS NOT NULL BEGIN
+        UPDATE messages SET thread_head = 1 - thread_head
+        WHERE thread_id = new.thread_id AND +folder_id = new.folder_id
+        AND thread_head <> (id = (SELECT h.id FROM messages h WHERE h.thread_id = new.thread_id
+            AND +h.folder_id = new.folder_id ORDER BY h.date DESC, h.id DESC LIMIT 1));
+    END;
+    CREATE TRIGGER messages_head_delete AFTER DELETE ON messages WHEN old.thread_id IS NOT NULL BEGIN
+        UPDATE messages SET thread_head = 1 - thread_head
+        WHERE thread_id = old.thread_id AND +folder_id = old.folder_id
+        AND thread_head <> (id = (SELECT h.id FROM messages h WHERE h.thread_id = old.thread_id
+            AND +h.folder_id = old.folder_id ORDER BY h.date DESC, h.id DESC LIMIT 1));
+    END;
+    CREATE TRIGGER messages_head_update AFTER UPDATE OF thread_id, folder_id, date ON messages BEGIN
+        UPDATE messages SET thread_head = 1 WHERE id = new.id AND new.thread_id IS NULL;
+        UPDATE messages SET thread_head = 1 - thread_head
+        WHERE old.thread_id IS NOT NULL AND thread_id = old.thread_id AND +folder_id = old.folder_id
+        AND thread_head <> (id = (SELECT h.id FROM messages h WHERE h.thread_id = old.thread_id
+            AND +h.folder_id = old.folder_id ORDER BY h.date DESC, h.id DESC LIMIT 1));
+        UPDATE messages SET thread_head = 1 - thread_head
+        WHERE new.thread_id IS NOT NULL AND thread_id = new.thread_id AND +folder_id = new.folder_id
+        AND thread_head <> (id = (SELECT h.id FROM messages h WHERE h.thread_id = new.thread_id
+            AND +h.folder_id = new.folder_id ORDER BY h.date DESC, h.id DESC LIMIT 1));
+    END;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

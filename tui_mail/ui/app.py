@@ -37,6 +37,7 @@ from .screens.outbox import OutboxScreen, is_draft, outbox_count
 from .screens.reader_screen import ReaderScreen
 from .search import SEARCH_PLACEHOLDER, SearchActions, SearchInput
 from .tagging import Tagging
+from .threads_view import ThreadsView
 from .widgets.folder_pane import AccountFolders, FolderPane, folder_title
 from .widgets.key_footer import KeyFooter
 from .widgets.message_list import ListSource, MessageList
@@ -74,6 +75,7 @@ MAIN_ONLY_ACTIONS = {
     "tag_matching",
     "goto_folder",
     "pending",
+    *("toggle_threads", "fold_thread", "fold_all", "sort", "sort_reverse", "search_next", "search_previous"),
 }
 FOLDER_PANE_MIN_WIDTH = 100  # below this terminal width the folder pane hides itself (b shows it)
 
@@ -92,7 +94,9 @@ class AccountView:
     counted: int | None = None  # the list's length as a search worker just counted it (used once)
 
 
-class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxActions, LocalActions, ComposeActions):
+class MailApp(
+    BackgroundWork, AttachmentActions, SearchActions, Tagging, ThreadsView, OutboxActions, LocalActions, ComposeActions
+):
     """The mail client."""
 
     CSS_PATH = "tui_mail.tcss"
@@ -129,6 +133,7 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxA
         self.preview_delay = preview_delay
         self.opener = opener  # None: [openers], mailcap, then xdg-open (tests pass their own)
         self.threaded = config.ui.threads
+        self.sort_key, self.sort_reverse = config.ui.sort, config.ui.sort_reverse
         self.current = 0
         self.views: dict[str, AccountView] = {}
         self.sync_states: dict[str, SyncState] = {}
@@ -364,12 +369,13 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxA
             return
         cache = self.cache(account)
         folder_id = None if view.search_all and view.query else view.folder_id
-        source = ListSource(account, cache, folder_id, threaded=self.threaded, query=view.query, include=view.include)
+        order = self.list_order(account, folder_id)
+        source = ListSource(
+            account, cache, folder_id, threaded=self.threaded, query=view.query, include=view.include, order=order
+        )
         cursor = view.cursor
         if view.selected is not None:
-            pos = cache.position(
-                folder_id, view.selected, threaded=self.threaded, query=view.query, include=view.include
-            )
+            pos = source.position(view.selected)
             if pos is not None:
                 cursor = pos
         counted, view.counted = view.counted, None
@@ -629,6 +635,7 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxA
         if not keep_cursor:
             view.cursor, view.scroll_y, view.selected = 0, 0, None
         view.query, view.include = query, include
+        self.last_query = query or self.last_query
         if not query:
             view.search_all = False
         self._show_folder(acc.name, view)
@@ -652,7 +659,7 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxA
         self.push_screen(HelpScreen(rows))
 
     def action_delete(self) -> None:
-        if self.apply_to_tagged("delete"):
+        if self.apply_to_tagged("delete") or self.apply_to_folded("delete"):
             return
         target = self._target()
         if target is None:
@@ -667,7 +674,7 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxA
         self.confirm_delete_for_good(account, [row], delete)
 
     def action_flag(self) -> None:
-        if self.apply_to_tagged("flag"):
+        if self.apply_to_tagged("flag") or self.apply_to_folded("flag"):
             return
         target = self._target()
         if target is None:
@@ -676,7 +683,7 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxA
         self.run_action_worker(account, "flag", lambda: self.manager.flag(account, [row.id], not row.flagged))
 
     def action_toggle_read(self) -> None:
-        if self.apply_to_tagged("toggle_read"):
+        if self.apply_to_tagged("toggle_read") or self.apply_to_folded("toggle_read"):
             return
         target = self._target()
         if target is None:
@@ -685,6 +692,8 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxA
         self.run_action_worker(account, "mark", lambda: self.manager.mark_read(account, [row.id], not row.seen))
 
     def action_move(self) -> None:
+        if self.tagged_rows() is None and self.apply_to_folded("move"):
+            return
         target = self._target()
         if target is None:
             return
@@ -728,7 +737,7 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxA
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Sync all accounts", "Fetch new mail for every account", self._sync_all)
-        yield SystemCommand("Toggle threads", "Group the message list by thread", self._toggle_threads)
+        yield from self.thread_commands()
         if HAS_COMPOSE and self.accounts:
             yield SystemCommand(
                 "Recall a draft", "Reopen the newest draft in compose (mutt's recall)", self.recall_draft
@@ -744,13 +753,6 @@ class MailApp(BackgroundWork, AttachmentActions, SearchActions, Tagging, OutboxA
     def _sync_all(self) -> None:
         for acc in self.accounts:
             self.start_sync(acc.name)
-
-    def _toggle_threads(self) -> None:
-        self.threaded = not self.threaded
-        acc = self.account
-        if acc is not None:
-            self._save_view()
-            self._show_folder(acc.name, self.views[acc.name])
 
 
 def _missing_folder(cache: Cache, folder_id: int) -> bool:

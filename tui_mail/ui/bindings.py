@@ -31,9 +31,20 @@ APP_BINDINGS: list[BindingType] = [
     Binding("question_mark", "help", "Help", id="app.help"),
     Binding("colon,ctrl+k", "command_palette", "Commands", show=False, id="app.command-palette"),
     # Tagging (the main view): d, m, s and u then act on every tagged message.
-    Binding("t,v", "tag", "Tag", show=False, id="tag.toggle"),
+    Binding("v", "tag", "Tag", show=False, id="tag.toggle"),
     Binding("V", "tag_range", "Tag range", show=False, id="tag.range"),
     Binding("T", "tag_matching", "Tag all matching", show=False, id="tag.all"),
+    # Conversations and order (ui/threads_view.py); d, m, s and u on a collapsed thread act on the whole thread.
+    Binding("t", "toggle_threads", "Threads on/off", show=False, id="list.threads"),
+    Binding("minus", "fold_thread", "Collapse/expand thread", show=False, id="thread.fold"),
+    Binding("underscore", "fold_all", "Collapse/expand all threads", show=False, id="thread.fold-all"),
+    Binding("ctrl+r", "thread_read", "Mark thread read", show=False, id="thread.read"),
+    Binding("ctrl+d", "thread_delete", "Delete thread", show=False, id="thread.delete"),
+    Binding("M", "thread_move", "Move thread", show=False, id="thread.move"),
+    Binding("o", "sort", "Sort by…", show=False, id="list.sort"),
+    Binding("O", "sort_reverse", "Reverse sort", show=False, id="list.sort-reverse"),
+    Binding("n", "search_next", "Next search hit", show=False, id="search.next"),
+    Binding("N", "search_previous", "Previous search hit", show=False, id="search.previous"),
 ]
 
 # The message list (when focused).

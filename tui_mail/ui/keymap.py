@@ -17,6 +17,11 @@ PRESETS: dict[str, dict[str, str]] = {
         "mail.flag": "F",
         "mail.toggle-read": "N",
         "app.goto-folder": "c",
+        # mutt tags with t and keeps N for toggle-new: threads go to ctrl+t, the previous search hit to alt+n
+        # (mutt's Esc-prefixed keys); v still tags.
+        "tag.toggle": "t,v",
+        "list.threads": "ctrl+t",
+        "search.previous": "alt+n",
     },
 }
 

@@ -95,10 +95,7 @@ class ReaderScreen(Screen[None]):
             return None
         if ml.current_id == self.row.id:
             return ml.cursor
-        pos = ml.source.cache.position(
-            ml.source.folder_id, self.row.id, threaded=ml.source.threaded, query=ml.source.query
-        )
-        return pos
+        return ml.source.position(self.row.id)
 
     def action_step(self, delta: int) -> None:
         index = self._list_index()

@@ -18,6 +18,7 @@ from textual.timer import Timer
 
 from ...models import MessageRow
 from ...store.cache import Cache
+from ...store.list_order import ListOrder, thread_counts
 from ..bindings import LIST_BINDINGS
 from .safe_text import clean_line
 
@@ -38,6 +39,28 @@ class ListSource:
     threaded: bool = False
     query: str = ""
     include: tuple[int, ...] = ()
+    order: ListOrder | None = None  # sort and collapsed threads (None: by date, threaded as `threaded` says)
+
+    @property
+    def list_order(self) -> ListOrder:
+        return self.order if self.order is not None else ListOrder(threaded=self.threaded)
+
+    def count(self) -> int:
+        return self.cache.count(self.folder_id, self.query, self.include, order=self.list_order)
+
+    def position(self, message_id: int) -> int | None:
+        return self.cache.position(
+            self.folder_id, message_id, query=self.query, include=self.include, order=self.list_order
+        )
+
+    def folds(self, row: MessageRow) -> bool:
+        """The row stands for its whole collapsed thread."""
+        return self.folder_id is not None and not self.query and self.list_order.is_collapsed(row.thread_id)
+
+
+def thread_label(messages: int, unread: int) -> str:
+    """What a collapsed thread's row says before its subject: `[5] ` or `[5, 2 unread] `."""
+    return f"[{messages}, {unread} unread] " if unread else f"[{messages}] "
 
 
 def flag_marks(row: MessageRow) -> str:
@@ -103,6 +126,7 @@ class MessageList(ScrollView, can_focus=True):
         self.date_format = date_format
         self.row_count = 0
         self._pages: OrderedDict[int, list[MessageRow]] = OrderedDict()
+        self.thread_sizes: dict[int, tuple[int, int]] = {}  # collapsed thread id -> (messages, unread), per page
         self._g_pending: float = 0.0
         self._g_timer: Timer | None = None
         self.window_queries = 0  # how many window reads were made (tests and bench look at this)
@@ -143,8 +167,9 @@ class MessageList(ScrollView, can_focus=True):
         self.source = source
         self._pages.clear()
         self._strips.clear()
+        self.thread_sizes.clear()
         if row_count is None:
-            row_count = source.cache.count(source.folder_id, source.query, source.include) if source else 0
+            row_count = source.count() if source else 0
         self.row_count = row_count
         self.virtual_size = Size(self.size.width, self.row_count)
         self.scroll_to(y=scroll_y, animate=False, force=True)
@@ -168,13 +193,12 @@ class MessageList(ScrollView, can_focus=True):
         old_cursor = self.cursor
         self._pages.clear()
         self._strips.clear()
-        self.row_count = source.cache.count(source.folder_id, source.query, source.include)
+        self.thread_sizes.clear()
+        self.row_count = source.count()
         self.virtual_size = Size(self.size.width, self.row_count)
         new_cursor = old_cursor
         if keep is not None:
-            pos = source.cache.position(
-                source.folder_id, keep, threaded=source.threaded, query=source.query, include=source.include
-            )
+            pos = source.position(keep)
             if pos is not None:
                 new_cursor = pos
         new_cursor = max(0, min(new_cursor, self.row_count - 1))
@@ -198,12 +222,15 @@ class MessageList(ScrollView, can_focus=True):
                 source.folder_id,
                 page_no * PAGE_SIZE,
                 PAGE_SIZE,
-                threaded=source.threaded,
                 query=source.query,
                 include=source.include,
+                order=source.list_order,
             )
             self.window_queries += 1
             self._pages[page_no] = page
+            folded = [r.thread_id for r in page if r.thread_id is not None and source.folds(r)]
+            if folded and source.folder_id is not None:
+                self.thread_sizes.update(thread_counts(source.cache.conn, source.folder_id, folded))
             while len(self._pages) > MAX_PAGES:
                 self._pages.popitem(last=False)
         else:
@@ -349,7 +376,11 @@ class MessageList(ScrollView, can_focus=True):
 
     def _render_row(self, row: MessageRow, is_cursor: bool, width: int, base: Style) -> Strip:
         style = base
-        if not row.seen:
+        label, depth, unread = "", row.thread_depth, not row.seen
+        if self.source is not None and row.thread_id is not None and self.source.folds(row):
+            messages, unread_n = self.thread_sizes.get(row.thread_id, (1, 0))
+            label, depth, unread = (thread_label(messages, unread_n) if messages > 1 else ""), 0, unread_n > 0
+        if unread:
             style += self._style("message-list--unread")
         if row.flagged:
             style += self._style("message-list--flagged")
@@ -363,9 +394,9 @@ class MessageList(ScrollView, can_focus=True):
         from_w = min(16, max(8, rest // 4)) if narrow else min(24, max(8, rest // 3))  # the subject gets the room
         subject_w = max(0, rest - from_w - 1)
         indent = ""
-        if row.thread_depth:
-            indent = "  " * min(row.thread_depth - 1, 6) + "↳ "
-        subject = indent + (clean_line(row.subject) or "(no subject)")
+        if depth:
+            indent = "  " * min(depth - 1, 6) + "↳ "
+        subject = indent + label + (clean_line(row.subject) or "(no subject)")
         sender = clean_line(row.sender) or "(unknown sender)"
         segments = [
             Segment(flags, style + self._style("message-list--flags")),
@@ -376,4 +407,4 @@ class MessageList(ScrollView, can_focus=True):
         return Strip(segments).adjust_cell_length(width, style)
 
 
-__all__ = ["MAX_PAGES", "PAGE_SIZE", "ListSource", "MessageList", "flag_marks"]
+__all__ = ["MAX_PAGES", "PAGE_SIZE", "ListSource", "MessageList", "flag_marks", "thread_label"]

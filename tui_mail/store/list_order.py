@@ -1,0 +1,134 @@
+"""The message list's shape in SQL: sort key and direction, threads, and collapsed threads (for window/count/position).
+
+A collapsed thread shows one row: its newest message in the folder (the row whose date the threaded list sorts the
+thread by, so a collapsed list still reads in date order, and the message most likely to need reading). Which
+threads are collapsed is per view: a flag for "all" plus the thread ids toggled against it, compiled into the WHERE
+clause, so the list stays one ordered index walk and never loads a folder into Python.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+SORTS = ("date", "sender", "subject", "size")
+
+# The newest message of its thread in its folder (ties broken by row id), kept by triggers (schema migration 7).
+HEAD = "thread_head = 1"
+
+_SENDER = "(CASE WHEN {p}from_name <> '' THEN {p}from_name ELSE {p}from_addr END) COLLATE NOCASE"
+# "Re: x", "Fwd: x" and "Fw: x" sort with "x" (one prefix; a second one is rare enough to sort under R).
+_SUBJECT = (
+    "(CASE WHEN {p}subject LIKE 're:%' THEN ltrim(substr({p}subject, 4)) "
+    "WHEN {p}subject LIKE 'fw:%' THEN ltrim(substr({p}subject, 4)) "
+    "WHEN {p}subject LIKE 'fwd:%' THEN ltrim(substr({p}subject, 5)) ELSE ltrim({p}subject) END) COLLATE NOCASE"
+)
+_KEYS = {"sender": _SENDER, "subject": _SUBJECT, "size": "{p}size"}
+# Natural direction of each key: newest and largest first, names A to Z.
+_DESCENDING = {"date": True, "sender": False, "subject": False, "size": True}
+
+
+@dataclass(frozen=True, slots=True)
+class ListOrder:
+    """How a list is ordered and folded: flat or threaded, by which key, reversed or not, which threads collapsed."""
+
+    threaded: bool = False
+    sort: str = "date"
+    reverse: bool = False
+    collapsed: bool = False  # every thread collapsed, except those in `flipped`
+    flipped: frozenset[int] = frozenset()  # thread ids toggled against `collapsed`
+
+    def is_collapsed(self, thread_id: int | None) -> bool:
+        """Whether this thread shows as one row."""
+        return self.threaded and thread_id is not None and self.collapsed != (thread_id in self.flipped)
+
+    @property
+    def folding(self) -> bool:
+        """Some thread may be collapsed (the list needs the fold filter)."""
+        return self.threaded and (self.collapsed or bool(self.flipped))
+
+    def toggled(self, thread_id: int) -> ListOrder:
+        """The same order with one thread collapsed or expanded."""
+        flipped = self.flipped ^ {thread_id}
+        return ListOrder(self.threaded, self.sort, self.reverse, self.collapsed, frozenset(flipped))
+
+    def all_folded(self, collapsed: bool) -> ListOrder:
+        return ListOrder(self.threaded, self.sort, self.reverse, collapsed, frozenset())
+
+
+FLAT = ListOrder()
+
+
+def fold_filter(order: ListOrder, folder_id: int | None, query: str) -> tuple[str, tuple[object, ...]]:
+    """The extra WHERE term that hides the non-newest rows of collapsed threads ("" when nothing is collapsed).
+    Only a folder's own list folds; search results always show every hit."""
+    if not order.folding or folder_id is None or query:
+        return "", ()
+    ids = tuple(sorted(order.flipped))
+    marks = ",".join("?" * len(ids))
+    if order.collapsed:
+        return (f" AND (thread_id IN ({marks}) OR {HEAD})", ids) if ids else (f" AND {HEAD}", ())
+    return f" AND (thread_id NOT IN ({marks}) OR {HEAD})", ids
+
+
+def order_by(order: ListOrder) -> str:
+    """The ORDER BY expression of the list (threads in tree order inside, ordered by the key of their newest row)."""
+    desc = _DESCENDING[order.sort] != order.reverse
+    d = "DESC" if desc else "ASC"
+    if not order.threaded:
+        if order.sort == "date":
+            return f"date {d}, id {d}"
+        return f"{_KEYS[order.sort].format(p='')} {d}, date DESC, id DESC"
+    if order.sort == "date":
+        return f"thread_date {d}, thread_id {d}, thread_pos, id"
+    key = _KEYS[order.sort]
+    head_key = (
+        f"COALESCE((SELECT {key.format(p='h.')} FROM messages h WHERE h.thread_id = messages.thread_id "
+        f"AND +h.folder_id = messages.folder_id AND h.thread_head = 1), {key.format(p='')})"
+    )
+    return f"{head_key} {d}, thread_date DESC, thread_id DESC, thread_pos, id"
+
+
+def before_terms(order: ListOrder, me: Sequence[object]) -> list[tuple[str, tuple[object, ...]]] | None:
+    """Conditions whose row counts add up to a row's index (index range scans), for the date orders; None: the
+    caller numbers the rows instead. me = (date, id, thread_date, thread_id, thread_pos) of the row."""
+    if order.sort != "date":
+        return None
+    date, mid, thread_date, thread_id, thread_pos = me
+    after = ">" if not order.reverse else "<"
+    if not order.threaded:
+        return [(f"date {after} ?", (date,)), (f"date = ? AND id {after} ?", (date, mid))]
+    if thread_id is None:
+        return None
+    return [
+        (f"thread_date {after} ?", (thread_date,)),
+        (f"thread_date = ? AND thread_id {after} ?", (thread_date, thread_id)),
+        ("thread_date = ? AND thread_id = ? AND thread_pos < ?", (thread_date, thread_id, thread_pos)),
+        ("thread_date = ? AND thread_id = ? AND thread_pos = ? AND id < ?", (thread_date, thread_id, thread_pos, mid)),
+    ]
+
+
+def thread_counts(conn: sqlite3.Connection, folder_id: int, thread_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """thread id -> (messages, unread) in the folder, for the collapsed rows on screen (one query per page)."""
+    ids = sorted(set(thread_ids))
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = conn.execute(
+        f"SELECT thread_id, COUNT(*), SUM(seen = 0) FROM messages WHERE thread_id IN ({marks}) AND +folder_id = ? "
+        "GROUP BY thread_id",
+        (*ids, folder_id),
+    )
+    return {r[0]: (int(r[1]), int(r[2] or 0)) for r in rows}
+
+
+def thread_members(conn: sqlite3.Connection, folder_id: int, thread_id: int) -> list[int]:
+    """Row ids of the thread's messages in the folder, in tree order (what a thread action acts on)."""
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM messages WHERE thread_id = ? AND +folder_id = ? ORDER BY thread_pos, id",
+            (thread_id, folder_id),
+        )
+    ]
