@@ -91,7 +91,7 @@ async def take(out_dir: Path) -> list[Path]:
                     await pilot.pause(0.2)
 
                 await settle_small()
-                await pilot.press("j", "t", "t")
+                await pilot.press("j", "v", "v")
                 await settle_small()
                 app.save_screenshot(filename="small-tagged.svg", path=str(out_dir))
                 saved.append(out_dir / "small-tagged.svg")

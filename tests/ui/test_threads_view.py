@@ -10,7 +10,6 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from tests.ui.conftest import FIXED_NOW, Helpers, Mailbox, screen_text, settle
-
 from tui_mail.mime import parse_envelope
 from tui_mail.models import FLAGGED, SEEN, Role
 from tui_mail.store.cache import NewMessage

@@ -173,7 +173,9 @@ MIGRATIONS: list[str | tuple[str, Callable[[sqlite3.Connection], None]]] = [
     # 6 -> 7: collapsed threads (tui_mail/store/list_order.py). thread_head = 1 on the newest message of each
     # conversation in each folder (the row a collapsed thread shows), kept by triggers whatever writes the row
     # (sync, threading, moves, deletes, expunges); a partial index makes a collapsed 100k folder count and page as
-    # fast as a flat one (without it, counting one took ~90 ms of correlated lookups).
+    # fast as a flat one (without it, counting one took ~90 ms of correlated lookups). The same triggers keep a
+    # folder's thread_date (the thread's sort date there) right when a message leaves or joins it by a move or a
+    # delete, so a moved reply does not split its thread in the destination.
     """
     ALTER TABLE messages ADD COLUMN thread_head INTEGER NOT NULL DEFAULT 1;
     UPDATE messages SET thread_head = 0 WHERE thread_id IS NOT NULL AND EXISTS (SELECT 1 FROM messages h
@@ -192,6 +194,11 @@ MIGRATIONS: list[str | tuple[str, Callable[[sqlite3.Connection], None]]] = [
         WHERE thread_id = old.thread_id AND +folder_id = old.folder_id
         AND thread_head <> (id = (SELECT h.id FROM messages h WHERE h.thread_id = old.thread_id
             AND +h.folder_id = old.folder_id ORDER BY h.date DESC, h.id DESC LIMIT 1));
+        UPDATE messages SET thread_date = (SELECT MAX(h.date) FROM messages h WHERE h.thread_id = old.thread_id
+            AND +h.folder_id = old.folder_id)
+        WHERE thread_id = old.thread_id AND +folder_id = old.folder_id
+        AND thread_date <> (SELECT MAX(h.date) FROM messages h WHERE h.thread_id = old.thread_id
+            AND +h.folder_id = old.folder_id);
     END;
     CREATE TRIGGER messages_head_update AFTER UPDATE OF thread_id, folder_id, date ON messages BEGIN
         UPDATE messages SET thread_head = 1 WHERE id = new.id AND new.thread_id IS NULL;
@@ -199,10 +206,20 @@ MIGRATIONS: list[str | tuple[str, Callable[[sqlite3.Connection], None]]] = [
         WHERE old.thread_id IS NOT NULL AND thread_id = old.thread_id AND +folder_id = old.folder_id
         AND thread_head <> (id = (SELECT h.id FROM messages h WHERE h.thread_id = old.thread_id
             AND +h.folder_id = old.folder_id ORDER BY h.date DESC, h.id DESC LIMIT 1));
+        UPDATE messages SET thread_date = (SELECT MAX(h.date) FROM messages h WHERE h.thread_id = old.thread_id
+            AND +h.folder_id = old.folder_id)
+        WHERE old.thread_id IS NOT NULL AND thread_id = old.thread_id AND +folder_id = old.folder_id
+        AND thread_date <> (SELECT MAX(h.date) FROM messages h WHERE h.thread_id = old.thread_id
+            AND +h.folder_id = old.folder_id);
         UPDATE messages SET thread_head = 1 - thread_head
         WHERE new.thread_id IS NOT NULL AND thread_id = new.thread_id AND +folder_id = new.folder_id
         AND thread_head <> (id = (SELECT h.id FROM messages h WHERE h.thread_id = new.thread_id
             AND +h.folder_id = new.folder_id ORDER BY h.date DESC, h.id DESC LIMIT 1));
+        UPDATE messages SET thread_date = (SELECT MAX(h.date) FROM messages h WHERE h.thread_id = new.thread_id
+            AND +h.folder_id = new.folder_id)
+        WHERE new.thread_id IS NOT NULL AND thread_id = new.thread_id AND +folder_id = new.folder_id
+        AND thread_date <> (SELECT MAX(h.date) FROM messages h WHERE h.thread_id = new.thread_id
+            AND +h.folder_id = new.folder_id);
     END;
     """,
 ]
