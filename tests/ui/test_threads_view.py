@@ -89,6 +89,19 @@ async def test_t_toggles_threads_and_v_tags(tmp_path: Path, ui: Helpers) -> None
         await pilot.press("escape", "t")
         await settle(app, pilot)
         assert not app.threaded and "↳" not in screen_text(app)
+        await pilot.press("question_mark")  # the help screen lists the new keys with their ids
+        await settle(app, pilot)
+        rows = {(k, d, i) for k, d, i in app.screen.rows}  # type: ignore[attr-defined]
+        for row in [
+            ("t", "Threads on/off", "list.threads"),
+            ("v", "Tag", "tag.toggle"),
+            ("-", "Collapse/expand thread", "thread.fold"),
+            ("_", "Collapse/expand all threads", "thread.fold-all"),
+            ("^r", "Mark thread read", "thread.read"),
+            ("n", "Next search hit", "search.next"),
+            ("o", "Sort by…", "list.sort"),
+        ]:
+            assert row in rows, row
 
 
 async def test_collapse_one_thread_and_all_keeps_the_cursor_on_the_thread(tmp_path: Path, ui: Helpers) -> None:
