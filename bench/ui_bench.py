@@ -128,7 +128,7 @@ def child(data_dir: Path, moves: int, spawned: float) -> dict[str, float]:
     imports_started = time.time()
 
     from tui_mail.accounts import AccountManager
-    from tui_mail.config import AccountConfig, Config, ServerConfig
+    from tui_mail.config import AccountConfig, Config, ServerConfig, UiConfig
     from tui_mail.ui.app import MailApp
     from tui_mail.ui.screens.reader_screen import ReaderScreen
     from tui_mail.ui.widgets.message_list import MessageList
@@ -152,7 +152,9 @@ def child(data_dir: Path, moves: int, spawned: float) -> dict[str, float]:
         incoming=ServerConfig(host="imap.bench.invalid", port=993),
         smtp=ServerConfig(host="smtp.bench.invalid", port=465),
     )
-    config = Config(path=None, accounts=(account,))
+    # UI_BENCH_THREADS=0 opens the folder flat (bench/threads_bench.py compares both); threaded is the default.
+    ui = UiConfig(threads=os.environ.get("UI_BENCH_THREADS", "1") != "0", sort=os.environ.get("UI_BENCH_SORT", "date"))
+    config = Config(path=None, accounts=(account,), ui=ui)
     manager = AccountManager(config, data_dir=data_dir, offline=True)
     app = MailApp(config, manager, sync_on_start=False, show_clock=False, preview_delay=0.15)
     result: dict[str, float] = {}

@@ -79,6 +79,10 @@ def test_good_config_is_typed_with_defaults(tmp_path: Path) -> None:
         ),
         (lambda t: t.replace('name = "home"', 'name = "work"'), "is used by two accounts"),
         (lambda t: t.replace("display_name", "dispaly_name"), "key 'dispaly_name' is not a known setting"),
+        (
+            lambda t: t + '\n[ui]\nsort = "from"\n',
+            "key 'sort' must be one of 'date', 'sender', 'subject', 'size', not 'from'",
+        ),
     ],
 )
 def test_bad_config_one_sentence(tmp_path: Path, edit, expected: str) -> None:  # type: ignore[no-untyped-def]

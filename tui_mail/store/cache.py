@@ -21,7 +21,7 @@ from ..faults import fault_point
 from ..models import SEEN, Envelope, Folder, MessageRow, Role
 from . import threads
 from .disk import full_disk_reported, rollback
-from .list_order import FLAT, ListOrder, before_terms, fold_filter, order_by
+from .list_order import FLAT, ListOrder, before_terms, count_terms, fold_filter, order_by, sort_value
 from .local_changes import LocalChanges, flags_to_text, text_to_flags
 from .outbox import OutboxTable
 from .schema import migrate
@@ -483,8 +483,12 @@ class Cache(SyncState, OutboxTable, LocalChanges):
         self, folder_id: int | None, query: str = "", include: Sequence[int] = (), *, order: ListOrder | None = None
     ) -> int:
         """Rows in the list (collapsed threads count as one when `order` folds them)."""
-        where, params = self._list_filter(folder_id, query, include, order)
-        return int(self.conn.execute(f"SELECT COUNT(*) FROM messages WHERE {where}", params).fetchone()[0])
+        where, params = self._filter(folder_id, query, include)
+        total = 0
+        for sign, extra, values in count_terms(order or FLAT, folder_id, query):
+            sql = f"SELECT COUNT(*) FROM messages WHERE ({where}){extra}"
+            total += sign * int(self.conn.execute(sql, (*params, *values)).fetchone()[0])
+        return total
 
     def _list_filter(
         self, folder_id: int | None, query: str, include: Sequence[int], order: ListOrder | None
@@ -592,7 +596,8 @@ class Cache(SyncState, OutboxTable, LocalChanges):
         order = order or (ListOrder(threaded=True) if threaded else FLAT)
         where, params = self._list_filter(folder_id, query, include, order)
         me = self.conn.execute(
-            f"SELECT date, id, thread_date, thread_id, thread_pos FROM messages WHERE {where} AND id=?",
+            f"SELECT date, id, thread_date, thread_id, thread_pos, {sort_value(order)} FROM messages "
+            f"WHERE {where} AND id=?",
             (*params, message_id),
         ).fetchone()
         if me is None:
