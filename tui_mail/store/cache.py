@@ -602,7 +602,7 @@ class Cache(SyncState, OutboxTable, LocalChanges):
         ).fetchone()
         if me is None:
             return None
-        before = before_terms(order, me)
+        before = before_terms(order, me, folder_id)
         if before is None:
             row = self.conn.execute(
                 f"SELECT pos FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY {order_by(order)}) - 1 AS pos FROM messages "

@@ -95,29 +95,51 @@ def order_by(order: ListOrder) -> str:
         return f"{_KEYS[order.sort].format(p='')} {d}, date DESC, id DESC"
     if order.sort == "date":
         return f"thread_date {d}, thread_id {d}, thread_pos, id"
-    key = _KEYS[order.sort]
-    head_key = (
-        f"COALESCE((SELECT {key.format(p='h.')} FROM messages h WHERE h.thread_id = messages.thread_id "
-        f"AND +h.folder_id = messages.folder_id AND h.thread_head = 1), {key.format(p='')})"
-    )
-    return f"{head_key} {d}, thread_date DESC, thread_id DESC, thread_pos, id"
+    return f"{_head_key(order.sort)} {d}, thread_date DESC, thread_id DESC, thread_pos, id"
 
 
 def sort_value(order: ListOrder) -> str:
-    """The row's own sort key as a column expression (what before_terms compares with)."""
-    return "0" if order.sort == "date" else _KEYS[order.sort].format(p="")
+    """The row's sort key as a column expression (what before_terms compares with): threaded, its thread's."""
+    if order.sort == "date":
+        return "0"
+    return _head_key(order.sort) if order.threaded else _KEYS[order.sort].format(p="")
 
 
-def before_terms(order: ListOrder, me: Sequence[object]) -> list[tuple[str, tuple[object, ...]]] | None:
+def _head_key(sort: str) -> str:
+    """A row's thread's sort key: the key of the thread's newest message in the folder (the row a collapsed thread
+    shows), the row's own when it has no thread."""
+    key = _KEYS[sort]
+    return (
+        f"COALESCE((SELECT {key.format(p='h.')} FROM messages h WHERE h.thread_id = messages.thread_id "
+        f"AND +h.folder_id = messages.folder_id AND h.thread_head = 1), {key.format(p='')})"
+    )
+
+
+def before_terms(
+    order: ListOrder, me: Sequence[object], folder_id: int | None
+) -> list[tuple[str, tuple[object, ...]]] | None:
     """Conditions whose row counts add up to a row's index (index range scans for the date orders, one folder scan
-    for a flat sort by another key); None: the caller numbers the rows instead (threads sorted by another key).
-    me = (date, id, thread_date, thread_id, thread_pos, sort value) of the row."""
+    for another key: threaded, the threads whose newest message sorts first, found on the heads' index); None: the
+    caller numbers the rows instead. me = (date, id, thread_date, thread_id, thread_pos, sort value) of the row."""
     date, mid, thread_date, thread_id, thread_pos, value = me
     if order.sort != "date":
-        if order.threaded:
-            return None
-        key = _KEYS[order.sort].format(p="")
         first = "<" if not (_DESCENDING[order.sort] != order.reverse) else ">"
+        if order.threaded:
+            if thread_id is None or folder_id is None:
+                return None
+            hkey = _KEYS[order.sort].format(p="h.")
+            before = (
+                "thread_id IN (SELECT h.thread_id FROM messages h WHERE h.folder_id = ? AND h.thread_head = 1 AND "
+                f"({hkey} {first} ? OR ({hkey} = ? AND (h.thread_date > ? OR (h.thread_date = ? AND h.thread_id > ?)))))"
+            )
+            return [
+                (before, (folder_id, value, value, thread_date, thread_date, thread_id)),
+                (
+                    "thread_id = ? AND (thread_pos < ? OR (thread_pos = ? AND id < ?))",
+                    (thread_id, thread_pos, thread_pos, mid),
+                ),
+            ]
+        key = _KEYS[order.sort].format(p="")
         return [
             (
                 f"({key} {first} ? OR ({key} = ? AND (date > ? OR (date = ? AND id > ?))))",
