@@ -48,6 +48,7 @@ def build_cache(path: Path, count: int) -> float:
     Returns the seconds it took."""
     from tui_mail.models import Role
     from tui_mail.store.cache import Cache
+    from tui_mail.store.list_order import mark_heads
 
     started = time.perf_counter()
     cache = Cache(path)
@@ -99,6 +100,7 @@ def build_cache(path: Path, count: int) -> float:
             rows,
         )
         c.execute("UPDATE folders SET uidvalidity=1, last_uid=? WHERE id=?", (count, folder_id))
+        mark_heads(c)  # rows written straight into the table: mark each thread's newest (what the cache does)
     cache.close()
     return time.perf_counter() - started
 

@@ -125,7 +125,13 @@ def test_upgrade_marks_the_heads_of_an_existing_cache(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     Cache(path).close()  # a current cache, then rolled back to version 6 by hand
     conn = sqlite3.connect(path, isolation_level=None)
-    for name in ("messages_head_insert", "messages_head_delete", "messages_head_update"):
+    for name in (
+        "messages_head_delete",
+        "messages_head_left",
+        "messages_head_joined",
+        "messages_date_joined",
+        "messages_head_unthreaded",
+    ):
         conn.execute(f"DROP TRIGGER {name}")
     conn.execute("DROP INDEX messages_thread_heads")
     conn.execute("ALTER TABLE messages DROP COLUMN thread_head")

@@ -159,6 +159,16 @@ def before_terms(
     ]
 
 
+def mark_heads(conn: sqlite3.Connection) -> None:
+    """Recompute every thread_head (rows written straight into the table with a thread_id, as benchmarks do)."""
+    conn.execute("UPDATE messages SET thread_head = 1 WHERE thread_head = 0")
+    conn.execute(
+        "UPDATE messages SET thread_head = 0 WHERE thread_id IS NOT NULL AND EXISTS (SELECT 1 FROM messages h "
+        "WHERE h.thread_id = messages.thread_id AND +h.folder_id = messages.folder_id "
+        "AND (h.date > messages.date OR (h.date = messages.date AND h.id > messages.id)))"
+    )
+
+
 def thread_counts(conn: sqlite3.Connection, folder_id: int, thread_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
     """thread id -> (messages, unread) in the folder, for the collapsed rows on screen (one query per page)."""
     ids = sorted(set(thread_ids))
