@@ -1,5 +1,5 @@
-"""Tagging (mutt's `t`, aerc's `v`): mark messages one by one, by range or all matching the filter, then apply
-delete, move, flag and read to every tagged message at once."""
+"""Tagging (aerc's `v`; mutt's `t` with `keys = "mutt"`): mark messages one by one, by range or all matching the
+filter, then apply delete, move, flag and read to every tagged message at once."""
 
 from __future__ import annotations
 

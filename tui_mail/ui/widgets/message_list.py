@@ -133,7 +133,7 @@ class MessageList(ScrollView, can_focus=True):
         self.sync_running = False  # a sync of this account runs: an empty list is "loading", not "no messages"
         self._styles: dict[str, Style] | None = None
         self._strips: OrderedDict[tuple[int, bool, bool, int], Strip] = OrderedDict()
-        self.tagged: set[int] = set()  # message ids tagged with t/v (drawn with a `*`)
+        self.tagged: set[int] = set()  # message ids tagged with v (drawn with a `*`)
         self.tag_anchor: int | None = None  # where the last tag was set (V tags from there to the cursor)
 
     def refresh_tags(self) -> None:
