@@ -142,9 +142,10 @@ async def test_new_mail_in_a_collapsed_thread_updates_its_counts(tmp_path: Path,
     cache = box.manager.cache("test")
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await pilot.press("underscore")
+        await pilot.press("underscore", "end")  # the cursor on the collapsed Plan thread (third row)
         await settle(app, pilot)
         assert "[3, 1 unread] Re: Plan" in screen_text(app)
+        plan_thread = app.message_list.current_row.thread_id  # type: ignore[union-attr]
         new = raw("Re: Plan", "Dan <dan@example.com>", 0, "plan3", "plan2", "plan plan1 plan2")
         inbox = cache.folder_by_role(Role.INBOX)
         assert inbox is not None
@@ -154,6 +155,7 @@ async def test_new_mail_in_a_collapsed_thread_updates_its_counts(tmp_path: Path,
         assert subjects(app) == ["Re: Plan", "Re: Budget", "Lunch"]  # the thread moved up: its newest is new
         assert "[4, 2 unread] Re: Plan" in screen_text(app)
         assert app.message_list.row(0).from_name == "Dan"  # type: ignore[union-attr]
+        assert app.message_list.cursor == 0 and app.message_list.current_row.thread_id == plan_thread  # type: ignore[union-attr]
 
 
 async def test_thread_actions_read_delete_move_and_undo(tmp_path: Path, ui: Helpers) -> None:
@@ -212,6 +214,9 @@ async def test_keys_on_a_collapsed_thread_act_on_the_whole_thread(tmp_path: Path
         assert trash is not None
         assert by_msgid(box, "budget").folder_id == trash.id and by_msgid(box, "budget1").folder_id == trash.id
         assert subjects(app) == ["Lunch", "Re: Plan"]
+        await pilot.press("end", "v")  # tagging a collapsed thread tags all of it
+        assert len(app.message_list.tagged) == 3
+        await pilot.press("escape", "home")
         await pilot.press("d")  # a one-message "thread" deletes just that message
         await settle(app, pilot)
         assert by_msgid(box, "lunch").folder_id == trash.id and by_msgid(box, "plan").folder_id != trash.id

@@ -34,10 +34,12 @@ class Tagging(App[int]):
         row_id = ml.current_id
         if row_id is None:
             return
+        folded = getattr(self, "folded_rows", lambda: None)()  # a collapsed thread: all of it
+        ids = {r.id for r in folded[1]} if folded else {row_id}
         if row_id in ml.tagged:
-            ml.tagged.discard(row_id)
+            ml.tagged -= ids
         else:
-            ml.tagged.add(row_id)
+            ml.tagged |= ids
             ml.tag_anchor = ml.cursor
         ml.refresh_tags()
         ml.cursor += 1

@@ -77,16 +77,10 @@ class ThreadsView(App[int]):
 
     def _head_of(self, row: MessageRow | None) -> int | None:
         """The row a collapsed thread shows (its newest message in the folder), or the row itself."""
-        if row is None or row.thread_id is None:
-            return row.id if row else None
         source = self.message_list.source
-        if source is None:
-            return row.id
-        found = source.cache.conn.execute(
-            "SELECT id FROM messages WHERE thread_id=? AND +folder_id=? AND thread_head=1",
-            (row.thread_id, row.folder_id),
-        ).fetchone()
-        return int(found[0]) if found else row.id
+        if row is None or source is None:
+            return row.id if row else None
+        return source.thread_head(row)
 
     # -- threads on/off, collapse and expand --------------------------------------------------------------------
 

@@ -53,6 +53,16 @@ class ListSource:
             self.folder_id, message_id, query=self.query, include=self.include, order=self.list_order
         )
 
+    def thread_head(self, row: MessageRow) -> int:
+        """The row a collapsed thread of `row` shows (its newest message in the row's folder)."""
+        if row.thread_id is None:
+            return row.id
+        found = self.cache.conn.execute(
+            "SELECT id FROM messages WHERE thread_id=? AND +folder_id=? AND thread_head=1",
+            (row.thread_id, row.folder_id),
+        ).fetchone()
+        return int(found[0]) if found else row.id
+
     def folds(self, row: MessageRow) -> bool:
         """The row stands for its whole collapsed thread."""
         return self.folder_id is not None and not self.query and self.list_order.is_collapsed(row.thread_id)
@@ -189,7 +199,7 @@ class MessageList(ScrollView, can_focus=True):
         source = self.source
         if source is None:
             return
-        keep = self.current_id
+        keep_row = self.current_row
         old_cursor = self.cursor
         self._pages.clear()
         self._strips.clear()
@@ -197,8 +207,10 @@ class MessageList(ScrollView, can_focus=True):
         self.row_count = source.count()
         self.virtual_size = Size(self.size.width, self.row_count)
         new_cursor = old_cursor
-        if keep is not None:
-            pos = source.position(keep)
+        if keep_row is not None:
+            pos = source.position(keep_row.id)
+            if pos is None and source.folds(keep_row):  # new mail in its collapsed thread: stay on the thread
+                pos = source.position(source.thread_head(keep_row))
             if pos is not None:
                 new_cursor = pos
         new_cursor = max(0, min(new_cursor, self.row_count - 1))
