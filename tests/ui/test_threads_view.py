@@ -315,3 +315,20 @@ async def test_mutt_preset_keeps_t_for_tagging_and_N_for_read(tmp_path: Path, ui
         await pilot.press("alt+n")
         await settle(app, pilot)
         assert app.message_list.cursor != first and app.message_list.current_row.from_name == "Alice"  # type: ignore[union-attr]
+
+
+async def test_command_palette_has_the_thread_and_sort_entries(tmp_path: Path, ui: Helpers) -> None:
+    box = threaded_mailbox(tmp_path, ui)
+    app = box.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+k", *"Sort by sender")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.sort_key == "sender"
+        await pilot.press("ctrl+k", *"Collapse/expand all threads")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert subjects(app) == ["Re: Plan", "Re: Budget", "Lunch"]  # by the newest message's sender: Alice, Carol, Zed
