@@ -332,3 +332,29 @@ async def test_command_palette_has_the_thread_and_sort_entries(tmp_path: Path, u
         await pilot.press("enter")
         await settle(app, pilot)
         assert subjects(app) == ["Re: Plan", "Re: Budget", "Lunch"]  # by the newest message's sender: Alice, Carol, Zed
+
+
+async def test_move_a_thread_from_the_reader_then_undo_it(tmp_path: Path, ui: Helpers) -> None:
+    from tui_mail.ui.screens.reader_screen import ReaderScreen
+
+    box = threaded_mailbox(tmp_path, ui)
+    app = box.app()
+    cache = box.manager.cache("test")
+    inbox, archive = cache.folder_by_role(Role.INBOX), cache.folder_by_role(Role.ARCHIVE)
+    assert inbox is not None and archive is not None
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("end", "enter")  # read the last reply of the Plan thread
+        await settle(app, pilot)
+        assert isinstance(app.screen, ReaderScreen)
+        await pilot.press("M")
+        await settle(app, pilot)
+        assert "Move the thread (3 messages)" in screen_text(app)
+        await pilot.press(*"Archive", "enter")
+        await settle(app, pilot)
+        assert app.screen is app.main_screen  # the reader closes: its message moved away
+        assert {by_msgid(box, m).folder_id for m in ("plan", "plan1", "plan2")} == {archive.id}
+        await pilot.press("U")  # one undo: the whole thread is back
+        await settle(app, pilot)
+        assert {by_msgid(box, m).folder_id for m in ("plan", "plan1", "plan2")} == {inbox.id}
+        assert any("Cancelled 3 changes" in m for m in said(app))
