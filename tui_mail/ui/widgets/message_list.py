@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ PAGE_SIZE = 100  # rows fetched per window query (about two screens)
 MAX_PAGES = 4  # pages kept in the LRU: at most 400 rows in memory, whatever the folder size
 NARROW = 90  # below this width the list shows a short date and a narrower sender column
 NARROW_DATE = "%y-%m-%d"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +125,22 @@ class MessageList(ScrollView, can_focus=True):
             self.message_list = message_list
             self.message_id = message_id
 
+    class Recounted(Message):
+        """A worker counted a search's rows (count None: it failed) and found the kept message's position."""
+
+        def __init__(
+            self,
+            generation: int,
+            source: ListSource,
+            count: int | None,
+            position: int | None,
+            old_cursor: int,
+            shift_scroll: bool,
+        ) -> None:
+            super().__init__()
+            self.generation, self.source, self.count, self.position = generation, source, count, position
+            self.old_cursor, self.shift_scroll = old_cursor, shift_scroll
+
     class Selected(Message):
         """Enter was pressed on a message."""
 
@@ -145,6 +164,8 @@ class MessageList(ScrollView, can_focus=True):
         self._strips: OrderedDict[tuple[int, bool, bool, int], Strip] = OrderedDict()
         self.tagged: set[int] = set()  # message ids tagged with v (drawn with a `*`)
         self.tag_anchor: int | None = None  # where the last tag was set (V tags from there to the cursor)
+        self._recount_generation = 0
+        self.recounting = False  # a worker is counting a search; row_count is the length shown before
 
     def refresh_tags(self) -> None:
         """Redraw after the tag set changed."""
@@ -178,7 +199,14 @@ class MessageList(ScrollView, can_focus=True):
         self._pages.clear()
         self._strips.clear()
         self.thread_sizes.clear()
-        if row_count is None:
+        self._recount_generation += 1  # an answer for what was shown before is stale now
+        self.recounting = False
+        if row_count is None and source is not None and self._count_in_worker(source):
+            # A search nobody counted yet (Enter, a server search's extra rows): the length it had on screen
+            # until the worker answers.
+            self._start_recount(source, None, cursor, shift_scroll=False)
+            row_count = self.row_count
+        elif row_count is None:
             row_count = source.count() if source else 0
         self.row_count = row_count
         self.virtual_size = Size(self.size.width, self.row_count)
@@ -195,7 +223,8 @@ class MessageList(ScrollView, can_focus=True):
 
     def reload(self) -> None:
         """Re-read the folder (new mail, a flag change, a delete), keeping the cursor on the same message if it is
-        still there, else on the same position."""
+        still there, else on the same position. A search's count (an FTS query over the whole folder or account)
+        is made in a worker: until it answers, the list keeps its length and re-reads only the rows on screen."""
         source = self.source
         if source is None:
             return
@@ -204,20 +233,70 @@ class MessageList(ScrollView, can_focus=True):
         self._pages.clear()
         self._strips.clear()
         self.thread_sizes.clear()
-        self.row_count = source.count()
+        if self._count_in_worker(source):
+            self._start_recount(source, keep_row, old_cursor, shift_scroll=True)
+            self.refresh()
+            return
+        self._apply_count(source.count(), self._position_of(source, keep_row), old_cursor, shift_scroll=True)
+
+    @staticmethod
+    def _count_in_worker(source: ListSource) -> bool:
+        """A search is counted off the UI thread; a folder's own count is an index lookup and stays here."""
+        return bool(source.query or source.include)
+
+    @staticmethod
+    def _position_of(source: ListSource, keep_row: MessageRow | None) -> int | None:
+        """Where keep_row is in the list now (None: gone)."""
+        if keep_row is None:
+            return None
+        pos = source.position(keep_row.id)
+        if pos is None and source.folds(keep_row):  # new mail in its collapsed thread: stay on the thread
+            pos = source.position(source.thread_head(keep_row))
+        return pos
+
+    def _start_recount(
+        self, source: ListSource, keep_row: MessageRow | None, old_cursor: int, *, shift_scroll: bool
+    ) -> None:
+        self._recount_generation += 1
+        generation = self._recount_generation
+        self.recounting = True
+
+        def work() -> None:
+            try:
+                count = source.count()
+                pos = self._position_of(source, keep_row)
+            except Exception:  # e.g. the account's cache went away: the list keeps what it shows
+                log.exception("recounting the message list")
+                self.post_message(self.Recounted(generation, source, None, None, old_cursor, shift_scroll))
+                return
+            self.post_message(self.Recounted(generation, source, count, pos, old_cursor, shift_scroll))
+
+        self.run_worker(work, name="recount", group="list-recount", exclusive=True, thread=True, exit_on_error=False)
+
+    def on_message_list_recounted(self, event: Recounted) -> None:
+        event.stop()
+        if event.generation != self._recount_generation or event.source is not self.source:
+            return  # a newer reload or another folder/search: this answer is stale
+        self.recounting = False
+        if event.count is None:
+            return
+        self._pages.clear()
+        self._strips.clear()
+        self.thread_sizes.clear()
+        if self.cursor != event.old_cursor:  # the user moved meanwhile: the cursor stays where they put it
+            self._apply_count(event.count, None, self.cursor, shift_scroll=False)
+        else:
+            self._apply_count(event.count, event.position, event.old_cursor, shift_scroll=event.shift_scroll)
+
+    def _apply_count(self, count: int, pos: int | None, old_cursor: int, *, shift_scroll: bool) -> None:
+        self.row_count = count
         self.virtual_size = Size(self.size.width, self.row_count)
-        new_cursor = old_cursor
-        if keep_row is not None:
-            pos = source.position(keep_row.id)
-            if pos is None and source.folds(keep_row):  # new mail in its collapsed thread: stay on the thread
-                pos = source.position(source.thread_head(keep_row))
-            if pos is not None:
-                new_cursor = pos
+        new_cursor = old_cursor if pos is None else pos
         new_cursor = max(0, min(new_cursor, self.row_count - 1))
         # Scrolled down: keep the cursor where it was on screen when rows arrive above it. At the top: stay at
         # the top so new mail is seen.
         shift = new_cursor - old_cursor
-        if shift and self.scroll_offset.y > 0:
+        if shift_scroll and shift and self.scroll_offset.y > 0:
             self.scroll_to(y=max(0, self.scroll_offset.y + shift), animate=False, force=True)
         self.cursor = new_cursor
         self.refresh()

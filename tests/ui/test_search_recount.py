@@ -1,0 +1,114 @@
+"""A search's result count is refreshed in a worker: keys act at once while a slow count runs, and its answer
+neither moves the cursor the user moved nor overwrites a newer one."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.ui.conftest import settle
+from tui_mail.models import Role
+from tui_mail.store.cache import Cache
+from tui_mail.ui.app import MailApp
+
+if TYPE_CHECKING:
+    from tests.ui.conftest import Mailbox
+
+SIZE = (120, 40)
+
+
+class SlowCounts:
+    """From install() on, every count of a search (of one query, when given) waits for release() and records the
+    thread it ran on."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, only: str | None = None) -> None:
+        self.monkeypatch = monkeypatch
+        self.only = only
+        self.gate = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def install(self) -> None:
+        real = Cache.count
+
+        def count(cache: Cache, folder_id: int | None, query: str = "", include: Sequence[int] = ()) -> int:
+            if query and self.only in (None, query):
+                self.threads.append(threading.current_thread())
+                self.gate.wait(timeout=60)  # a count on the UI thread would freeze the app until then
+            return real(cache, folder_id, query, include)
+
+        self.monkeypatch.setattr(Cache, "count", count)
+
+    def release(self) -> None:
+        self.gate.set()
+
+
+async def wait_until(app: MailApp, pilot: object, done: object) -> None:
+    """Let the app run (no sleeping) until done() is true."""
+    for _ in range(2000):
+        if done():  # type: ignore[operator]
+            return
+        await pilot.pause()  # type: ignore[attr-defined]
+    raise AssertionError("the app never got there")
+
+
+async def test_keys_act_while_a_search_is_recounted_after_marking_read(
+    demo: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = demo.manager.cache("work")
+    inbox = cache.folder_by_role(Role.INBOX)
+    assert inbox is not None
+    unread = cache.count(inbox.id, "is:unread")
+    assert unread >= 3
+    slow = SlowCounts(monkeypatch)
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"is:unread", "enter")
+        await settle(app, pilot)
+        ml = app.message_list
+        assert ml.row_count == unread
+        first = ml.current_row
+        assert first is not None and not first.seen
+        slow.install()
+        await pilot.press("u")  # read now: it leaves the search's results once they are counted again
+        await wait_until(app, pilot, lambda: slow.threads)
+        assert ml.recounting
+        assert threading.main_thread() not in slow.threads
+        # The count is still running: keys move the cursor, and the rows on screen are read again already.
+        await pilot.press("j")
+        assert ml.cursor == 1
+        assert all(ml.row(i) is not None and ml.row(i).id != first.id for i in range(unread - 1))  # type: ignore[union-attr]
+        slow.release()
+        await settle(app, pilot)
+        assert not ml.recounting
+        assert ml.row_count == unread - 1
+        assert ml.cursor == 1  # the late answer did not move the cursor back
+        assert cache.message(first.id).seen  # type: ignore[union-attr]
+
+
+async def test_a_stale_count_never_overwrites_a_newer_search(demo: Mailbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = demo.manager.cache("work")
+    inbox = cache.folder_by_role(Role.INBOX)
+    assert inbox is not None
+    read = cache.count(inbox.id, "is:read")
+    unread = cache.count(inbox.id, "is:unread")
+    assert read != unread
+    slow = SlowCounts(monkeypatch, only="is:unread")
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"is:unread", "enter")
+        await settle(app, pilot)
+        ml = app.message_list
+        slow.install()
+        ml.reload()  # e.g. new mail arrived: the is:unread count is in flight...
+        await wait_until(app, pilot, lambda: slow.threads)
+        await pilot.press("slash", "ctrl+u", *"is:read", "enter")  # ...when the user searches for something else
+        await wait_until(app, pilot, lambda: ml.row_count == read and not ml.recounting)
+        slow.release()  # the old answer arrives last
+        await settle(app, pilot)
+        assert ml.source is not None and ml.source.query == "is:read"
+        assert ml.row_count == read
