@@ -14,7 +14,8 @@ _TAG_RE = re.compile(r"<(script|style|head)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE
 _SHOWN_SCHEMES = ("http://", "https://", "mailto:", "ftp://", "tel:")
 
 
-def _html_tree(html: str) -> Any:
+def html_tree(html: str) -> Any:
+    """The lxml tree of an HTML body (first 4 MiB, nothing fetched), None when it is empty or unreadable."""
     import lxml.html
 
     html = SURROGATE_RE.sub("\ufffd", _XML_DECL.sub("", html[:_HTML_CAP]))
@@ -43,7 +44,7 @@ def _html_to_text(html: str) -> str:
     from inscriptis import Inscriptis
     from inscriptis.model.config import ParserConfig
 
-    tree = _html_tree(html)
+    tree = html_tree(html)
     if tree is None:
         return ""
     for bad in tree.xpath("//script|//style|//head|//title|//noscript|//template"):
@@ -85,7 +86,7 @@ _BLOCK_TAGS = frozenset(
 
 def html_snippet_text(html: str) -> str:
     """Cheap HTML -> text for list snippets (no layout work)."""
-    tree = _html_tree(html[: 64 * 1024])
+    tree = html_tree(html[: 64 * 1024])
     if tree is None:
         return ""
     try:

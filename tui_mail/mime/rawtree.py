@@ -71,6 +71,16 @@ class PartHeaders:
         self.content_id = bool(values.get(b"content-id"))
         self._ctype_params = None
 
+    @property
+    def ctype_value(self) -> str | None:
+        """The Content-Type header's value as compat32 keeps it, None when there is none."""
+        return self._ctype_value
+
+    @property
+    def disposition_value(self) -> str | None:
+        """The Content-Disposition header's value as compat32 keeps it, None when there is none."""
+        return self._disposition_value
+
     def param(self, name: str, disposition: bool = False) -> str | None:
         """get_param(name) of the Content-Type (or Content-Disposition) header, None when it is not there."""
         value = self._disposition_value if disposition else self._ctype_value
