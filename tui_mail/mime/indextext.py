@@ -38,6 +38,7 @@ ROBUST_PARSE_CAP = 8 * 1024 * 1024
 _DROPPED = "//script|//style|//head|//title|//noscript|//template"
 _BLOCK_TAGS = "p div br li tr td th h1 h2 h3 h4 h5 h6 table ul ol dl dt dd blockquote pre section article header footer hr".split()
 _LINK_SCHEMES = ("http://", "https://", "mailto:", "ftp://", "tel:")
+_UUENCODE = frozenset({"x-uuencode", "uuencode", "uue", "x-uue"})
 _TAG_RE = re.compile(r"<(script|style|head)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
 
 
@@ -160,7 +161,8 @@ def _rfc2231_filename(h: PartHeaders) -> str:
 
 
 def _raw_part_text(part: RawPart) -> str:
-    """The decoded text of a body part of the raw-bytes tree (at most PART_BYTES_CAP bytes of it)."""
+    """The decoded text of a body part of the raw-bytes tree (at most PART_BYTES_CAP bytes of it); Unsupported when
+    only the email parser decodes it."""
     raw, start, end = part.raw, part.start, part.end
     cte = part.h.cte
     if cte == "quoted-printable":
@@ -173,6 +175,8 @@ def _raw_part_text(part: RawPart) -> str:
             data = binascii.a2b_base64(encoded)
         except binascii.Error:
             data = b""
+    elif cte in _UUENCODE:
+        raise Unsupported  # the email parser decodes it (index_text falls back to it)
     else:
         data = raw[start : min(end, start + PART_BYTES_CAP)]
     try:

@@ -16,6 +16,8 @@ import logging
 import multiprocessing
 import os
 import sqlite3
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -72,6 +74,18 @@ def _texts(conn: sqlite3.Connection, hashes: Sequence[str]) -> Texts:
 
 
 _worker_conn: sqlite3.Connection | None = None
+
+
+def _helper_start(parent: int) -> None:
+    """In a new helper process: leave as soon as the process that started it is gone (killed, crashed), rather
+    than wait forever for work that will never come."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _texts_in_worker(path: str, hashes: list[str]) -> Texts:
@@ -155,7 +169,12 @@ def index_pending(
         with cache.transaction() as c:
             c.execute("INSERT INTO search(search, rank) VALUES('hashsize', ?)", (FTS_HASHSIZE,))
     if helpers:
-        pool = ProcessPoolExecutor(helpers, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(
+            helpers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_helper_start,
+            initargs=(os.getpid(),),
+        )
     in_flight: deque[tuple[list[_Row], Future[Texts] | Texts]] = deque()
     queued = done = 0
     below: int | None = None
