@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.ui.conftest import settle
+from tests.ui.conftest import screen_text, settle
 from tui_mail.models import Role
 from tui_mail.store.cache import Cache
 from tui_mail.ui.app import MailApp
@@ -112,3 +112,42 @@ async def test_a_stale_count_never_overwrites_a_newer_search(demo: Mailbox, monk
         await settle(app, pilot)
         assert ml.source is not None and ml.source.query == "is:read"
         assert ml.row_count == read
+
+
+async def test_a_large_backlog_is_indexed_in_the_background_with_progress(
+    demo: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui_mail.store import search_index
+    from tui_mail.ui import background
+
+    cache = demo.manager.cache("work")
+    search_index.rebuild(cache)  # as after an upgrade or `tui-mail reindex`
+    total = search_index.backlog(cache)
+    assert total > 10
+    monkeypatch.setattr(background, "INDEX_PROGRESS_FROM", 1)
+    monkeypatch.setattr(background, "INDEX_PROGRESS_EVERY", 0)
+    monkeypatch.setattr(search_index, "BATCH", 5)
+    gate = threading.Event()
+    writes: list[int] = []
+    real_write = search_index._write
+
+    def write(c: Cache, docs: list[search_index.Document]) -> int:
+        writes.append(len(docs))
+        if len(writes) == 2:
+            gate.wait(timeout=60)  # the second batch waits: the first one's progress is on screen
+        return real_write(c, docs)
+
+    monkeypatch.setattr(search_index, "_write", write)
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(app, pilot, lambda: f"indexing 5/{total}" in screen_text(app))
+        ml = app.message_list
+        await pilot.press("j")  # the UI is not waiting for the index
+        assert ml.cursor == 1
+        gate.set()
+        await settle(app, pilot)
+        assert "indexing" not in screen_text(app)
+        assert search_index.backlog(cache) == 0
+        await pilot.press("slash", *"conference", "enter")  # a word only in a body
+        await settle(app, pilot)
+        assert ml.row_count == 1

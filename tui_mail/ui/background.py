@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import App
+from textual.message import Message
 from textual.timer import Timer
 
 from ..config import AccountConfig, Config
@@ -34,6 +35,17 @@ if TYPE_CHECKING:
     from .widgets.status_bar import SyncState
 
 log = logging.getLogger(__name__)
+
+INDEX_PROGRESS_FROM = 1_000  # a backlog this large shows its progress in the status line (a sync's few do not)
+INDEX_PROGRESS_EVERY = 0.5  # seconds between progress messages
+
+
+class IndexProgressed(Message):
+    """The search index of an account filled some more (finished: the pass ended, indexed: how many it did)."""
+
+    def __init__(self, account: str, done: int, total: int, finished: bool = False) -> None:
+        super().__init__()
+        self.account, self.done, self.total, self.finished = account, done, total, finished
 
 
 class BackgroundWork(App[int]):
@@ -264,10 +276,34 @@ class BackgroundWork(App[int]):
         )
 
     def _index_work(self, account: str) -> None:
+        last = 0.0
+        indexed = 0
+
+        def progress(done: int, total: int) -> None:
+            nonlocal last, indexed
+            indexed = done
+            now = time.monotonic()
+            if total >= INDEX_PROGRESS_FROM and now - last >= INDEX_PROGRESS_EVERY:
+                last = now
+                self.post_message(IndexProgressed(account, done, total))
+
         try:
-            self.manager.index(account, should_stop=self._stop.is_set)
+            self.manager.index(account, progress=progress, should_stop=self._stop.is_set)
         except Exception:
             log.exception("indexing %s", account)
+        finally:
+            self.post_message(IndexProgressed(account, indexed, indexed, finished=True))
+
+    @on(IndexProgressed)
+    def _index_progressed(self, event: IndexProgressed) -> None:
+        state = self.sync_states.get(event.account)
+        if state is None:
+            return
+        state.indexing = "" if event.finished else f"indexing {event.done:,}/{event.total:,}"
+        current = self.account is not None and self.account.name == event.account
+        if event.finished and event.done and current and self.views[event.account].query:
+            self.message_list.reload()  # the search shown may find more now
+        self.update_status()
 
     def fetch_body(self, account: str, message_id: int) -> None:
         self.run_worker(

@@ -26,6 +26,7 @@ class SyncState:
     last_synced: float | None = None
     offline_since: float | None = None  # when the network was first found unreachable
     explicit: bool = False  # the running sync was asked for with `$` (its failure is notified again)
+    indexing: str = ""  # "indexing 12,000/100,000" while a large backlog fills the search index
 
 
 class StatusBar(Static):
@@ -78,6 +79,8 @@ class StatusBar(Static):
                 text.append("synced", style="green")
         else:
             text.append("not synced yet", style="dim")
+        if state.indexing:
+            text.append(" · " + state.indexing, style="dim")
         if pending:
             text.append(" · ")
             text.append(f"{pending} pending", style=Style(color="magenta", meta={"@click": "app.pending"}))
