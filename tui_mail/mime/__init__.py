@@ -2,7 +2,7 @@
 
 charsets (bytes -> str), sanitize (what may reach a terminal), headers (where headers end, field values), addresses,
 structure (the one body/attachment walk), rawtree + envelope (the list at sync time), parsed + htmltext + render
-(the reader), compose (outgoing mail, reply, forward).
+(the reader), indextext (the search index's text), compose (outgoing mail, reply, forward).
 """
 
 from __future__ import annotations
