@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -33,11 +33,11 @@ class SlowCounts:
     def install(self) -> None:
         real = Cache.count
 
-        def count(cache: Cache, folder_id: int | None, query: str = "", include: Sequence[int] = ()) -> int:
+        def count(cache: Cache, folder_id: int | None, query: str = "", include: Sequence[int] = (), **kw: Any) -> int:
             if query and self.only in (None, query):
                 self.threads.append(threading.current_thread())
                 self.gate.wait(timeout=60)  # a count on the UI thread would freeze the app until then
-            return real(cache, folder_id, query, include)
+            return real(cache, folder_id, query, include, **kw)
 
         self.monkeypatch.setattr(Cache, "count", count)
 
