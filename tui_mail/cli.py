@@ -17,6 +17,7 @@ from . import __version__, paths
 from .accounts import AccountManager
 from .config import AccountConfig, Config, ServerConfig, load_config
 from .errors import ConfigError, CredentialError, MailError
+from .index_later import after_sync, index_all
 from .models import Folder, MessageRow, SyncProgress
 from .store.cache import Cache
 from .store.lock import AccountBusy
@@ -72,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="one JSON object per line, with account and folder")
     s.add_argument("--server", action="store_true", help="also search on the IMAP server (what is not downloaded)")
     s = sub.add_parser("reindex", help="rebuild the full-text search index of one account or all")
+    s.add_argument("account", nargs="?")
+    s = sub.add_parser("index", help="add mail that waits for it to the search index (sync starts this itself)")
     s.add_argument("account", nargs="?")
     from .cli_mail_io import add_parsers
 
@@ -138,16 +141,32 @@ def cmd_sync(manager: AccountManager, config: Config, name: str | None) -> int:
             print(f"{n}: {e}", file=sys.stderr)
             failed = True
             continue
+        note = ""
         try:
-            manager.index(n)  # cron-friendly: new mail is searchable as soon as the sync ends
-        except MailError as e:
+            # A few new messages are searchable when the sync ends; a big download is indexed by a detached
+            # `tui-mail index`, so the sync returns as soon as the mail is stored (search catches up first).
+            note = after_sync(manager.cache(n), config.path, n)
+        except (MailError, OSError) as e:
             print(f"{n}: search index not updated: {e}", file=sys.stderr)
         if tty:
             sys.stderr.write("\r\x1b[K")
         print(f"{n}: {r.new_messages} new, {r.removed} removed, {r.flag_changes} flag changes, {r.folders} folders")
+        if note:
+            print(f"{n}: {note}")
         for w in r.warnings:
             print(f"{n}: warning: {w}", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_index(manager: AccountManager, config: Config, name: str | None) -> int:
+    """Index what waits, one account or all (after waiting for an indexer already at work on it)."""
+    names = [name] if name else [a.name for a in config.accounts]
+    for n in names:
+        _account(config, n)
+    for n in names:
+        count = index_all(manager.cache(n))
+        print(f"{n}: {count or 0:,} messages indexed")
+    return EXIT_OK
 
 
 def cmd_folders(manager: AccountManager, config: Config, name: str) -> int:
@@ -371,6 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_read(manager, config, args.account, args.folder, args.id)
         if args.command == "send":
             return cmd_send(manager, config, args)
+        if args.command == "index":
+            return cmd_index(manager, config, args.account)
         if args.command in ("search", "reindex"):
             from .cli_search import cmd_reindex, cmd_search
 

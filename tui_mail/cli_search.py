@@ -10,6 +10,7 @@ from datetime import datetime
 from .accounts import AccountManager
 from .config import Config
 from .errors import MailError
+from .index_later import index_all
 from .mime import sanitize_line
 from .models import MessageRow
 from .search.query import QueryError, parse
@@ -38,6 +39,7 @@ def cmd_search(
     hits: list[tuple[str, MessageRow, bool]] = []  # (account, row, found on the server only)
     for name in names:
         cache = manager.cache(name)
+        index_all(cache)  # mail a sync left to the background indexer is found too (waits for it, or catches up)
         rows = {r.id: r for r in cache.window(None, 0, max(0, limit), query=query)}
         server_only: set[int] = set()
         if server and manager.capabilities(name).server_search:

@@ -4,6 +4,7 @@ are not downloaded (download = "headers"), on both server shapes."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -126,3 +127,41 @@ def test_server_search_stores_envelopes_of_hits_not_cached_yet(
         assert inbox is not None and cache.count(inbox.id) == 4
     finally:
         manager.close()
+
+
+def test_cli_sync_of_much_mail_returns_before_indexing_and_search_still_finds_it(
+    tmp_path: Path, dovecot: Dovecot, mail_user: MailUser
+) -> None:
+    # More new mail than a sync indexes itself: the sync returns once it is stored and a detached indexer fills
+    # the search index; a search right after the sync waits for it (or catches up) and misses nothing.
+    from tui_mail.index_later import INLINE_MAX
+
+    many = [message(i % 28, f"Bulk note {i}", f"Ordinary words number {i}.") for i in range(INLINE_MAX + 50)]
+    many.append(message(29, "Needle", "The quokka is in the last message."))
+    dovecot.deliver_many(mail_user, many)
+    config = write_config(tmp_path, dovecot, mail_user)
+    synced = run(config, "sync")
+    assert synced.returncode == 0, synced.stderr
+    assert f"me: {len(many)} new" in synced.stdout
+    assert "search index in the background" in synced.stdout
+    found = run(config, "search", "me", "quokka")
+    assert found.returncode == 0, found.stderr
+    assert "Needle" in found.stdout
+    bulk = run(config, "search", "me", "ordinary", "--limit", "1000")
+    assert len(bulk.stdout.splitlines()) == INLINE_MAX + 50
+    # Nothing is left for the index, and a further index run has nothing to do.
+    assert run(config, "index", "me").stdout.strip() == "me: 0 messages indexed"
+
+
+def test_cli_sync_of_a_little_mail_indexes_before_returning(
+    tmp_path: Path, dovecot: Dovecot, mail_user: MailUser
+) -> None:
+    seed(dovecot, mail_user)
+    config = write_config(tmp_path, dovecot, mail_user)
+    synced = run(config, "sync")
+    assert synced.returncode == 0 and "background" not in synced.stdout
+    from tui_mail.store.cache import Cache
+    from tui_mail.store.search_index import backlog
+
+    data = Path(os.environ["TUI_MAIL_DATA_DIR"])
+    assert backlog(Cache(data / "me.sqlite3")) == 0  # searchable when the sync returns, no process left behind
