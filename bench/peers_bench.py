@@ -538,16 +538,9 @@ def run_change_resync(
 
 def write_section(path: Path, text: str) -> None:
     """Write this harness's results into `path` between its own markers, keeping what other benches wrote there."""
-    start, end = "<!-- peers_bench:start -->", "<!-- peers_bench:end -->"
-    block = f"{start}\n{text.strip()}\n{end}\n"
-    old = path.read_text() if path.exists() else ""
-    if start in old and end in old:
-        new = old[: old.index(start)] + block + old[old.index(end) + len(end) :].lstrip("\n")
-    elif old.strip():
-        new = old.rstrip("\n") + "\n\n" + block
-    else:
-        new = block
-    path.write_text(new)
+    from results_file import write_section as write
+
+    write(path, text, "peers_bench")
 
 
 def format_table(table: dict[str, dict[str, Cell]], nbytes: int, rtt: str, messages: int, tools: set[str]) -> list[str]:

@@ -349,8 +349,9 @@ def _write_markdown(path: Path, args: Any, ds: Any, rows: list[Row], problems: l
         rate = f"{row.messages / row.seconds:.0f}" if row.messages else "-"
         out.append(f"| {row.label} | {row.messages} | {row.seconds:.3f} | {rate} | {row.rss_mb:.0f} | {row.note} |")
     out += ["", *[f"- {v}" for v in verdicts], *[f"- CHECK FAILED: {p}" for p in problems], ""]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(out))
+    from results_file import write_section  # bench/: the side-by-side section of the same file is kept
+
+    write_section(path, "\n".join(out), "sync_bench", legacy_heading="# sync_bench results")
 
 
 def _split(result: dict[str, Any]) -> str:
