@@ -181,6 +181,46 @@ def test_noop_resync_does_not_select_unchanged_folders(
         assert selected == ["INBOX"]  # without CONDSTORE only FETCH FLAGS can tell; empty folders are still skipped
 
 
+def test_resync_asks_every_folder_status_in_one_round_trip_and_selects_a_changed_folder_once(
+    imap_server: Any, imap_user: Any, make_backend: BackendFactory, server: imapclient.IMAPClient
+):
+    """The cheap "anything new?" STATUS goes out for every folder before the first answer is awaited (one round
+    trip, not one per folder); new mail in a folder other than INBOX is still found; with download = "full" the
+    folder that had new mail is not selected a second time for its bodies."""
+    imap_server.deliver(imap_user, make_msg("first"))
+    b = make_backend()
+    b.sync()
+    archive = archive_folder(imap_server, server, b)
+    imap_server.deliver(imap_user, make_msg("filed later"), folder=archive.name)
+    events: list[str] = []
+    client = b._client
+    assert client is not None
+    imap = client._imap
+    real_send, real_complete = imap.send, imap._command_complete
+
+    def send(data: bytes) -> Any:
+        words = bytes(data).split(b" ")
+        if len(words) > 1:  # a command line (not the end of one sent in pieces)
+            events.append("send " + words[1].decode())
+        return real_send(data)
+
+    def complete(name: str, tag: Any) -> Any:
+        events.append("wait " + name)
+        return real_complete(name, tag)
+
+    imap.send, imap._command_complete = send, complete  # type: ignore[method-assign]
+    result = b.sync()
+    assert result.new_messages == 1
+    assert "filed later" in subjects(b.cache, archive.name)
+    statuses = [i for i, e in enumerate(events) if e == "send STATUS"]
+    assert len(statuses) == len([f for f in b.cache.folders() if not f.local_only])
+    first_wait = events.index("wait STATUS")
+    assert all(i < first_wait for i in statuses)  # every STATUS sent before the first answer is read
+    assert events.count("send SELECT") + events.count("send EXAMINE") == (
+        1 if imap_server.profile == "rich" else 2  # plain: INBOX too (only FETCH FLAGS can tell its flags)
+    )
+
+
 @pytest.mark.parametrize("condstore", [True, False], ids=["condstore", "plain-flags"])
 def test_flag_change_on_server_reaches_cache(
     imap_server: Any, imap_user: Any, make_backend: BackendFactory, server: imapclient.IMAPClient, condstore: bool

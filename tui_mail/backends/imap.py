@@ -121,6 +121,8 @@ class ImapBackend(ImapFolders):
         self._password = password
         self._client: imapclient.IMAPClient | None = None
         self._selected: str | None = None
+        self._selected_info: dict[bytes, Any] = {}  # the SELECT answer of the selected folder
+        self._status_ahead: dict[str, dict[bytes, Any]] = {}  # STATUS of folders asked in one flight, not used yet
         self._idle_client: imapclient.IMAPClient | None = None
         self._caps: set[str] = set()
         self._enabled: set[str] = set()
@@ -283,7 +285,13 @@ class ImapBackend(ImapFolders):
         folders = self._sync_folder_list(result)
         result.folders = len(folders)
         self._report(progress, stage="folders", done=len(folders), total=len(folders))  # the list is stored
-        self._each_folder(folders, result, progress, "headers", lambda f: self._sync_folder(f, result, progress))
+        from .imap_folder_sync import status_ahead
+
+        self._status_ahead = status_ahead(self, folders)  # one round trip for every folder's "anything new?"
+        try:
+            self._each_folder(folders, result, progress, "headers", lambda f: self._sync_folder(f, result, progress))
+        finally:
+            self._status_ahead = {}
         if self.account.download == "full":
             self._each_folder(folders, result, progress, "bodies", lambda f: self._sync_bodies(f, result, progress))
         self._report(progress, stage="done", done=len(folders), total=len(folders), new_messages=result.new_messages)
@@ -355,6 +363,7 @@ class ImapBackend(ImapFolders):
             self._selected = None
             raise _FolderGone(str(e)) from None
         self._selected = name
+        self._selected_info = info
         return info  # type: ignore[no-any-return]
 
     def _leave(self) -> None:

@@ -11,15 +11,17 @@ UID sets, compared with the cache in one pass.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 import imapclient
-from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
-from imapclient.imapclient import join_message_ids, seq_to_parenstr_upper
-from imapclient.response_parser import parse_fetch_response
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, ProtocolError
+from imapclient.imap_utf7 import decode as decode_utf7
+from imapclient.imapclient import as_pairs, join_message_ids, seq_to_parenstr_upper
+from imapclient.response_parser import parse_fetch_response, parse_response
 
 from ..backends.base import ProgressCallback, SyncResult
 from ..faults import fault_point
@@ -29,6 +31,8 @@ from .imap import _flags, _FolderGone, _text, parse_uid_set, safe_envelope, with
 
 if TYPE_CHECKING:
     from .imap import ImapBackend
+
+log = logging.getLogger(__name__)
 
 
 def chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
@@ -94,6 +98,60 @@ def pipelined_fetch(
                 break
 
 
+def status_items(condstore: bool) -> list[str]:
+    """What the cheap "anything new?" STATUS asks for."""
+    return ["MESSAGES", "UIDNEXT", "UIDVALIDITY"] + (["HIGHESTMODSEQ"] if condstore else [])
+
+
+def status_ahead(b: ImapBackend, folders: Sequence[Folder]) -> dict[str, dict[bytes, Any]]:
+    """STATUS of every folder synced before (the ones the cheap path can skip), all commands sent in one flight
+    and answered in one round trip: {folder name: status}. A folder the server refuses is left out (its own
+    STATUS then says why). Nothing is selected meanwhile: Dovecot answers STATUS of the selected folder from the
+    session's stale view."""
+    names = [f.name for f in folders if f.uidvalidity is not None and f.uidnext is not None]
+    if len(names) < 2:
+        return {}
+    c = b._c
+    imap = c._imap
+    b._leave()
+    spec = "(" + " ".join(status_items(b._condstore)) + ")"
+    by_quoted = {c._normalise_folder(n): n for n in names}
+    tags = [imap._command("STATUS", quoted, spec) for quoted in by_quoted]
+    ok = True
+    for tag in tags:
+        try:
+            typ, _data = imap._command_complete("STATUS", tag)
+        except IMAPClientAbortError:
+            raise
+        except IMAPClientError:  # BAD: the remaining answers are still read, so the connection stays in step
+            typ = "BAD"
+        ok = ok and typ == "OK"
+    out: dict[str, dict[bytes, Any]] = {}
+    for line in imap.untagged_responses.pop("STATUS", []) or []:
+        if line is None:
+            continue
+        try:
+            parsed = parse_response([line])
+        except ProtocolError:
+            continue
+        if len(parsed) < 2 or not isinstance(parsed[-1], tuple):
+            continue
+        raw_name = parsed[0]
+        name = by_quoted.get(c._normalise_folder(raw_name if isinstance(raw_name, str) else _decode_name(c, raw_name)))
+        if name is not None:
+            out[name] = dict(as_pairs(parsed[-1]))
+    if not ok:
+        log.info("some pipelined STATUS commands failed; those folders ask again")
+    return out
+
+
+def _decode_name(c: imapclient.IMAPClient, raw: object) -> str:
+    """A folder name as the server sent it in a STATUS answer, as imapclient names folders."""
+    if isinstance(raw, bytes | bytearray):
+        return decode_utf7(bytes(raw)) if c.folder_encode else bytes(raw).decode("utf-8", "replace")
+    return str(raw)
+
+
 class FolderSync:
     """One folder's sync on the backend's (connected) sync connection."""
 
@@ -111,15 +169,17 @@ class FolderSync:
         c = b._c
         cached_uids = self.cache.uid_map(folder.id)
         if folder.uidvalidity is not None and folder.uidnext is not None:
-            b._leave()
-            # Cheap path: STATUS tells whether anything changed since the last sync.
-            what = ["MESSAGES", "UIDNEXT", "UIDVALIDITY"] + (["HIGHESTMODSEQ"] if b._condstore else [])
-            try:
-                st = c.folder_status(folder.name, what)
-            except IMAPClientAbortError:
-                raise
-            except IMAPClientError as e:
-                raise _FolderGone(str(e)) from None
+            # Cheap path: STATUS tells whether anything changed since the last sync (asked for every folder at
+            # once when the sync began; else now).
+            st = b._status_ahead.pop(folder.name, None)
+            if st is None:
+                b._leave()
+                try:
+                    st = c.folder_status(folder.name, status_items(b._condstore))
+                except IMAPClientAbortError:
+                    raise
+                except IMAPClientError as e:
+                    raise _FolderGone(str(e)) from None
             if (
                 b._condstore
                 and st.get(b"UIDVALIDITY") == folder.uidvalidity
@@ -268,7 +328,8 @@ class FolderSync:
         todo = self.cache.bodies_missing(folder.id)
         if not todo:
             return
-        info = b._select(folder.name, readonly=True)
+        # Still selected since its envelopes were synced: no second SELECT (UIDVALIDITY cannot change meanwhile).
+        info = b._selected_info if b._selected == folder.name else b._select(folder.name, readonly=True)
         if info.get(b"UIDVALIDITY") != folder.uidvalidity:
             return  # replaced meanwhile: the next sync rebuilds the folder
         c = b._c
