@@ -328,3 +328,31 @@ def test_block_reads_bring_every_message_byte_for_byte(
     got = sorted(cache.body(r.id) or b"" for r in inbox_rows(cache))
     assert got == sorted(stored)
     assert server_count(dovecot, mail_user) == (len(raws) if leave_on_server else 0)
+
+
+def test_pipelined_download_asks_for_many_messages_per_round_trip(
+    dovecot: Any, mail_user: Any, cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Dovecot offers PIPELINING: 120 small messages are asked for in one or two batches of RETR commands, not one
+    # round trip per message (or per 16), and every one arrives once.
+    dovecot.deliver_many(mail_user, [make_raw(i) for i in range(120)])
+    batches: list[int] = []
+    real_retrieve = pop3_mod._retrieve
+
+    def counting(conn: Any, numbers: list[int], window: int, sizes: Any = None) -> Any:
+        real_sendall = conn.sock.sendall
+
+        def sendall(data: bytes) -> Any:
+            batches.append(data.count(b"RETR "))
+            return real_sendall(data)
+
+        conn.sock.sendall = sendall
+        try:
+            yield from real_retrieve(conn, numbers, window, sizes)
+        finally:
+            conn.sock.sendall = real_sendall
+
+    monkeypatch.setattr(pop3_mod, "_retrieve", counting)
+    result = Pop3Backend(dovecot.pop3_account(mail_user), mail_user.password, cache).sync()
+    assert result.new_messages == 120 and len(inbox_rows(cache)) == 120
+    assert sum(batches) == 120 and len(batches) <= 2, batches

@@ -39,8 +39,10 @@ _MAX_LINE = 1 << 20
 # Downloaded messages are committed in small batches; DELE follows each commit.
 BATCH_MESSAGES = 25
 BATCH_BYTES = 4 << 20
-# RETR commands kept in flight when the server offers PIPELINING.
-PIPELINE_WINDOW = 16
+# RETR commands kept in flight when the server offers PIPELINING: up to this many, and enough that about
+# PIPELINE_BYTES of mail (by LIST sizes) is on its way, so a long round trip does not idle the link.
+PIPELINE_WINDOW = 256
+PIPELINE_BYTES = 4 << 20
 _READ_BLOCK = 1 << 16
 
 
@@ -129,23 +131,36 @@ class _ResponseReader:
         return raw.replace(b"\r\n..", b"\r\n.")
 
 
-def _retrieve(conn: poplib.POP3, numbers: list[int], window: int) -> Iterator[tuple[int, bytes]]:
-    """RETR each message number, in order, with up to window commands in flight; yields (number, raw)."""
+def _retrieve(
+    conn: poplib.POP3, numbers: list[int], window: int, sizes: dict[int, int] | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """RETR each message number, in order, with up to window commands (and about PIPELINE_BYTES of mail, by the
+    LIST sizes) in flight; yields (number, raw). Commands go out in batches when half the window is free."""
     reader = _ResponseReader(conn)
+    sizes = sizes or {}
     sent = 0
+    flying = 0  # bytes asked for and not yet read
 
-    def send(count: int) -> None:
-        nonlocal sent
-        batch = numbers[sent : sent + count]
+    def top_up(done: int) -> None:
+        nonlocal sent, flying
+        if sent - done > window // 2 and flying > PIPELINE_BYTES // 2:
+            return  # enough on its way; wait until half has arrived
+        batch: list[int] = []
+        while sent + len(batch) < len(numbers) and sent + len(batch) - done < window:
+            if batch and flying >= PIPELINE_BYTES:
+                break
+            n = numbers[sent + len(batch)]
+            batch.append(n)
+            flying += sizes.get(n, 0)
         if batch:
             conn.sock.sendall(b"".join(b"RETR %d\r\n" % n for n in batch))
             sent += len(batch)
 
-    send(window)
+    top_up(0)
     for i, n in enumerate(numbers):
         raw = reader.message()
-        if sent - (i + 1) <= window // 2:
-            send(window - (sent - (i + 1)))
+        flying -= sizes.get(n, 0)
+        top_up(i + 1)
         yield n, raw
     if reader.buf:
         raise poplib.error_proto("-ERR unexpected data after the last RETR response")
@@ -357,7 +372,7 @@ class Pop3Backend:
         try:
             for group in groups:
                 uidls = dict(group)
-                for n, raw in _retrieve(conn, [n for n, _ in group], window):
+                for n, raw in _retrieve(conn, [n for n, _ in group], window, sizes):
                     fault_point("pop3.after_retr")
                     batch.append(NewMessage(envelope=_dated_envelope(raw), raw=raw, pop_uidl=uidls[n]))
                     batch_bytes += len(raw)
