@@ -183,6 +183,35 @@ def test_folders_shows_the_server_quota_and_warns_when_nearly_full(tmp_path: Pat
     assert inbox.endswith(" KB") and "10 messages" in inbox  # folder sizes show what to clean up
 
 
+def test_the_quota_is_asked_again_only_when_mail_came_or_went(
+    tmp_path: Path, dovecot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import imapclient
+
+    from tui_mail.accounts import AccountManager
+    from tui_mail.backends.imap_quota import cached_quota
+    from tui_mail.config import load_config
+
+    pop_user, imap_user = dovecot.add_user(), dovecot.add_user(quota_kb=100)
+    dovecot.deliver_many(imap_user, [_msg(n) + b"x" * 9000 for n in range(3)])
+    asked: list[str] = []
+    real = imapclient.IMAPClient.get_quota_root
+    monkeypatch.setattr(imapclient.IMAPClient, "get_quota_root", lambda self, box: asked.append(box) or real(self, box))
+    manager = AccountManager(load_config(_config(tmp_path, dovecot, pop_user, imap_user)))
+    try:
+        manager.sync("work")
+        first = cached_quota(manager.cache("work"))
+        assert first is not None and len(asked) == 1
+        manager.sync("work")  # nothing changed on the server: the figure stands, no round trip for it
+        assert len(asked) == 1 and cached_quota(manager.cache("work")) == first
+        dovecot.deliver(imap_user, _msg(50) + b"x" * 9000)
+        manager.sync("work")
+        now = cached_quota(manager.cache("work"))
+        assert len(asked) == 2 and now is not None and now.used > first.used
+    finally:
+        manager.close()
+
+
 def test_pop3_delete_mode_says_the_mail_lives_only_here(tmp_path: Path, dovecot: Any) -> None:
     pop_user, imap_user = dovecot.add_user(), dovecot.add_user()
     config = _config(tmp_path, dovecot, pop_user, imap_user)

@@ -123,6 +123,9 @@ class ImapBackend(ImapFolders):
         self._selected: str | None = None
         self._selected_info: dict[bytes, Any] = {}  # the SELECT answer of the selected folder
         self._status_ahead: dict[str, dict[bytes, Any]] = {}  # STATUS of folders asked in one flight, not used yet
+        self._unchanged_folders = 0  # folders the last sync found unchanged by STATUS alone
+        # The last sync found every folder as it was (no mail added or removed anywhere, nothing replayed).
+        self.mailbox_unchanged = False
         self._idle_client: imapclient.IMAPClient | None = None
         self._caps: set[str] = set()
         self._enabled: set[str] = set()
@@ -277,6 +280,9 @@ class ImapBackend(ImapFolders):
 
     def _sync(self, progress: ProgressCallback | None) -> SyncResult:
         result = SyncResult()
+        self.mailbox_unchanged = False
+        self._unchanged_folders = 0
+        known = {f.name for f in self.cache.folders() if not f.local_only and f.uidvalidity is not None}
         self.connect()
         self._report(progress, stage="send")
         self._create_local_role_folders(result)
@@ -292,6 +298,13 @@ class ImapBackend(ImapFolders):
             self._each_folder(folders, result, progress, "headers", lambda f: self._sync_folder(f, result, progress))
         finally:
             self._status_ahead = {}
+        self.mailbox_unchanged = (
+            self._unchanged_folders == len(folders)
+            and {f.name for f in folders} == known
+            and not result.actions_replayed
+            and not result.new_messages
+            and not result.removed
+        )
         if self.account.download == "full":
             self._each_folder(folders, result, progress, "bodies", lambda f: self._sync_bodies(f, result, progress))
         self._report(progress, stage="done", done=len(folders), total=len(folders), new_messages=result.new_messages)

@@ -187,6 +187,7 @@ class FolderSync:
                 and st.get(b"HIGHESTMODSEQ") == folder.highestmodseq
                 and st.get(b"MESSAGES") == len(cached_uids)
             ):
+                b._unchanged_folders += 1
                 return
         info = b._select(folder.name, readonly=True)
         uidvalidity = int(info.get(b"UIDVALIDITY", 0))

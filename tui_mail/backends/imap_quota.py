@@ -58,6 +58,8 @@ def record_quota(backend: ImapBackend, cache: Cache) -> StorageQuota | None:
     """Ask the server for INBOX's STORAGE quota (units of 1024 octets) and remember it; None without QUOTA."""
     if not backend._has("QUOTA"):
         return None
+    if backend.mailbox_unchanged and cache.get_meta(QUOTA_META) is not None:
+        return cached_quota(cache)  # no folder gained or lost mail since the figure was asked: a round trip saved
     try:
         _roots, quotas = backend._c.get_quota_root("INBOX")
     except IMAPClientAbortError:
@@ -67,8 +69,8 @@ def record_quota(backend: ImapBackend, cache: Cache) -> StorageQuota | None:
         return None
     found = next((q for q in quotas if str(q.resource).upper() == "STORAGE" and q.limit), None)
     if found is None:
-        if cache.get_meta(QUOTA_META):
-            cache.set_meta(QUOTA_META, "")
+        if cache.get_meta(QUOTA_META) != "":
+            cache.set_meta(QUOTA_META, "")  # asked: no storage limit
         return None
     quota = StorageQuota(int(found.usage) * 1024, int(found.limit) * 1024)
     cache.set_meta(QUOTA_META, f"{quota.used} {quota.limit}")
