@@ -221,6 +221,35 @@ def test_resync_asks_every_folder_status_in_one_round_trip_and_selects_a_changed
     )
 
 
+def test_the_folder_list_and_the_namespace_come_in_one_round_trip(
+    imap_server: Any, make_backend: BackendFactory, server: imapclient.IMAPClient, monkeypatch: pytest.MonkeyPatch
+):
+    import imaplib
+
+    from tui_mail.backends.imap_folders import NAMESPACE_META
+
+    events: list[str] = []
+    real_command, real_complete = imaplib.IMAP4._command, imaplib.IMAP4._command_complete
+
+    def command(self: Any, name: str, *args: Any) -> Any:
+        events.append("send " + name)
+        return real_command(self, name, *args)
+
+    def complete(self: Any, name: str, tag: Any) -> Any:
+        events.append("wait " + name)
+        return real_complete(self, name, tag)
+
+    monkeypatch.setattr(imaplib.IMAP4, "_command", command)
+    monkeypatch.setattr(imaplib.IMAP4, "_command_complete", complete)
+    b = make_backend()
+    b.sync()
+    assert events.index("send NAMESPACE") < events.index("wait LIST")
+    assert events.count("send NAMESPACE") == 1
+    (personal, *_) = server.namespace().personal or [("", "")]
+    expected = f"{personal[0]}\n{personal[1] or ''}"
+    assert b.cache.get_meta(NAMESPACE_META) == expected  # "INBOX.\n." on the plain server, "\n/" on the rich one
+
+
 @pytest.mark.parametrize("condstore", [True, False], ids=["condstore", "plain-flags"])
 def test_flag_change_on_server_reaches_cache(
     imap_server: Any, imap_user: Any, make_backend: BackendFactory, server: imapclient.IMAPClient, condstore: bool

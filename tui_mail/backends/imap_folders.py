@@ -14,6 +14,8 @@ from typing import Any
 
 import imapclient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
+from imapclient.imap_utf7 import decode as decode_utf7
+from imapclient.response_parser import parse_response
 
 from ..errors import ProtocolError, describe
 from ..models import DRAFT, SEEN, Folder, Role
@@ -117,6 +119,19 @@ def appenduid(resp: object) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
+def _parse_personal_namespace(c: imapclient.IMAPClient, data: list[Any]) -> Any:
+    """The personal part of a NAMESPACE answer, as imapclient's namespace() gives it: ((prefix, separator), ...)."""
+    try:
+        parsed = parse_response(data)
+    except Exception as e:  # a malformed answer: no namespace, as if the server had none
+        log.info("NAMESPACE answer not understood: %s", e)
+        return None
+    item = parsed[0] if parsed else None
+    if not item:
+        return None
+    return tuple((decode_utf7(p) if c.folder_encode else p, _text(sep) if sep else sep) for p, sep in item)
+
+
 class FolderGone(Exception):
     """SELECT failed because the folder does not exist (anymore)."""
 
@@ -158,7 +173,7 @@ class ImapFolders:
         when the server has no NAMESPACE. Asked once per connection and remembered in the cache (meta), so
         folders made offline (a Trash on first delete) get the server's full name."""
         if self._namespace is None:
-            ns = ("", "")
+            personal = None
             if self._has("NAMESPACE"):
                 try:
                     personal = self._c.namespace().personal
@@ -166,18 +181,44 @@ class ImapFolders:
                     raise
                 except IMAPClientError as e:
                     log.info("NAMESPACE failed: %s", e)
-                    personal = None
-                if personal:
-                    prefix, sep = personal[0]
-                    ns = (_text(prefix), _text(sep) if sep else "")
-            self._namespace = ns
-            if self.cache.get_meta(NAMESPACE_META) != "\n".join(ns):
-                self.cache.set_meta(NAMESPACE_META, "\n".join(ns))
+            self._remember_namespace(personal)
+        assert self._namespace is not None
         return self._namespace
 
+    def _remember_namespace(self, personal: Any) -> None:
+        ns = ("", "")
+        if personal:
+            prefix, sep = personal[0]
+            ns = (_text(prefix), _text(sep) if sep else "")
+        self._namespace = ns
+        if self.cache.get_meta(NAMESPACE_META) != "\n".join(ns):
+            self.cache.set_meta(NAMESPACE_META, "\n".join(ns))
+
+    def _list_and_namespace(self) -> list[FolderEntry]:
+        """_list(), with the NAMESPACE question (when not asked yet on this connection) sent in the same flight:
+        one round trip for both."""
+        if self._namespace is not None or not self._has("NAMESPACE"):
+            entries = self._list()
+            self._personal_namespace()
+            return entries
+        c = self._c
+        tag = c._imap._command("NAMESPACE")
+        try:
+            entries = self._list()
+        finally:
+            try:
+                typ, _ = c._imap._command_complete("NAMESPACE", tag)  # answered before LIST's: already read
+            except IMAPClientAbortError:
+                raise
+            except IMAPClientError as e:  # BAD
+                log.info("NAMESPACE failed: %s", e)
+                typ = "BAD"
+            data = c._imap.untagged_responses.pop("NAMESPACE", None)
+        self._remember_namespace(_parse_personal_namespace(c, data) if typ == "OK" and data else None)
+        return entries
+
     def _sync_folder_list(self, result: SyncResult) -> list[Folder]:
-        entries = self._list()
-        self._personal_namespace()
+        entries = self._list_and_namespace()
         # One folder per role: the first one listed keeps it.
         seen_roles: set[Role] = set()
         names: set[str] = set()
