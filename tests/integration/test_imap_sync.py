@@ -200,8 +200,8 @@ def test_resync_asks_every_folder_status_in_one_round_trip_and_selects_a_changed
 
     def send(data: bytes) -> Any:
         words = bytes(data).split(b" ")
-        if len(words) > 1:  # a command line (not the end of one sent in pieces)
-            events.append("send " + words[1].decode())
+        if len(words) > 2:  # a command line (not the end of one sent in pieces): "send UID SEARCH", "send STATUS"
+            events.append("send " + (b" ".join(words[1:3]) if words[1] == b"UID" else words[1]).decode())
         return real_send(data)
 
     def complete(name: str, tag: Any) -> Any:
@@ -219,6 +219,34 @@ def test_resync_asks_every_folder_status_in_one_round_trip_and_selects_a_changed
     assert events.count("send SELECT") + events.count("send EXAMINE") == (
         1 if imap_server.profile == "rich" else 2  # plain: INBOX too (only FETCH FLAGS can tell its flags)
     )
+    if imap_server.profile == "rich":  # the new message above the complete range: fetched without a search first
+        assert not [e for e in events if "SEARCH" in e]
+
+
+def test_everyday_resyncs_fetch_new_mail_above_the_complete_range_exactly_once(
+    imap_server: Any, imap_user: Any, make_backend: BackendFactory, server: imapclient.IMAPClient
+):
+    imap_server.deliver_many(imap_user, [make_msg(f"old {i}") for i in range(5)])
+    b = make_backend()
+    b.sync()
+    server.select_folder("INBOX")
+    newest = max(server.search(["ALL"]))
+    server.delete_messages([newest])  # the highest UID is gone: "hi+1:*" names nothing new below it
+    server.expunge()
+    assert b.sync().removed == 1
+    imap_server.deliver_many(imap_user, [make_msg(f"new {i}") for i in range(3)])
+    server.delete_messages([min(server.search(["ALL"]))])
+    server.expunge()
+    result = b.sync()
+    assert (result.new_messages, result.removed) == (3, 1)
+    assert subjects(b.cache, "INBOX") == ["new 0", "new 1", "new 2", "old 1", "old 2", "old 3"]
+    assert b.sync().new_messages == 0
+    imap_server.deliver(imap_user, make_msg("one more"))
+    assert b.sync().new_messages == 1
+    assert len(subjects(b.cache, "INBOX")) == 7
+    server.noop()  # this session sees the delivery too
+    inbox = b.cache.folder_by_name("INBOX")
+    assert inbox is not None and b.cache.complete_ranges(inbox.id) == [(1, max(server.search(["ALL"])))]
 
 
 def test_the_folder_list_and_the_namespace_come_in_one_round_trip(

@@ -35,6 +35,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+# What the message list needs of a new message. INTERNALDATE: the date of one whose Date header is missing or
+# impossible.
+ENVELOPE_ITEMS = ["BODY.PEEK[HEADER]", "FLAGS", "RFC822.SIZE", "INTERNALDATE"]
+
+
 def chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
     """items cut into lists of at most size."""
     for i in range(0, len(items), size):
@@ -218,18 +223,21 @@ class FolderSync:
 
         # 2. new envelopes, newest first, searched only where the complete ranges leave gaps
         ranges = self.cache.complete_ranges(folder.id)
-        if on_server is not None:
-            found = [u for u in on_server if not _inside(u, ranges)]
-        elif exists:
-            found = list(c.search(["UID", gaps(ranges)]))
+        if on_server is None and exists and self._fetch_above(uidvalidity, ranges, uidnext, exists):
+            pass  # the few new messages above the complete range came without a UID SEARCH first
         else:
-            found = []
-        missing = sorted((u for u in found if u not in cached_uids and not _inside(u, ranges)), reverse=True)
-        top = max([int(uidnext) - 1 if uidnext else 0, *found])
-        if missing:
-            self._fetch_envelopes(uidvalidity, missing, top)
-        elif top > 0 and [(1, top)] != ranges[:1]:
-            self.cache.mark_complete(folder.id, 1, top)  # the search covered every gap: nothing is missing
+            if on_server is not None:
+                found = [u for u in on_server if not _inside(u, ranges)]
+            elif exists:
+                found = list(c.search(["UID", gaps(ranges)]))
+            else:
+                found = []
+            missing = sorted((u for u in found if u not in cached_uids and not _inside(u, ranges)), reverse=True)
+            top = max([int(uidnext) - 1 if uidnext else 0, *found])
+            if missing:
+                self._fetch_envelopes(uidvalidity, missing, top)
+            elif top > 0 and [(1, top)] != ranges[:1]:
+                self.cache.mark_complete(folder.id, 1, top)  # the search covered every gap: nothing is missing
 
         # 3. safety net (and the only way to see expunges with CONDSTORE but without QRESYNC)
         if cached_uids and (not removed_done or len(self.cache.uid_map(folder.id)) != exists):
@@ -284,6 +292,61 @@ class FolderSync:
         fault_point("imap.after_flags")
         return removed_done, on_server
 
+    def _fetch_above(self, uidvalidity: int, ranges: list[tuple[int, int]], uidnext: int | None, exists: int) -> bool:
+        """The everyday resync: every UID from 1 to hi is done (hi = 0: an empty folder) and at most one chunk of
+        messages can be new (EXISTS minus the cached rows). Their envelopes are fetched as "hi+1:*" at once, so no UID SEARCH round trip comes
+        first; the range up to the highest UID seen (or UIDNEXT - 1) is complete with them. Returns whether it ran."""
+        b, folder = self.b, self.folder
+        if ranges:
+            if len(ranges) != 1 or ranges[0][0] != 1:
+                return False
+            lo = ranges[0][1] + 1
+        elif folder.uidvalidity == uidvalidity and folder.uidnext == 1:
+            lo = 1  # an empty folder, synced before, that received mail (a first sync goes newest page first)
+        else:
+            return False
+        new = exists - len(self.cache.uid_map(folder.id))
+        if not 0 < new <= b.chunk_size:
+            return False
+        c = b._c
+        typ, data = c._imap.uid("FETCH", f"{lo}:*", seq_to_parenstr_upper(ENVELOPE_ITEMS))
+        if typ != "OK":
+            raise IMAPClientError(f"FETCH failed: {_text(data[0]) if data else typ}")
+        fetched = parse_fetch_response([x for x in data if x is not None], c.normalise_times, True)
+        fault_point("imap.after_fetch")
+        uids = sorted(u for u in fetched if u >= lo)  # "lo:*" also names the highest message when all are below lo
+        top = max([int(uidnext) - 1 if uidnext else 0, *uids])
+        msgs = self._envelopes(uids, fetched)
+        self.cache.store_messages(
+            folder.id,
+            msgs,
+            uidvalidity=uidvalidity,
+            last_uid=max(uids) if uids else None,
+            complete=(lo, top) if top >= lo else None,
+        )
+        fault_point("imap.after_commit")
+        self.result.new_messages += len(msgs)
+        self._report(stage="headers", done=len(msgs), total=len(msgs), new_messages=self.result.new_messages)
+        return True
+
+    def _envelopes(self, uids: list[int], data: dict[int, dict[bytes, Any]]) -> list[NewMessage]:
+        """Rows for the fetched envelopes of uids (ascending); a UID the server no longer answered is skipped."""
+        msgs: list[NewMessage] = []
+        for uid in uids:  # rows of equal date list in UID order, as the server has them
+            d = data.get(uid)
+            if d is None:
+                continue  # expunged meanwhile
+            raw = bytes(d.get(b"BODY[HEADER]") or b"")
+            size = int(d.get(b"RFC822.SIZE", 0) or len(raw))
+            msgs.append(
+                NewMessage(
+                    envelope=with_arrival_date(safe_envelope(raw, size), d.get(b"INTERNALDATE")),
+                    uid=uid,
+                    flags=_flags(d.get(b"FLAGS", ())),
+                )
+            )
+        return msgs
+
     def _fetch_envelopes(self, uidvalidity: int, missing: list[int], top: int) -> None:
         """Envelopes (headers, flags, size) of the missing UIDs, given newest first; each chunk is stored with the
         UID range it completes: from just above the next missing UID below it (or 1) up to just below the
@@ -292,25 +355,10 @@ class FolderSync:
         first = missing[: b.first_page]
         parts = [first, *chunks(missing[len(first) :], b.chunk_size)] if first else []
         pos = 0
-        # INTERNALDATE: the date of a message whose Date header is missing or impossible
-        items = ["BODY.PEEK[HEADER]", "FLAGS", "RFC822.SIZE", "INTERNALDATE"]
-        with closing(pipelined_fetch(b._c, parts, items)) as fetched:
+        with closing(pipelined_fetch(b._c, parts, ENVELOPE_ITEMS)) as fetched:
             for part, data in fetched:
                 fault_point("imap.after_fetch")
-                msgs: list[NewMessage] = []
-                for uid in sorted(part):  # rows of equal date list in UID order, as the server has them
-                    d = data.get(uid)
-                    if d is None:
-                        continue  # expunged meanwhile
-                    raw = bytes(d.get(b"BODY[HEADER]") or b"")
-                    size = int(d.get(b"RFC822.SIZE", 0) or len(raw))
-                    msgs.append(
-                        NewMessage(
-                            envelope=with_arrival_date(safe_envelope(raw, size), d.get(b"INTERNALDATE")),
-                            uid=uid,
-                            flags=_flags(d.get(b"FLAGS", ())),
-                        )
-                    )
+                msgs = self._envelopes(sorted(part), data)
                 hi = top if pos == 0 else missing[pos - 1] - 1
                 end = pos + len(part)
                 lo = missing[end] + 1 if end < len(missing) else 1
