@@ -76,6 +76,23 @@ def test_login_with_each_security_setting(dovecot: Any, mail_user: Any, tmp_path
         b.close()  # safe twice
 
 
+def test_closing_says_logout_without_waiting_for_the_goodbye(
+    dovecot: Any, mail_user: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import imaplib
+
+    b = backend(dovecot, mail_user, tmp_path)
+    b.sync()
+    said, awaited = [], []
+    real_command, real_complete = imaplib.IMAP4._command, imaplib.IMAP4._command_complete
+    monkeypatch.setattr(imaplib.IMAP4, "_command", lambda s, n, *a: said.append(n) or real_command(s, n, *a))
+    monkeypatch.setattr(imaplib.IMAP4, "_command_complete", lambda s, n, t: awaited.append(n) or real_complete(s, n, t))
+    b.close()
+    assert said == ["LOGOUT"] and awaited == []  # the server is told; the client does not wait a round trip
+    b.sync()  # a later sync simply connects again
+    b.close()
+
+
 def test_wrong_ca_is_refused_with_certificate_sentence(dovecot: Any, mail_user: Any, tmp_path: Path):
     b = backend(dovecot, mail_user, tmp_path, ca_file=dovecot.wrong_ca_file)
     with pytest.raises(ConnectError, match=r"certificate of 127\.0\.0\.1 could not be verified"):
