@@ -49,6 +49,13 @@ PEER_BINARIES = {
     "aerc": "aerc",
 }
 ALL_TOOLS = ["tui-mail", "imapclient", "poplib", *PEER_BINARIES]
+BASE = "tui-mail@base"  # --compare: the same syncs by another checkout (before/after figures in one run)
+# `python -c` code running another checkout's tui_mail with this venv (whose editable install would win otherwise).
+RUN_OTHER_CHECKOUT = (
+    "import sys, runpy; base = sys.argv[1]; sys.argv = ['tui-mail'] + sys.argv[2:]; "
+    "sys.meta_path[:] = [f for f in sys.meta_path if '__editable__' not in repr(f)]; sys.path.insert(0, base); "
+    "runpy.run_module('tui_mail', run_name='__main__', alter_sys=True)"
+)
 
 # ---------------------------------------------------------------------------------------------------------------
 # the environment: peers installed, an unprivileged user
@@ -129,6 +136,7 @@ class Setup:
         root.chmod(0o755)
         self.nobody = unprivileged_user()
         self.index_lags: list[float] = []  # seconds the search index took to catch up after each tui-mail sync
+        self.base: Path | None = None  # --compare: another checkout of tui-mail, run as tool "tui-mail@base"
 
     def fresh(self, name: str, owner: str | None = None) -> Path:
         d = self.root / name
@@ -166,10 +174,13 @@ class Setup:
             "LANG": "C.UTF-8",
         }
 
-    def tui_sync(self, data: Path, protocol: str = "imap", download: str = "full") -> Run:
+    def tui_sync(self, data: Path, protocol: str = "imap", download: str = "full", base: bool = False) -> Run:
+        """`tui-mail sync` of this checkout, or (base=True) of the --compare checkout, with this venv."""
         cmd = [str(REPO / ".venv/bin/tui-mail"), "--config", str(self.tui_config(protocol, download)), "sync", "bench"]
-        if not Path(cmd[0]).exists():
-            cmd = [sys.executable, "-m", "tui_mail", *cmd[1:]]
+        if base:
+            cmd = [sys.executable, "-c", RUN_OTHER_CHECKOUT, str(self.base), *cmd[1:]]
+        elif not Path(cmd[0]).exists():  # a checkout without its own venv (a frozen copy): run its tui_mail
+            cmd = [sys.executable, "-c", RUN_OTHER_CHECKOUT, str(REPO), *cmd[1:]]
         run = _spawn_timed(cmd, env=self.tui_env(data))
         # A big download is indexed for search by a detached process after the sync exits: wait for it (untimed)
         # so it does not slow the next tool down, and say how long the index lagged.
@@ -181,7 +192,7 @@ class Setup:
     def tui_ui(self, data: Path, open_msg: bool = False) -> tuple[Run, Run | None]:
         cmd = [str(REPO / ".venv/bin/tui-mail"), "--config", str(self.tui_config())]
         if not Path(cmd[0]).exists():
-            cmd = [sys.executable, "-m", "tui_mail", *cmd[1:]]
+            cmd = [sys.executable, "-c", RUN_OTHER_CHECKOUT, str(REPO), *cmd[1:]]
         keys = ("Enter",) if open_msg else ()
         return ui_run(cmd, self.tui_env(data), MARKER_SUBJECT, open_keys=keys, open_expect=MARKER_BODY)
 
@@ -477,6 +488,13 @@ def run_scenarios(
         # 2. full IMAP sync into empty state
         if want("tui-mail"):
             step("full_sync", "tui-mail", lambda: s.tui_sync(s.fresh("tui-full")), lambda: tui_count(st / "tui-full"))
+        if want(BASE):
+            step(
+                "full_sync",
+                BASE,
+                lambda: s.tui_sync(s.fresh("base-full"), base=True),
+                lambda: tui_count(st / "base-full"),
+            )
         if want("imapclient"):
             step("full_sync", "imapclient", lambda: s.floor("imapclient"))
         if want("mbsync"):
@@ -491,6 +509,8 @@ def run_scenarios(
         # 3. headers only
         if want("tui-mail"):
             step("headers_sync", "tui-mail", lambda: s.tui_sync(s.fresh("tui-headers"), download="headers"))
+        if want(BASE):
+            step("headers_sync", BASE, lambda: s.tui_sync(s.fresh("base-headers"), download="headers", base=True))
         if want("imapclient"):
             step("headers_sync", "imapclient", lambda: s.floor("imapclient-headers"))
         # 4. POP3
@@ -500,6 +520,13 @@ def run_scenarios(
                 "tui-mail",
                 lambda: s.tui_sync(s.fresh("tui-pop3"), protocol="pop3"),
                 lambda: tui_count(st / "tui-pop3"),
+            )
+        if want(BASE):
+            step(
+                "pop3",
+                BASE,
+                lambda: s.tui_sync(s.fresh("base-pop3"), protocol="pop3", base=True),
+                lambda: tui_count(st / "base-pop3"),
             )
         if want("poplib"):
             step("pop3", "poplib", lambda: s.floor("poplib"))
@@ -523,6 +550,8 @@ def run_scenarios(
         # 7. no-op resync
         if want("tui-mail"):
             step("noop", "tui-mail", lambda: s.tui_sync(st / "tui-full"))
+        if want(BASE):
+            step("noop", BASE, lambda: s.tui_sync(st / "base-full", base=True))
         if want("mbsync"):
             step("noop", "mbsync", lambda: s.mbsync(st / "mbsync"))
         if want("offlineimap3"):
@@ -536,7 +565,7 @@ def run_change_resync(
 ) -> None:  # fmt: skip
     """Snapshot each tool's synced state, let another client change the server once, then time each tool's resync
     from a fresh copy of its snapshot (so every round syncs the same delta)."""
-    states = {"tui-mail": "tui-full", "mbsync": "mbsync", "offlineimap3": "offlineimap"}
+    states = {"tui-mail": "tui-full", BASE: "base-full", "mbsync": "mbsync", "offlineimap3": "offlineimap"}
     snaps: dict[str, Path] = {}
     for tool, d in states.items():
         if tool in tools and not reasons.get(tool) and (s.root / d).exists():
@@ -553,6 +582,7 @@ def run_change_resync(
             shutil.copytree(snap, work, symlinks=True)
             fn = {
                 "tui-mail": lambda work=work: s.tui_sync(work),
+                BASE: lambda work=work: s.tui_sync(work, base=True),
                 "mbsync": lambda work=work: s.mbsync(work),
                 "offlineimap3": lambda work=work: s.offlineimap(work),
             }[tool]
@@ -623,6 +653,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", default=str(BENCH / "results" / "latest.md"), help="markdown results file")
     ap.add_argument("--no-install", action="store_true", help="do not apt-get install missing peers")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument(
+        "--compare",
+        metavar="CHECKOUT",
+        help=f"another tui-mail checkout (e.g. `git archive main | tar -x -C DIR`): its syncs run as tool {BASE}",
+    )
     args = ap.parse_args(argv)
 
     from sync_bench import populate  # bench/sync_bench.py: the deterministic corpus
@@ -630,7 +665,9 @@ def main(argv: list[str] | None = None) -> int:
     from tests.servers import ServerUnavailable, check_environment, make_certificates, new_root, start_dovecot
 
     tools = set(ALL_TOOLS) if not args.only else {t.strip() for t in args.only.split(",")}
-    unknown = tools - set(ALL_TOOLS)
+    if args.compare:
+        tools.add(BASE)
+    unknown = tools - set(ALL_TOOLS) - {BASE}
     if unknown:
         print(f"peers_bench: unknown tool(s) {', '.join(sorted(unknown))}; known: {', '.join(ALL_TOOLS)}")
         return 2
@@ -646,7 +683,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"peers_bench: {e}", file=sys.stderr)
         return 2
     reasons: dict[str, str] = {}
-    if tools - {"tui-mail", "imapclient", "poplib"}:
+    if tools - {"tui-mail", BASE, "imapclient", "poplib"}:
         reasons = ensure_peers(log) if not args.no_install else {}
     needs_tmux = tools & {"tui-mail", "aerc", "neomutt", "neomutt-hcache"}
     if needs_tmux and shutil.which("tmux") is None and os.geteuid() == 0 and not args.no_install:
@@ -701,6 +738,7 @@ def main(argv: list[str] | None = None) -> int:
                     imap_port, pop3_port = pi.port, pp.port
                 label = f"{rtt} ms" if rtt else "loopback"
                 setup = Setup(root / f"work-{rtt}", imap_port, pop3_port, label)
+                setup.base = Path(args.compare).resolve() if args.compare else None
                 rounds = max(1, args.repeat if not rtt or args.repeat_rtt is None else args.repeat_rtt)
                 table = run_scenarios(setup, tools, reasons, rounds, n + 1, log)
                 run_change_resync(setup, tools, reasons, rounds, table, args.seed, log)
@@ -760,7 +798,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- machine: {platform.node()}, {platform.machine()}, {os.cpu_count()} CPUs, "
         f"{platform.system()} {platform.release()}; load average at start {load[0]:.1f}",
         "- versions: " + "; ".join(f"{k} {v}" for k, v in vers.items()),
-        f"- tui-mail at commit {_commit()}",
+        f"- tui-mail at commit {_commit()}"
+        + (f"; {BASE} = the checkout in {args.compare} (same venv, same scenarios)" if args.compare else ""),
         f"- best of {args.repeat} interleaved rounds; whole processes (spawn to exit, or spawn until the text is on a "
         f"{TERM_SIZE[0]}x{TERM_SIZE[1]} tmux screen); plain IMAP/POP3 on 127.0.0.1; 50 ms = a delaying proxy "
         "(25 ms each way per chunk)",
