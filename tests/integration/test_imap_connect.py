@@ -219,3 +219,29 @@ def test_idle_wait_reports_new_mail(imap_server: Any, imap_user: Any, tmp_path: 
     finally:
         stop.set()
         b.close()
+
+
+def test_downloaded_mail_is_not_written_out_for_a_debug_log_nobody_reads(
+    dovecot: Any, mail_user: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # imapclient switches imaplib's debug messages on; imaplib then formats the repr of every response (every
+    # downloaded message) before the logger drops it. With the "imapclient.imaplib" logger off, nothing is formatted.
+    import imaplib
+
+    formatted: list[str] = []
+    real = imaplib.IMAP4._append_untagged
+
+    def spy(self: Any, typ: str, dat: Any) -> Any:
+        if self.debug >= 5:
+            formatted.append(typ)
+        return real(self, typ, dat)
+
+    monkeypatch.setattr(imaplib.IMAP4, "_append_untagged", spy)
+    dovecot.deliver(mail_user, make_msg("quiet", body="x" * 50_000 + "\r\n"))
+    b = backend(dovecot, mail_user, tmp_path)
+    try:
+        b.sync()
+        assert "quiet" in subjects(b.cache, "INBOX")
+        assert "FETCH" not in formatted  # (only the greeting comes before the connection is set up)
+    finally:
+        b.close()

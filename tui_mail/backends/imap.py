@@ -155,6 +155,7 @@ class ImapBackend(ImapFolders):
                 srv.host, port=srv.port, ssl=srv.security == "tls", ssl_context=ctx, timeout=srv.timeout
             )
             limit_imap(client._imap)
+            quiet_imaplib(client._imap)
             preauth = client._imap.state == "AUTH"  # greeted with PREAUTH: the server says we are logged in
             if srv.security == "starttls":
                 if preauth:
@@ -576,6 +577,15 @@ class ImapBackend(ImapFolders):
             idle, self._idle_client = self._idle_client, None
             _quietly_close(idle)
             raise ConnectError(f"lost the connection to {self._where} ({describe(e)}).") from None
+
+
+def quiet_imaplib(imap: Any) -> None:
+    """Switch off imaplib's debug messages, which imapclient turns on (level 5) and routes to the "imapclient.imaplib"
+    logger: imaplib formats them before the logger can drop them, including the repr of every response's data - a
+    full sync spent a third of its time writing out the mail it downloaded for a log nobody reads. Kept when that
+    logger is switched on for debugging."""
+    if not logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
+        imap.debug = 0
 
 
 def _quietly_close(client: imapclient.IMAPClient | None) -> None:
