@@ -12,7 +12,7 @@ from tests.servers import Dovecot
 
 pytestmark = pytest.mark.servers
 
-COUNT = 60  # three commit batches of 25, 25 and 10
+COUNT = 60  # three commit batches: 25, 25 and 10 in delete mode; 10, 20 and 30 in keep mode (growing)
 POINTS = [
     "pop3.after_retr:1",
     "pop3.after_retr:30",

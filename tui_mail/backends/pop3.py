@@ -39,6 +39,12 @@ _MAX_LINE = 1 << 20
 # Downloaded messages are committed in small batches; DELE follows each commit.
 BATCH_MESSAGES = 25
 BATCH_BYTES = 4 << 20
+# Keep mode deletes nothing, so nothing waits for a commit: the batches grow from KEEP_FIRST_BATCH (the first mail
+# shows at once) to KEEP_BATCH_MESSAGES, doubling; what a crash can cost is downloading one batch again, and the
+# memory a batch holds stays bounded by KEEP_BATCH_BYTES.
+KEEP_FIRST_BATCH = 10
+KEEP_BATCH_MESSAGES = 500
+KEEP_BATCH_BYTES = 16 << 20
 # RETR commands kept in flight when the server offers PIPELINING: up to this many, and enough that about
 # PIPELINE_BYTES of mail (by LIST sizes) is on its way, so a long round trip does not idle the link.
 PIPELINE_WINDOW = 256
@@ -369,6 +375,7 @@ class Pop3Backend:
         groups = _groups(todo, sizes) if delete_mode else [todo]
         total = len(todo)
         done = 0
+        keep_batch = KEEP_FIRST_BATCH
         try:
             for group in groups:
                 uidls = dict(group)
@@ -377,8 +384,9 @@ class Pop3Backend:
                     batch.append(NewMessage(envelope=_dated_envelope(raw), raw=raw, pop_uidl=uidls[n]))
                     batch_bytes += len(raw)
                     done += 1
-                    if not delete_mode and (len(batch) >= BATCH_MESSAGES or batch_bytes >= BATCH_BYTES):
+                    if not delete_mode and (len(batch) >= keep_batch or batch_bytes >= KEEP_BATCH_BYTES):
                         commit()
+                        keep_batch = min(2 * keep_batch, KEEP_BATCH_MESSAGES)
                     if progress is not None:
                         progress(
                             SyncProgress(
