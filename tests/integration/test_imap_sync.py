@@ -249,6 +249,24 @@ def test_everyday_resyncs_fetch_new_mail_above_the_complete_range_exactly_once(
     assert inbox is not None and b.cache.complete_ranges(inbox.id) == [(1, max(server.search(["ALL"])))]
 
 
+def test_a_first_sync_opens_only_folders_with_mail_and_later_mail_in_an_empty_one_is_found(
+    imap_server: Any, imap_user: Any, make_backend: BackendFactory, server: imapclient.IMAPClient
+):
+    imap_server.deliver(imap_user, make_msg("hello"))
+    b = make_backend()
+    opened: list[str] = []
+    real = b._select
+    b._select = lambda name, readonly: opened.append(name) or real(name, readonly)  # type: ignore[method-assign]
+    b.sync()
+    assert opened == ["INBOX"]  # the empty folders' state came from the STATUS flight
+    folders = [f for f in b.cache.folders() if not f.local_only]
+    assert all(f.uidvalidity is not None and f.uidnext is not None for f in folders)
+    archive = archive_folder(imap_server, server, b)
+    imap_server.deliver(imap_user, make_msg("filed"), folder=archive.name)
+    assert b.sync().new_messages == 1
+    assert subjects(b.cache, archive.name) == ["filed"]
+
+
 def test_the_folder_list_and_the_namespace_come_in_one_round_trip(
     imap_server: Any, make_backend: BackendFactory, server: imapclient.IMAPClient, monkeypatch: pytest.MonkeyPatch
 ):

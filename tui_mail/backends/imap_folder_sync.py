@@ -109,11 +109,11 @@ def status_items(condstore: bool) -> list[str]:
 
 
 def status_ahead(b: ImapBackend, folders: Sequence[Folder]) -> dict[str, dict[bytes, Any]]:
-    """STATUS of every folder synced before (the ones the cheap path can skip), all commands sent in one flight
+    """STATUS of every folder (an unchanged or empty one needs no SELECT then), all commands sent in one flight
     and answered in one round trip: {folder name: status}. A folder the server refuses is left out (its own
     STATUS then says why). Nothing is selected meanwhile: Dovecot answers STATUS of the selected folder from the
     session's stale view."""
-    names = [f.name for f in folders if f.uidvalidity is not None and f.uidnext is not None]
+    names = [f.name for f in folders]
     if len(names) < 2:
         return {}
     c = b._c
@@ -173,10 +173,14 @@ class FolderSync:
         b, folder, result = self.b, self.folder, self.result
         c = b._c
         cached_uids = self.cache.uid_map(folder.id)
+        st = b._status_ahead.pop(folder.name, None)
+        if folder.uidvalidity is None and st is not None and st.get(b"MESSAGES") == 0 and st.get(b"UIDVALIDITY"):
+            # Never synced and empty on the server (a new Drafts, Junk, ...): its state without a SELECT.
+            self._empty_folder(st)
+            return
         if folder.uidvalidity is not None and folder.uidnext is not None:
             # Cheap path: STATUS tells whether anything changed since the last sync (asked for every folder at
             # once when the sync began; else now).
-            st = b._status_ahead.pop(folder.name, None)
             if st is None:
                 b._leave()
                 try:
@@ -191,6 +195,14 @@ class FolderSync:
                 and st.get(b"UIDNEXT") == folder.uidnext
                 and st.get(b"HIGHESTMODSEQ") == folder.highestmodseq
                 and st.get(b"MESSAGES") == len(cached_uids)
+            ):
+                b._unchanged_folders += 1
+                return
+            if (  # any server: an empty folder that stayed empty has nothing to look at
+                not cached_uids
+                and st.get(b"MESSAGES") == 0
+                and st.get(b"UIDVALIDITY") == folder.uidvalidity
+                and st.get(b"UIDNEXT") == folder.uidnext
             ):
                 b._unchanged_folders += 1
                 return
@@ -244,6 +256,17 @@ class FolderSync:
             everything = set(c.search(["ALL"])) if exists else set()
             stale = [u for u in self.cache.uid_map(folder.id) if u not in everything]
             result.removed += self.cache.remove_uids(folder.id, stale)
+        self.cache.set_folder_state(folder.id, uidnext=uidnext, highestmodseq=modseq)
+
+    def _empty_folder(self, st: dict[bytes, Any]) -> None:
+        """Record a never-synced folder that STATUS shows empty, as its SELECT would have: UIDVALIDITY, every UID
+        below UIDNEXT complete, UIDNEXT and HIGHESTMODSEQ."""
+        folder = self.folder
+        uidnext = int(st.get(b"UIDNEXT") or 1)
+        self.cache.store_messages(folder.id, [], uidvalidity=int(st[b"UIDVALIDITY"]))
+        if uidnext > 1:
+            self.cache.mark_complete(folder.id, 1, uidnext - 1)
+        modseq = st.get(b"HIGHESTMODSEQ") if self.b._condstore else None
         self.cache.set_folder_state(folder.id, uidnext=uidnext, highestmodseq=modseq)
 
     def _report(self, **kw: Any) -> None:
