@@ -192,3 +192,16 @@ def test_complete_ranges_merge_and_an_old_cursor_becomes_a_range(tmp_path: Path)
     cache.mark_complete(inbox.id, 251, 379)
     assert cache.complete_ranges(inbox.id) == [(1, 400)]
     assert gaps([(2, 2), (4, 9)]) == "1,3,10:*"
+
+
+def test_server_row_count_counts_what_uid_map_holds(cache: Cache) -> None:
+    # The no-op check of a folder counts its server rows without loading them: the same rows as uid_map.
+    inbox = cache.ensure_folder("INBOX", "/", Role.INBOX)
+    assert cache.server_row_count(inbox) == 0
+    cache.store_messages(
+        inbox, [NewMessage(Envelope(subject=f"m{u}", date=u), uid=u) for u in (1, 2, 3)], uidvalidity=7
+    )
+    cache.store_messages(inbox, [NewMessage(Envelope(subject="local copy", date=9))])  # no UID yet
+    assert cache.server_row_count(inbox) == len(cache.uid_map(inbox)) == 3
+    cache.reset_folder(inbox, 8)  # the folder was replaced on the server: the old rows are not its messages
+    assert cache.server_row_count(inbox) == len(cache.uid_map(inbox)) == 0

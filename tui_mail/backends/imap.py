@@ -283,7 +283,7 @@ class ImapBackend(ImapFolders):
         result = SyncResult()
         self.mailbox_unchanged = False
         self._unchanged_folders = 0
-        known = {f.name for f in self.cache.folders() if not f.local_only and f.uidvalidity is not None}
+        known = self.cache.synced_folder_names()
         self.connect()
         self._report(progress, stage="send")
         self._create_local_role_folders(result)

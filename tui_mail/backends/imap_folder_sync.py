@@ -172,7 +172,7 @@ class FolderSync:
     def run(self) -> None:
         b, folder, result = self.b, self.folder, self.result
         c = b._c
-        cached_uids = self.cache.uid_map(folder.id)
+        cached = self.cache.server_row_count(folder.id)  # the rows themselves only once the folder changed
         st = b._status_ahead.pop(folder.name, None)
         if folder.uidvalidity is None and st is not None and st.get(b"MESSAGES") == 0 and st.get(b"UIDVALIDITY"):
             # Never synced and empty on the server (a new Drafts, Junk, ...): its state without a SELECT.
@@ -194,18 +194,19 @@ class FolderSync:
                 and st.get(b"UIDVALIDITY") == folder.uidvalidity
                 and st.get(b"UIDNEXT") == folder.uidnext
                 and st.get(b"HIGHESTMODSEQ") == folder.highestmodseq
-                and st.get(b"MESSAGES") == len(cached_uids)
+                and st.get(b"MESSAGES") == cached
             ):
                 b._unchanged_folders += 1
                 return
             if (  # any server: an empty folder that stayed empty has nothing to look at
-                not cached_uids
+                not cached
                 and st.get(b"MESSAGES") == 0
                 and st.get(b"UIDVALIDITY") == folder.uidvalidity
                 and st.get(b"UIDNEXT") == folder.uidnext
             ):
                 b._unchanged_folders += 1
                 return
+        cached_uids = self.cache.uid_map(folder.id)
         info = b._select(folder.name, readonly=True)
         uidvalidity = int(info.get(b"UIDVALIDITY", 0))
         uidnext = info.get(b"UIDNEXT")
@@ -328,7 +329,7 @@ class FolderSync:
             lo = 1  # an empty folder, synced before, that received mail (a first sync goes newest page first)
         else:
             return False
-        new = exists - len(self.cache.uid_map(folder.id))
+        new = exists - self.cache.server_row_count(folder.id)
         if not 0 < new <= b.chunk_size:
             return False
         c = b._c

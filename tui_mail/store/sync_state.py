@@ -41,6 +41,25 @@ class SyncState:
             "INSERT INTO sync_ranges(folder_id, lo, hi) VALUES (?, ?, ?)", [(folder_id, a, b) for a, b in merged]
         )
 
+    def server_row_count(self, folder_id: int) -> int:
+        """How many of the folder's rows are server messages under its current UIDVALIDITY (what uid_map would
+        hold), counted without loading them: the no-op check of a big folder stays cheap."""
+        row = self.conn.execute(
+            # (folder_id, uidvalidity, uid) is the UNIQUE index: the count reads only that index's range. A row
+            # with a UID always has a UIDVALIDITY, so "=" matches what uid_map's "IS" does.
+            "SELECT COUNT(*) FROM messages WHERE folder_id=? AND uid IS NOT NULL "
+            "AND uidvalidity = (SELECT uidvalidity FROM folders WHERE id=?)",
+            (folder_id, folder_id),
+        ).fetchone()
+        return int(row[0])
+
+    def synced_folder_names(self) -> set[str]:
+        """Names of the server folders synced before (UIDVALIDITY known), without counting their messages."""
+        return {
+            str(r[0])
+            for r in self.conn.execute("SELECT name FROM folders WHERE local_only = 0 AND uidvalidity IS NOT NULL")
+        }
+
     def complete_ranges(self, folder_id: int) -> list[tuple[int, int]]:
         """The folder's UID ranges whose every server message is cached (or was expunged), ascending."""
         return self._ranges(self.conn, folder_id)
