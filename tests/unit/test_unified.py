@@ -48,7 +48,9 @@ def _expected(caches: list[tuple[str, Cache]], folder_scope: bool = True, query:
     return [-neg_id * STRIDE + i for _, i, neg_id in sorted(keys)]
 
 
-def test_pages_in_any_order_match_one_sorted_list(caches: list[tuple[str, Cache]], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pages_in_any_order_match_one_sorted_list(
+    caches: list[tuple[str, Cache]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(unified, "MERGE_GAP", 150)  # exercise narrowing by date on a small corpus
     u = UnifiedCache(members_for(caches))
     want = _expected(caches)

@@ -98,7 +98,9 @@ class UnifiedCache:
     def _each(self) -> Iterator[tuple[int, Member]]:
         yield from enumerate(self.members)
 
-    def count(self, folder_id: int | None, query: str = "", include: Sequence[int] = ()) -> int:
+    def count(
+        self, folder_id: int | None, query: str = "", include: Sequence[int] = (), *, order: object = None
+    ) -> int:
         """Rows in the list (a malformed query raises QueryError, as Cache.count does). A new count forgets the
         marks: the caches may have changed."""
         total = 0
@@ -137,8 +139,10 @@ class UnifiedCache:
         threaded: bool = False,
         query: str = "",
         include: Sequence[int] = (),
+        order: object = None,
     ) -> list[MessageRow]:
-        """Rows offset..offset+limit of the merged list (threads are per account: the unified list is flat)."""
+        """Rows offset..offset+limit of the merged list, newest first (threads and sorting are per account: the
+        unified list is flat, whatever `threaded` and `order` say)."""
         if limit <= 0 or not self.members:
             return []
         start, cursors = self._seek(folder_id, query, offset)
@@ -158,6 +162,7 @@ class UnifiedCache:
         threaded: bool = False,
         query: str = "",
         include: Sequence[int] = (),
+        order: object = None,
     ) -> int | None:
         """Index of an encoded id in the merged list: per cache, the rows ordered before it (index range counts)."""
         try:
@@ -167,21 +172,20 @@ class UnifiedCache:
         my_index = message_id % STRIDE
         local = message_id // STRIDE
         where, params = self._where(me, folder_id, query)
-        found = me.cache.conn.execute(
-            f"SELECT date FROM messages WHERE {where} AND id=?", (*params, local)
-        ).fetchone()
+        found = me.cache.conn.execute(f"SELECT date FROM messages WHERE {where} AND id=?", (*params, local)).fetchone()
         if found is None:
             return None
         date = int(found[0])
         total = 0
         for i, m in self._each():
             w, p = self._where(m, folder_id, query)
+            values: tuple[int, ...] = (date,)
             if i < my_index:
-                cond, values = "date >= ?", (date,)
+                cond = "date >= ?"
             elif i == my_index:
                 cond, values = "(date > ? OR (date = ? AND id > ?))", (date, date, local)
             else:
-                cond, values = "date > ?", (date,)
+                cond = "date > ?"
             total += self._scalar(m, f"SELECT COUNT(*) FROM messages WHERE {w} AND {cond}", (*p, *values))
         return total
 

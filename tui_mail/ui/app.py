@@ -38,6 +38,7 @@ from .screens.reader_screen import ReaderScreen
 from .search import SEARCH_PLACEHOLDER, SearchActions, SearchInput
 from .tagging import Tagging
 from .threads_view import ThreadsView
+from .unified import UnifiedInbox
 from .widgets.folder_pane import AccountFolders, FolderPane, folder_title
 from .widgets.key_footer import KeyFooter
 from .widgets.message_list import ListSource, MessageList
@@ -76,6 +77,7 @@ MAIN_ONLY_ACTIONS = {
     "goto_folder",
     "pending",
     *("toggle_threads", "fold_thread", "fold_all", "sort", "sort_reverse", "search_next", "search_previous"),
+    "unified",
 }
 FOLDER_PANE_MIN_WIDTH = 100  # below this terminal width the folder pane hides itself (b shows it)
 
@@ -95,7 +97,15 @@ class AccountView:
 
 
 class MailApp(
-    BackgroundWork, AttachmentActions, SearchActions, Tagging, ThreadsView, OutboxActions, LocalActions, ComposeActions
+    UnifiedInbox,
+    BackgroundWork,
+    AttachmentActions,
+    SearchActions,
+    Tagging,
+    ThreadsView,
+    OutboxActions,
+    LocalActions,
+    ComposeActions,
 ):
     """The mail client."""
 
@@ -332,12 +342,12 @@ class MailApp(
         return folders[0].id if folders else None
 
     def _save_view(self) -> None:
-        acc = self.account
-        if acc is None:
+        name = self.view_name
+        if name is None:
             return
-        view = self.views[acc.name]
+        view = self.views[name]
         ml = self.message_list
-        if ml.source is not None and ml.source.account == acc.name:
+        if ml.source is not None and ml.source.account == name:
             view.folder_id = ml.source.folder_id
             view.cursor = ml.cursor
             view.scroll_y = round(ml.scroll_offset.y)
@@ -350,6 +360,7 @@ class MailApp(
         if self.screen is not self.main_screen:
             return
         self._save_view()
+        self.unified_on = False
         self.current = index
         name = self.accounts[index].name
         view = self.views[name]
@@ -367,7 +378,7 @@ class MailApp(
             ml.set_source(None)
             self.reader.clear("No folders yet: press $ to sync.")
             return
-        cache = self.cache(account)
+        cache = self.list_cache(account)
         folder_id = None if view.search_all and view.query else view.folder_id
         order = self.list_order(account, folder_id)
         source = ListSource(
@@ -380,9 +391,11 @@ class MailApp(
                 cursor = pos
         counted, view.counted = view.counted, None
         ml.set_source(source, cursor=cursor, scroll_y=view.scroll_y, row_count=counted)
+        self.label_rows(source)
         self._schedule_preview()
 
     def open_folder(self, account_index: int, folder_id: int) -> None:
+        self.leave_unified()
         if account_index != self.current:
             self.switch_account(account_index)
         name = self.accounts[self.current].name
@@ -406,9 +419,9 @@ class MailApp(
             groups.append(AccountFolders(acc.name, folders, acc.name, outbox_count(self.cache(acc.name))))
             self._folders[acc.name] = folders
         current = None
-        if self.account is not None and self.views[self.account.name].folder_id is not None:
+        if self.account is not None and self.views[self.account.name].folder_id is not None and not self.unified_on:
             current = (self.current, self.views[self.account.name].folder_id or 0)
-        self.folder_pane.show(groups, current)
+        self.folder_pane.show(groups, current, unified=self.unified_unread(), unified_current=self.unified_on)
 
     def _current_folder_title(self) -> str:
         acc = self.account
@@ -424,6 +437,9 @@ class MailApp(
         acc = self.account
         if acc is None:
             self.status.show_state("no accounts", "", SyncState(error=self.config_error or ""), 0)  # kept, not a toast
+            return
+        if self.unified_on:
+            self.unified_status()
             return
         try:
             pending = self.cache(acc.name).pending_count()
@@ -459,13 +475,19 @@ class MailApp(
     def _folder_chosen(self, event: FolderPane.FolderChosen) -> None:
         self.open_folder(event.account_index, event.folder_id)
 
+    @on(FolderPane.UnifiedChosen)
+    def _unified_chosen(self, event: FolderPane.UnifiedChosen) -> None:
+        self.action_unified()
+
     # -- the list and the reader pane ------------------------------------------------------------------------------
 
     @on(MessageList.Highlighted)
     def _highlighted(self, event: MessageList.Highlighted) -> None:
-        acc = self.account
-        if acc is not None:
-            self.views[acc.name].selected = event.message_id
+        name = self.view_name
+        if name is not None:
+            self.views[name].selected = event.message_id
+        if self.unified_on:
+            self.update_status()  # the status line names the account of the row under the cursor
         has_target = event.message_id is not None
         if has_target != self._had_target:
             self._had_target = has_target
@@ -495,15 +517,17 @@ class MailApp(
         if row is None or ml.source is None:
             self.reader.clear("No message selected.")
             return
-        account = ml.source.account
+        account, row = self.resolve_row(ml.source.account, row)
         self.reader.show_message(account, row, self.cache(account), partial(self.fetch_body, account, row.id))
 
     @on(MessageList.Selected)
     def _selected(self, event: MessageList.Selected) -> None:
         source = self.message_list.source
-        if source is None:
+        row = self.message_list.current_row
+        if source is None or row is None or row.id != event.message_id:
             return
-        self.open_message(source.account, event.message_id)
+        account, row = self.resolve_row(source.account, row)
+        self.open_message(account, row.id)
 
     def open_message(self, account: str, message_id: int) -> None:
         """Full-screen reader; marks the message read (queued to the server). A draft opens in compose."""
@@ -532,12 +556,14 @@ class MailApp(
         row = ml.current_row
         if row is None or ml.source is None:
             return None
-        return ml.source.account, row
+        return self.resolve_row(ml.source.account, row)
 
     def _target_account(self) -> AccountConfig | None:
         screen = self.screen
         if isinstance(screen, ReaderScreen):
             return self.config.account(screen.account)
+        if self.unified_on:
+            return self.unified_target_account()
         return self.account
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -545,7 +571,7 @@ class MailApp(
             return False
         if action == "account":
             return bool(parameters) and isinstance(parameters[0], int) and parameters[0] < len(self.accounts)
-        if action in ("next_account", "previous_account"):
+        if action in ("next_account", "previous_account", "unified"):
             return len(self.accounts) > 1
         if action in ("sync", "filter", "compose") and not self.accounts:
             return False
@@ -580,7 +606,7 @@ class MailApp(
         if self.screen is not self.main_screen:
             return
         filter_input = self.query_one("#filter", Input)
-        acc = self.account
+        name = self.view_name
         if filter_input.has_class("-shown"):
             filter_input.remove_class("-shown")
             filter_input.value = ""
@@ -588,7 +614,7 @@ class MailApp(
             return
         if self.clear_tags():
             return
-        if acc is not None and self.views[acc.name].query:
+        if name is not None and self.views[name].query:
             self._apply_filter("")
             return
         if self.focused is not self.message_list and self.accounts:
@@ -599,6 +625,9 @@ class MailApp(
         self.exit(0)
 
     def action_sync(self) -> None:
+        if self.unified_on and self.screen is self.main_screen:
+            self._sync_all()
+            return
         acc = self._target_account()
         if acc is not None:
             if self.sync_states[acc.name].syncing:
@@ -612,8 +641,8 @@ class MailApp(
 
     def action_filter(self) -> None:
         filter_input = self.query_one("#filter", Input)
-        acc = self.account
-        filter_input.value = self.views[acc.name].query if acc else ""
+        name = self.view_name
+        filter_input.value = self.views[name].query if name else ""
         filter_input.add_class("-shown")
         filter_input.focus()
 
@@ -627,10 +656,10 @@ class MailApp(
     def _apply_filter(
         self, query: str, *, include: tuple[int, ...] = (), keep_cursor: bool = False, counted: int | None = None
     ) -> None:
-        acc = self.account
-        if acc is None:
+        name = self.view_name
+        if name is None:
             return
-        view = self.views[acc.name]
+        view = self.views[name]
         view.counted = counted
         if not keep_cursor:
             view.cursor, view.scroll_y, view.selected = 0, 0, None
@@ -638,7 +667,7 @@ class MailApp(
         self.last_query = query or self.last_query
         if not query:
             view.search_all = False
-        self._show_folder(acc.name, view)
+        self._show_folder(name, view)
         self.update_status()
 
     def action_help(self) -> None:
@@ -695,13 +724,16 @@ class MailApp(
         if self.tagged_rows() is None and self.apply_to_folded("move"):
             return
         target = self._target()
-        if target is None:
+        if target is None or self.tags_span_accounts():
             return
         account, row = target
-        folders = self.cache(account).folders()
         tagged = self.tagged_rows()
+        exclude: int | None = row.folder_id
+        if tagged is not None and tagged[0] != account:  # the unified inbox: the tags are in another account
+            account, exclude = tagged[0], None
+        folders = self.cache(account).folders()
 
-        picker = FolderPickerScreen(folders, exclude=row.folder_id, can_create=True)
+        picker = FolderPickerScreen(folders, exclude=exclude, can_create=True)
 
         def chosen(folder_id: int | None) -> None:
             if folder_id is None:

@@ -56,6 +56,7 @@ class BackgroundWork(App[int]):
         config: Config
         push: bool
         views: dict[str, Any]
+        unified_on: bool
         sync_states: dict[str, SyncState]
         _stop: threading.Event
         _push_workers: set[str]
@@ -76,6 +77,7 @@ class BackgroundWork(App[int]):
         def refresh_folders(self) -> None: ...
         def _default_folder(self, cache: Cache) -> int | None: ...
         def _show_folder(self, account: str, view: Any) -> None: ...
+        def unified_changed(self, account: str) -> None: ...
 
     def _start_push_workers(self) -> None:
         """One long-lived IDLE worker per IMAP account with push, when online: new mail triggers a sync."""
@@ -210,7 +212,7 @@ class BackgroundWork(App[int]):
             return
         state.stage, state.done, state.total = p.stage, p.done, p.total
         now = time.monotonic()
-        current = self.account is not None and p.account == self.account.name
+        current = self.account is not None and p.account == self.account.name and not self.unified_on
         if p.stage == "folders" and p.total:
             # The folder list is stored: show it now, and a never-synced account's Inbox (loading) with it.
             view = self.views.get(p.account)
@@ -218,9 +220,13 @@ class BackgroundWork(App[int]):
                 view.folder_id = self._default_folder(self.cache(p.account))
                 self._show_folder(p.account, view)
             self.refresh_folders()
-        if p.new_messages and current and (now - self._last_progress_reload > 0.5 or self.message_list.row_count == 0):
+        shown = current or self.unified_on  # the unified inbox shows every account's new mail
+        if p.new_messages and shown and (now - self._last_progress_reload > 0.5 or self.message_list.row_count == 0):
             self._last_progress_reload = now
-            self.message_list.reload()
+            if self.unified_on:
+                self.unified_changed(p.account)
+            else:
+                self.message_list.reload()
         self.update_status()
 
     @on(SyncFinished)
@@ -231,7 +237,7 @@ class BackgroundWork(App[int]):
         state.syncing = False
         explicit, state.explicit = state.explicit, False
         state.busy = event.busy
-        current = self.account is not None and event.account == self.account.name
+        current = self.account is not None and event.account == self.account.name and not self.unified_on
         if event.busy:
             pass  # neither a failure nor a success: another tui-mail is syncing it (the status line says so)
         elif event.error:
@@ -254,6 +260,7 @@ class BackgroundWork(App[int]):
                     self._show_folder(event.account, view)
                 else:
                     self.message_list.reload()
+            self.unified_changed(event.account)
         self.refresh_folders()
         self.update_status()
         self.start_index(event.account)
@@ -377,7 +384,9 @@ class BackgroundWork(App[int]):
         state = self.sync_states.get(event.account)
         if event.error and not (state is not None and state.error == event.error):  # e.g. a full disk: said already
             self.notify(clean_line(event.error), severity="error", markup=False)
-        if self.account is not None and event.account == self.account.name:
+        if self.unified_on:
+            self.unified_changed(event.account)
+        elif self.account is not None and event.account == self.account.name:
             self.message_list.reload()
         self.refresh_folders()
         self.update_status()

@@ -9,6 +9,7 @@ APP_BINDINGS: list[BindingType] = [
     Binding("q", "quit", "Quit", id="app.quit"),
     Binding("escape", "back", "Back", show=False, id="app.back"),
     *(Binding(str(n), f"account({n - 1})", f"Account {n}", show=False, id=f"app.account-{n}") for n in range(1, 10)),
+    Binding("0", "unified", "All inboxes", show=False, id="app.all-inboxes"),
     Binding("ctrl+n", "next_account", "Next account", show=False, id="app.next-account"),
     Binding("ctrl+p", "previous_account", "Previous account", show=False, id="app.previous-account"),
     Binding("c", "compose", "Compose", id="mail.compose"),

@@ -69,6 +69,9 @@ class SearchActions(App[int]):
         @property
         def account(self) -> AccountConfig | None: ...
         @property
+        def view_name(self) -> str | None: ...
+        def list_cache(self, name: str) -> Any: ...
+        @property
         def message_list(self) -> MessageList: ...
         def cache(self, account: str) -> Cache: ...
         def update_status(self) -> None: ...
@@ -93,20 +96,20 @@ class SearchActions(App[int]):
 
     def _search_live(self, text: str) -> None:
         self._search_timer = None
-        acc = self.account
-        if acc is None:
+        name = self.view_name
+        if name is None:
             return
         query = live_query(text)
         generation = self._next_generation()
         if not query:
             self._apply_filter("")
             return
-        view = self.views[acc.name]
+        view = self.views[name]
         folder_id = None if view.search_all else view.folder_id
         self.run_worker(
-            partial(self._count_work, generation, acc.name, folder_id, query),
+            partial(self._count_work, generation, name, folder_id, query),
             name="search",
-            group=f"search-{acc.name}",
+            group=f"search-{name}",
             exclusive=True,
             thread=True,
             exit_on_error=False,
@@ -115,7 +118,7 @@ class SearchActions(App[int]):
     def _count_work(self, generation: int, account: str, folder_id: int | None, query: str) -> None:
         """In a worker: parse and count (an FTS query over a large folder is not for the UI thread)."""
         try:
-            count = self.manager.cache(account).count(folder_id, query)
+            count = self.list_cache(account).count(folder_id, query)
         except QueryError as e:
             self.post_message(SearchCounted(generation, account, query, str(e)))
         except Exception:
@@ -126,8 +129,7 @@ class SearchActions(App[int]):
 
     @on(SearchCounted)
     def _search_counted(self, event: SearchCounted) -> None:
-        acc = self.account
-        if event.generation != self._search_generation or acc is None or acc.name != event.account:
+        if event.generation != self._search_generation or self.view_name != event.account:
             return  # a newer keystroke or another account: this answer is stale
         if event.error is None:
             self._apply_filter(event.query, counted=event.count)
@@ -136,7 +138,8 @@ class SearchActions(App[int]):
         """Enter in the search box: the exact query (no live prefix). A malformed one is said in one sentence and
         the box stays open; a good one also runs on the IMAP server when the account can."""
         acc = self.account
-        if acc is None:
+        name = self.view_name
+        if acc is None or name is None:
             return True
         if self._search_timer is not None:
             self._search_timer.stop()
@@ -151,7 +154,7 @@ class SearchActions(App[int]):
             self.notify(clean_line(str(e)), title="Search", severity="warning", markup=False)
             return False
         self._apply_filter(text)
-        caps = self.manager.capabilities(acc.name)
+        caps = self.manager.capabilities(acc.name) if name == acc.name else None  # not for the unified inbox
         if getattr(caps, "server_search", False) and not getattr(self.manager, "offline", False):
             view = self.views[acc.name]
             folder_id = None if view.search_all else view.folder_id
@@ -188,7 +191,7 @@ class SearchActions(App[int]):
         for note in event.notes:
             self.notify(clean_line(note), title="Search", markup=False)
         acc = self.account
-        if not event.ids or acc is None or acc.name != event.account:
+        if not event.ids or acc is None or acc.name != event.account or self.view_name != acc.name:
             return
         before = self.message_list.row_count
         self._apply_filter(event.query, include=tuple(event.ids), keep_cursor=True)
@@ -197,11 +200,12 @@ class SearchActions(App[int]):
             self.notify(f"{more} more found on the server.", title="Search", markup=False)
 
     def action_search_scope(self) -> None:
-        """ctrl+a in the search box: the folder on screen <-> every folder of the account."""
-        acc = self.account
-        if acc is None:
+        """ctrl+a in the search box: the folder on screen <-> every folder of the account (of every account in
+        the unified inbox)."""
+        name = self.view_name
+        if name is None:
             return
-        view = self.views[acc.name]
+        view = self.views[name]
         view.search_all = not view.search_all
         self.notify("Searching all folders." if view.search_all else "Searching this folder.", markup=False)
         box = self.query_one("#filter", Input)

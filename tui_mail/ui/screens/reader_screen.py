@@ -73,9 +73,13 @@ class ReaderScreen(Screen[None]):
         ml = self.mail_app.message_list
         source = ml.source
         row = ml.row(index)
-        if row is None or source is None or source.account != self.account:
+        if row is None or source is None:
+            return False
+        account, row = self.mail_app.resolve_row(source.account, row)  # the unified inbox spans accounts
+        if self.mail_app.list_key(source.account, self.account, self.row.id) is None:
             return False
         ml.cursor = index
+        self.account = account
         self.show_row(row)
         return True
 
@@ -91,11 +95,14 @@ class ReaderScreen(Screen[None]):
 
     def _list_index(self) -> int | None:
         ml = self.mail_app.message_list
-        if ml.source is None or ml.source.account != self.account:
+        if ml.source is None:
             return None
-        if ml.current_id == self.row.id:
+        key = self.mail_app.list_key(ml.source.account, self.account, self.row.id)
+        if key is None:
+            return None
+        if ml.current_id == key:
             return ml.cursor
-        return ml.source.position(self.row.id)
+        return ml.source.position(key)
 
     def action_step(self, delta: int) -> None:
         index = self._list_index()

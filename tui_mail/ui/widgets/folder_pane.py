@@ -44,6 +44,9 @@ def folder_title(folder: Folder) -> str:
     return clean_line(folder.display_name)
 
 
+UNIFIED_OPTION = "u"
+
+
 def folder_option_id(account_index: int, folder_id: int) -> str:
     return f"f:{account_index}:{folder_id}"
 
@@ -60,6 +63,9 @@ class FolderPane(OptionList):
             super().__init__()
             self.account_index = account_index
 
+    class UnifiedChosen(Message):
+        """The user picked "All inboxes" (every account's Inbox in one list)."""
+
     class FolderChosen(Message):
         """The user picked a folder."""
 
@@ -73,14 +79,28 @@ class FolderPane(OptionList):
         self.groups: list[AccountFolders] = []
         self.current: tuple[int, int] | None = None
 
-    def show(self, groups: list[AccountFolders], current: tuple[int, int] | None) -> None:
-        """Rebuild the options (a handful of rows) keeping the highlight on the current folder."""
+    def show(
+        self,
+        groups: list[AccountFolders],
+        current: tuple[int, int] | None,
+        *,
+        unified: int | None = None,
+        unified_current: bool = False,
+    ) -> None:
+        """Rebuild the options (a handful of rows) keeping the highlight on the current folder; unified: the
+        unread count of "All inboxes" (None: not shown), listed first."""
         self.groups = groups
         self.current = current
         highlighted_id = None
         if self.highlighted is not None and self.highlighted < self.option_count:
             highlighted_id = self.get_option_at_index(self.highlighted).id
         options: list[Option] = []
+        if unified is not None:
+            line = Text("0 ", style="dim", end="")
+            line.append("All inboxes", style=("bold " if unified else "") + ("underline" if unified_current else ""))
+            if unified:
+                line.append(f" {unified}", style="bold cyan")
+            options.append(Option(line, id=UNIFIED_OPTION))
         for i, group in enumerate(groups):
             head = Text(end="")
             head.append(f"{i + 1} " if i < 9 else "  ", style="dim")
@@ -124,6 +144,8 @@ class FolderPane(OptionList):
         target = highlighted_id
         if target is None and current is not None:
             target = folder_option_id(*current)
+        if target is None and unified_current:
+            target = UNIFIED_OPTION
         if target is not None:
             try:
                 self.highlighted = self.get_option_index(target)
@@ -139,6 +161,8 @@ class FolderPane(OptionList):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         option_id = event.option.id or ""
+        if option_id == UNIFIED_OPTION:
+            self.post_message(self.UnifiedChosen())
         if option_id.startswith("o:"):
             self.post_message(self.OutboxChosen(int(option_id[2:])))
         if option_id.startswith("f:"):

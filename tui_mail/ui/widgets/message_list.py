@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
@@ -20,6 +21,7 @@ from textual.timer import Timer
 from ...models import MessageRow
 from ...store.cache import Cache
 from ...store.list_order import ListOrder, thread_counts
+from ...store.unified import UnifiedCache
 from ..bindings import LIST_BINDINGS
 from .safe_text import clean_line
 
@@ -37,7 +39,7 @@ class ListSource:
     by a search query (plus `include`: rows a search on the server found)."""
 
     account: str
-    cache: Cache
+    cache: Cache | UnifiedCache  # UnifiedCache: several accounts' Inboxes (the unified inbox)
     folder_id: int | None
     threaded: bool = False
     query: str = ""
@@ -58,7 +60,7 @@ class ListSource:
 
     def thread_head(self, row: MessageRow) -> int:
         """The row a collapsed thread of `row` shows (its newest message in the row's folder)."""
-        if row.thread_id is None:
+        if row.thread_id is None or not isinstance(self.cache, Cache):  # the unified inbox is flat
             return row.id
         found = self.cache.conn.execute(
             "SELECT id FROM messages WHERE thread_id=? AND +folder_id=? AND thread_head=1",
@@ -166,6 +168,8 @@ class MessageList(ScrollView, can_focus=True):
         self.tag_anchor: int | None = None  # where the last tag was set (V tags from there to the cursor)
         self._recount_generation = 0
         self.recounting = False  # a worker is counting a search; row_count is the length shown before
+        self.row_label: Callable[[MessageRow], str] | None = None  # account/folder column of lists spanning several
+        self.row_label_width = 0
 
     def refresh_tags(self) -> None:
         """Redraw after the tag set changed."""
@@ -320,7 +324,7 @@ class MessageList(ScrollView, can_focus=True):
             self.window_queries += 1
             self._pages[page_no] = page
             folded = [r.thread_id for r in page if r.thread_id is not None and source.folds(r)]
-            if folded and source.folder_id is not None:
+            if folded and source.folder_id is not None and isinstance(source.cache, Cache):
                 self.thread_sizes.update(thread_counts(source.cache.conn, source.folder_id, folded))
             while len(self._pages) > MAX_PAGES:
                 self._pages.popitem(last=False)
@@ -483,6 +487,10 @@ class MessageList(ScrollView, can_focus=True):
         date_w = max(cell_len(date), 8 if narrow else 10)
         rest = max(0, width - len(flags) - date_w - 2)
         from_w = min(16, max(8, rest // 4)) if narrow else min(24, max(8, rest // 3))  # the subject gets the room
+        label_w = min(self.row_label_width, 10 if narrow else 20) if self.row_label is not None else 0
+        if label_w:
+            rest = max(0, rest - label_w - 1)
+            from_w = min(from_w, max(8, rest // 3))
         subject_w = max(0, rest - from_w - 1)
         indent = ""
         if depth:
@@ -492,10 +500,20 @@ class MessageList(ScrollView, can_focus=True):
         segments = [
             Segment(flags, style + self._style("message-list--flags")),
             Segment(set_cell_size(date, date_w) + "  ", style + self._style("message-list--date")),
+            *self._label_segments(row, label_w, style),
             Segment(set_cell_size(sender, from_w) + " ", style),
             Segment(set_cell_size(subject, subject_w), style),
         ]
         return Strip(segments).adjust_cell_length(width, style)
+
+    def _label_segments(self, row: MessageRow, width: int, style: Style) -> list[Segment]:
+        """The row's account/folder (inert text, cut with an ellipsis) when the list spans several."""
+        if not width or self.row_label is None:
+            return []
+        label = clean_line(self.row_label(row))
+        if cell_len(label) > width:
+            label = set_cell_size(label, width - 1) + "…"
+        return [Segment(set_cell_size(label, width) + " ", style + self._style("message-list--date"))]
 
 
 __all__ = ["MAX_PAGES", "PAGE_SIZE", "ListSource", "MessageList", "flag_marks", "thread_label"]
