@@ -77,6 +77,10 @@ async def take(out_dir: Path) -> list[Path]:
                 await settle()
                 shot("account-switch.svg")
 
+                await pilot.press("0", "j")  # All inboxes: both accounts' Inboxes, the account on each row
+                await settle()
+                shot("unified-inbox.svg")
+
                 await pilot.press("question_mark")
                 await settle()
                 shot("help.svg")

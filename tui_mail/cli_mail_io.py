@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .accounts import AccountManager
 from .config import Config
-from .errors import MailError
+from .errors import ConfigError, MailError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -41,6 +41,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     s.add_argument("--to", required=True, metavar="ACCOUNT", help="the IMAP account")
     s.add_argument("--prefix", default="Old POP", help='parent folder on the server (default "Old POP")')
     s.add_argument("--remove-local", action="store_true", help="afterwards, delete the migrated mail from this cache")
+    keep = s.add_mutually_exclusive_group()
+    keep.add_argument(
+        "--remove-source",
+        dest="remove_source",
+        action="store_true",
+        default=None,
+        help="afterwards, remove the POP3 account from the config file (its cache file and mail stay)",
+    )
+    keep.add_argument("--keep-source", dest="remove_source", action="store_false", help="keep it (do not ask)")
 
 
 def _progress(what: str) -> Callable[[str, int, int], None]:
@@ -244,8 +253,22 @@ def cmd_migrate(manager: AccountManager, config: Config, args: argparse.Namespac
         n = forget_migrated(manager, args.account, args.to)
         print(f"{args.account}: all {total} messages are on {args.to}; {n} removed from this computer.")
     else:
+        print(f"{args.account}: all {total} messages are on {args.to}.")
+    remove = args.remove_source
+    if remove is None and sys.stdin.isatty() and sys.stdout.isatty():
+        answer = input(f"Keep the POP3 account {args.account} in your config, or remove it? [K/r] ")
+        remove = answer.strip().lower() in ("r", "remove")
+    if remove:
+        from .config_edit import retire_account
+
+        try:
+            print(retire_account(config.path, args.account, manager.cache(args.account).path))
+        except ConfigError as e:
+            print(f"tui-mail: {e}", file=sys.stderr)
+            return EXIT_FAILED
+    else:
         print(
-            f"{args.account}: all {total} messages are on {args.to}. The POP3 account is kept; remove it from the "
-            "config when you no longer need it (or run again with --remove-local)."
+            f"The POP3 account {args.account} is kept; remove it from the config when you no longer need it "
+            "(or run again with --remove-source)."
         )
     return EXIT_OK

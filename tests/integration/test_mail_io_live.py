@@ -262,3 +262,56 @@ def test_backup_and_restore_from_the_cli(tmp_path: Path, dovecot: Any) -> None:
     assert forced.returncode == 0, forced.stderr
     listed = _run(config, "list", "work", "INBOX", "--json")
     assert len(listed.stdout.splitlines()) == 3
+
+
+def test_after_migrating_the_pop3_account_is_kept_or_removed_from_the_config(tmp_path: Path, dovecot: Any) -> None:
+    import pty
+    import select
+
+    from tui_mail.config import load_config
+
+    pop_user, imap_user = dovecot.add_user(), dovecot.add_user()
+    dovecot.deliver_many(pop_user, [_msg(n) for n in range(12)])
+    config = _config(tmp_path, dovecot, pop_user, imap_user)
+    config.write_text("# my accounts\n" + config.read_text(encoding="utf-8"), encoding="utf-8")
+    assert _run(config, "sync", "home").returncode == 0
+
+    # On a terminal it asks; "k" keeps the account.
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui_mail", "--config", str(config), "migrate", "home", "--to", "work"],
+        stdin=follower,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+    )
+    os.close(follower)
+    seen = b""
+    while b"[K/r]" not in seen:
+        ready, _, _ = select.select([leader], [], [], 120)
+        assert ready, (seen, proc.poll())
+        chunk = os.read(leader, 4096)
+        assert chunk, seen
+        seen += chunk
+    os.write(leader, b"k\n")
+    assert proc.wait(timeout=300) == 0, proc.stderr.read() if proc.stderr else ""
+    os.close(leader)
+    assert "Old POP/Inbox -> " in seen.decode() or "Inbox" in seen.decode()
+    assert [a.name for a in load_config(config).accounts] == ["home", "work"]
+    assert sorted(_server_keys(dovecot, imap_user, dovecot.folder_name("Old POP/Inbox"))) == sorted(
+        b"<old-%d@example.test>" % n for n in range(12)
+    )
+
+    # --remove-source: the account leaves the config (a backup copy is kept); its cache and mail stay.
+    removed = _run(config, "migrate", "home", "--to", "work", "--remove-source")
+    assert removed.returncode == 0, removed.stderr
+    cache_file = paths.cache_path("home")
+    assert f"its mail stays in {cache_file}" in removed.stdout
+    assert [a.name for a in load_config(config).accounts] == ["work"]
+    assert config.read_text(encoding="utf-8").startswith("# my accounts\n")
+    backups = list(tmp_path.glob("config.toml.*.bak"))
+    assert len(backups) == 1 and 'name = "home"' in backups[0].read_text(encoding="utf-8")
+    home = Cache(cache_file)
+    inbox = home.folder_by_role(Role.INBOX)
+    assert inbox is not None and home.count(inbox.id) == 12  # the mail is never deleted by this
+    home.close()
+    assert _run(config, "folders", "work").returncode == 0  # the edited config loads

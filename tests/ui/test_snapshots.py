@@ -31,6 +31,15 @@ def test_main_view_second_account(snap_compare: Any, demo: Mailbox) -> None:
     assert snap_compare(demo.app(), terminal_size=SIZE, run_before=switch)
 
 
+def test_unified_inbox(snap_compare: Any, demo: Mailbox) -> None:
+    async def all_inboxes(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("0", "j")
+        await settle(pilot)
+
+    assert snap_compare(demo.app(), terminal_size=SIZE, run_before=all_inboxes)
+
+
 def test_reader(snap_compare: Any, demo: Mailbox) -> None:
     async def open_message(pilot: Pilot[Any]) -> None:
         await settle(pilot)

@@ -44,13 +44,15 @@ def members_for(accounts: Sequence[tuple[str, Cache]]) -> list[Member]:
     """The members for these accounts: each one's Inbox (an account without one yet is left out)."""
     out: list[Member] = []
     for name, cache in accounts:
-        try:
-            inbox = cache.folder_by_role(Role.INBOX)
+        try:  # as Cache.folder_by_role, without counting the folder's messages
+            inbox = cache.conn.execute(
+                "SELECT id FROM folders WHERE role=? ORDER BY local_only, id LIMIT 1", (Role.INBOX.value,)
+            ).fetchone()
         except sqlite3.Error:
             log.warning("unified inbox: the cache of %s cannot be read", name, exc_info=True)
             continue
         if inbox is not None:
-            out.append(Member(name, cache, inbox.id))
+            out.append(Member(name, cache, int(inbox[0])))
     return out
 
 
@@ -62,6 +64,7 @@ class UnifiedCache:
         self.account = ""  # not one account's cache
         self._lock = threading.Lock()
         self._marks: dict[tuple[int | None, str], dict[int, tuple[_Cursor, ...]]] = {}
+        self._totals: dict[tuple[int | None, str], list[int]] = {}  # rows per member, as the last count() saw
         self.queries = 0  # SQL statements run (the bench prints it)
 
     # -- ids --------------------------------------------------------------------------------------------------
@@ -103,15 +106,17 @@ class UnifiedCache:
     ) -> int:
         """Rows in the list (a malformed query raises QueryError, as Cache.count does). A new count forgets the
         marks: the caches may have changed."""
-        total = 0
+        totals: list[int] = []
         for _, m in self._each():
             try:
-                total += m.cache.count(self._folder(m, folder_id), query)
+                totals.append(m.cache.count(self._folder(m, folder_id), query))
             except sqlite3.Error:
                 log.warning("unified inbox: counting %s failed", m.account, exc_info=True)
+                totals.append(0)
         with self._lock:
             self._marks.pop((folder_id, query), None)
-        return total
+            self._totals[(folder_id, query)] = totals
+        return sum(totals)
 
     def ids(self, folder_id: int | None, query: str = "", include: Sequence[int] = ()) -> list[int]:
         out: list[int] = []
@@ -261,38 +266,62 @@ class UnifiedCache:
 
     def _narrow(self, folder_id: int | None, query: str, offset: int) -> tuple[int, tuple[_Cursor, ...]] | None:
         """A place at most MERGE_GAP rows before offset that starts at a date boundary (every row dated after
-        some day before it), found by bisecting on dates with per-cache counts."""
-        bounds = []
-        for _, m in self._each():
+        some moment before it), found by interpolating on dates with per-cache index range counts."""
+        totals = self._totals.get((folder_id, query))
+        bounds: list[tuple[int, int, int]] = []  # per member: oldest date, newest date, rows
+        for i, m in self._each():
             w, p = self._where(m, folder_id, query)
             try:
-                lo_hi = m.cache.conn.execute(f"SELECT MIN(date), MAX(date) FROM messages WHERE {w}", p).fetchone()
+                # Two ordered LIMIT 1 reads (one index probe each; MIN and MAX together would scan).
+                oldest = m.cache.conn.execute(f"SELECT date FROM messages WHERE {w} ORDER BY date LIMIT 1", p)
+                first = oldest.fetchone()
+                newest = m.cache.conn.execute(f"SELECT date FROM messages WHERE {w} ORDER BY date DESC LIMIT 1", p)
+                last = newest.fetchone()
+                if first is None or last is None:
+                    bounds.append((0, 0, 0))
+                    continue
+                found = (first[0], last[0])
+                rows = totals[i] if totals is not None else m.cache.count(self._folder(m, folder_id), query)
             except sqlite3.Error:
+                bounds.append((0, 0, 0))
                 continue
-            if lo_hi and lo_hi[0] is not None:
-                bounds.append((int(lo_hi[0]), int(lo_hi[1])))
-        if not bounds:
+            bounds.append((int(found[0]), int(found[1]), rows))
+        if not any(b[2] for b in bounds):
             return None
-        lo = min(b[0] for b in bounds) - 1  # rows dated after lo: all of them (too many)
-        hi = max(b[1] for b in bounds)  # rows dated after hi: none
+        lo = min(b[0] for b in bounds if b[2]) - 1  # rows dated after lo: all of them (too many)
+        hi = max(b[1] for b in bounds if b[2])  # rows dated after hi: none
+        after_lo, after_hi = sum(b[2] for b in bounds), 0
+        target = max(0, offset - MERGE_GAP // 2)  # aim at the middle of the acceptable stretch
         best: tuple[int, tuple[_Cursor, ...]] | None = None
-        for _ in range(64):
+        for step in range(64):
             if hi - lo <= 1:
                 break
-            mid = (lo + hi) // 2
-            counts = [self._after(m, folder_id, query, mid) for _, m in self._each()]
+            if step % 3 == 2 or after_lo == after_hi:
+                mid = (lo + hi) // 2  # now and then a plain halving, so skewed dates still converge
+            else:
+                share = (target - after_hi) / (after_lo - after_hi)  # later rows are dated higher
+                mid = min(hi - 1, max(lo + 1, round(hi - (hi - lo) * share)))
+            counts = [self._after(m, folder_id, query, mid, bounds[i]) for i, m in self._each()]
             before = sum(counts)
             if before > offset:
-                lo = mid
+                lo, after_lo = mid, before
             else:
-                hi = mid
+                hi, after_hi = mid, before
                 best = (before, tuple((c, mid + 1, 0) for c in counts))
                 if offset - before <= MERGE_GAP:
                     break
         return best
 
-    def _after(self, m: Member, folder_id: int | None, query: str, date: int) -> int:
+    def _after(self, m: Member, folder_id: int | None, query: str, date: int, bounds: tuple[int, int, int]) -> int:
+        """Rows dated after date, counting whichever side of it is likely the smaller (an index range count)."""
+        oldest, newest, rows = bounds
+        if not rows or date >= newest:
+            return 0
+        if date < oldest:
+            return rows
         w, p = self._where(m, folder_id, query)
+        if date - oldest < newest - date:
+            return rows - self._scalar(m, f"SELECT COUNT(*) FROM messages WHERE {w} AND date <= ?", (*p, date))
         return self._scalar(m, f"SELECT COUNT(*) FROM messages WHERE {w} AND date > ?", (*p, date))
 
     def _rows(self, keys: Sequence[tuple]) -> list[MessageRow]:
