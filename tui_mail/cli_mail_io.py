@@ -256,7 +256,8 @@ def cmd_migrate(manager: AccountManager, config: Config, args: argparse.Namespac
         print(f"{args.account}: all {total} messages are on {args.to}.")
     remove = args.remove_source
     if remove is None and sys.stdin.isatty() and sys.stdout.isatty():
-        answer = input(f"Keep the POP3 account {args.account} in your config, or remove it? [K/r] ")
+        print(f"Keep the POP3 account {args.account} in your config, or remove it? [K/r] ", end="", flush=True)
+        answer = sys.stdin.readline()  # (input() would put the question on stderr)
         remove = answer.strip().lower() in ("r", "remove")
     if remove:
         from .config_edit import retire_account

@@ -83,6 +83,16 @@ class MailIoProvider(Provider):
                         partial(run_in_worker, app, partial(_export, app, acc.name, fmt)),
                     )
                 )
+        if any(a.protocol == "pop3" for a in app.accounts) and any(a.protocol == "imap" for a in app.accounts):
+            from .screens.migrate import open_migrate
+
+            out.append(
+                (
+                    "Move a POP3 account to IMAP",
+                    "upload its mail into folders of an IMAP account (resumable; keep or remove it after)",
+                    partial(open_migrate, app),
+                )
+            )
         return out
 
     async def discover(self) -> Hits:
