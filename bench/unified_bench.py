@@ -115,6 +115,14 @@ def ui(data_dir: Path, names: list[str], moves: int) -> None:
             await pilot.pause()
             await app.workers.wait_for_complete()
             ml = app.query_one(MessageList)
+            # One account's 100k Inbox first, for comparison: j moves there.
+            started = time.perf_counter()
+            for _ in range(moves):
+                app.post_message(events.Key("j", "j"))
+            while ml.cursor != moves:
+                await asyncio.sleep(0.001)
+            await until_idle(ml)
+            single_move = time.perf_counter() - started
             started = time.perf_counter()
             app.post_message(events.Key("0", "0"))
             while not painted:
@@ -142,6 +150,9 @@ def ui(data_dir: Path, names: list[str], moves: int) -> None:
             await pilot.pause()
             end = time.perf_counter() - started
             print(f"UI ({SIZE[0]}x{SIZE[1]} headless): {ml.row_count:,} rows in All inboxes")
+            print(
+                f"  one account's Inbox: {moves} x j: {ms(single_move)} ({1000 * single_move / moves:.2f} ms per move)"
+            )
             print(
                 f"  first paint after 0: {ms(first_paint)}; {moves} x j: {ms(move)} ({1000 * move / moves:.2f} ms "
                 f"per move); 100 x PageDown: {ms(pagedown)}; End: {ms(end)}; rows held {ml.cached_row_count}"

@@ -301,3 +301,31 @@ async def test_a_broken_account_still_shows_its_cached_rows(tmp_path: Path, ui: 
             assert "key 'port'" in str(app.status.content)  # the broken account's sentence, for its rows
     finally:
         manager.close()
+
+
+async def test_attachments_open_and_save_from_the_rows_account(demo: Mailbox, tmp_path: Path) -> None:
+    from tui_mail.ui.screens.folder_picker import DirectoryScreen
+
+    opened: list[Path] = []
+    app = demo.app(opener=opened.append)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("0")
+        await settle(app, pilot)
+        await go_to(app, pilot, "Photos from the weekend")  # home's message with a picture
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ReaderScreen) and app.screen.account == "home"
+        await pilot.press("o")
+        await settle(app, pilot)
+        assert len(opened) == 1 and opened[0].stat().st_size > 0
+        await pilot.press("S")
+        await settle(app, pilot)
+        assert isinstance(app.screen, DirectoryScreen)
+        target = tmp_path / "saved"
+        target.mkdir()
+        app.screen.query_one(Input).value = str(target)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        saved = list(target.iterdir())
+        assert len(saved) == 1 and saved[0].read_bytes() == opened[0].read_bytes()

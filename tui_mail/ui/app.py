@@ -486,8 +486,7 @@ class MailApp(
         name = self.view_name
         if name is not None:
             self.views[name].selected = event.message_id
-        if self.unified_on:
-            self.update_status()  # the status line names the account of the row under the cursor
+        self.unified_cursor_moved()
         has_target = event.message_id is not None
         if has_target != self._had_target:
             self._had_target = has_target

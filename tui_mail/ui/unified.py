@@ -58,7 +58,8 @@ class UnifiedInbox(App[int]):
 
     unified_on = False
     _unified: UnifiedCache | None = None
-    _acted_on: list[str]  # accounts of the moves and deletes made, newest last (U in the unified view)
+    _acted_on: tuple[str, ...] = ()  # accounts of the moves and deletes made, newest last (U in the unified view)
+    _status_account = ""  # the account the status line names
 
     # -- which view -----------------------------------------------------------------------------------------------
 
@@ -263,6 +264,16 @@ class UnifiedInbox(App[int]):
             storage=self._storage(account.name) if account is not None else ("", False),
         )
 
+    def unified_cursor_moved(self) -> None:
+        """The status line names the account of the row under the cursor: redrawn when that account changes."""
+        if not self.unified_on:
+            return
+        account = self.unified_target_account()
+        name = account.name if account is not None else ""
+        if name != self._status_account:
+            self._status_account = name
+            self.update_status()
+
     def unified_unread(self) -> int | None:
         """Unread messages in every Inbox (for the folder pane), None when the entry is not shown."""
         if not self.has_unified:
@@ -359,10 +370,7 @@ class UnifiedInbox(App[int]):
     def note_acted(self, account: str, what: str) -> None:
         """Remember the accounts moves and deletes were made in (U in the unified view undoes the newest)."""
         if what in ("move", "delete"):
-            acted = self.__dict__.setdefault("_acted_on", [])
-            if account in acted:
-                acted.remove(account)
-            acted.append(account)
+            self._acted_on = (*(a for a in self._acted_on if a != account), account)
 
     def run_action_worker(self, account: str, what: str, fn: Callable[[], object]) -> None:
         self.note_acted(account, what)
@@ -376,7 +384,7 @@ class UnifiedInbox(App[int]):
 
     def unified_undo(self) -> None:
         """U in the unified view: undo the newest move or delete, in whichever account it was made."""
-        acted = list(self.__dict__.get("_acted_on", []))
+        acted = self._acted_on
         names = [*reversed(acted), *(a.name for a in self.accounts if a.name not in acted)]
         manager = self.manager
 
