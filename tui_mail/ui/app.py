@@ -475,10 +475,6 @@ class MailApp(
     def _folder_chosen(self, event: FolderPane.FolderChosen) -> None:
         self.open_folder(event.account_index, event.folder_id)
 
-    @on(FolderPane.UnifiedChosen)
-    def _unified_chosen(self, event: FolderPane.UnifiedChosen) -> None:
-        self.action_unified()
-
     # -- the list and the reader pane ------------------------------------------------------------------------------
 
     @on(MessageList.Highlighted)

@@ -9,13 +9,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from textual import on
 from textual.app import App
 
 from ..models import MessageRow, Role
 from ..store.cache import Cache
 from ..store.list_order import FLAT, ListOrder
 from ..store.unified import INBOXES, UnifiedCache, members_for
-from .widgets.folder_pane import folder_title
+from .widgets.folder_pane import FolderPane, folder_title
 from .widgets.message_list import ListSource
 
 if TYPE_CHECKING:
@@ -108,6 +109,10 @@ class UnifiedInbox(App[int]):
         self.update_status()
         self.refresh_bindings()
         self.message_list.focus()
+
+    @on(FolderPane.UnifiedChosen)
+    def _unified_chosen(self, event: FolderPane.UnifiedChosen) -> None:
+        self.action_unified()
 
     def leave_unified(self) -> None:
         """Another folder or account is opened: remember where the unified list was."""
