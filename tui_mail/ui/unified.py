@@ -100,8 +100,9 @@ class UnifiedInbox(App[int]):
         self._save_view()
         view = self.views.get(UNIFIED)
         if view is None:
-            view = self.views[UNIFIED] = type(self.views[self.accounts[0].name])()
-            view.folder_id = INBOXES
+            from .app import AccountView
+
+            view = self.views[UNIFIED] = AccountView(folder_id=INBOXES)
         self.unified_on = True
         self.unified_cache(rebuild=True)
         self._show_folder(UNIFIED, view)
