@@ -137,7 +137,7 @@ async def test_tagged_rows_of_two_accounts_are_deleted_each_in_its_own(demo: Mai
         await settle(app, pilot)
         await pilot.press("0")
         await settle(app, pilot)
-        await pilot.press("t", "t")  # home's club fees, work's Terminal Weekly
+        await pilot.press("v", "v")  # home's club fees, work's Terminal Weekly
         await settle(app, pilot)
         assert len(app.message_list.tagged) == 2
         await pilot.press("m")
@@ -329,3 +329,30 @@ async def test_attachments_open_and_save_from_the_rows_account(demo: Mailbox, tm
         await settle(app, pilot)
         saved = list(target.iterdir())
         assert len(saved) == 1 and saved[0].read_bytes() == opened[0].read_bytes()
+
+
+async def test_threads_and_sorting_leave_the_unified_list_flat_and_say_why(demo: Mailbox) -> None:
+    app = demo.app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot)
+        await pilot.press("0")
+        await settle(app, pilot)
+        ml = app.message_list
+        rows = ml.row_count
+        await pilot.press("t")  # threads off and on again (for the accounts' folders): this list stays flat
+        await settle(app, pilot)
+        await pilot.press("t")
+        await settle(app, pilot)
+        assert ml.source is not None and ml.source.account == UNIFIED and ml.row_count == rows
+        dates = [ml.row(i).date for i in range(ml.row_count)]  # type: ignore[union-attr]
+        assert dates == sorted(dates, reverse=True)
+        await pilot.press("minus")
+        await settle(app, pilot)
+        said = [str(n.message) for n in app._notifications]
+        assert any("threads and sorting work in each account's folders" in n for n in said)
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert any("press / to search All inboxes" in str(n.message) for n in app._notifications)
+        await pilot.press("1")  # work's Inbox is threaded now
+        await settle(app, pilot)
+        assert ml.source is not None and ml.source.list_order.threaded

@@ -23,7 +23,6 @@ from ..config import AccountConfig, Config
 from ..models import Folder, MessageRow, Role
 from ..store.cache import Cache
 from .attachments import AttachmentActions
-from .background import BackgroundWork
 from .bindings import APP_BINDINGS
 from .compose_actions import HAS_COMPOSE, ComposeActions
 from .keymap import known_ids, resolve
@@ -97,15 +96,7 @@ class AccountView:
 
 
 class MailApp(
-    UnifiedInbox,
-    BackgroundWork,
-    AttachmentActions,
-    SearchActions,
-    Tagging,
-    ThreadsView,
-    OutboxActions,
-    LocalActions,
-    ComposeActions,
+    UnifiedInbox, AttachmentActions, SearchActions, Tagging, ThreadsView, OutboxActions, LocalActions, ComposeActions
 ):
     """The mail client."""
 

@@ -10,12 +10,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from textual import on
-from textual.app import App
 
 from ..models import MessageRow, Role
 from ..store.cache import Cache
 from ..store.list_order import FLAT, ListOrder
 from ..store.unified import INBOXES, UnifiedCache, members_for
+from .background import BackgroundWork
 from .widgets.folder_pane import FolderPane, folder_title
 from .widgets.message_list import ListSource
 
@@ -32,8 +32,9 @@ UNIFIED_TITLE = "All inboxes"
 LABEL_WIDTH_MAX = 20  # the account/folder column never takes more than this
 
 
-class UnifiedInbox(App[int]):
-    """Mixed into MailApp (before the other mixins, so it can route tagged actions by account)."""
+class UnifiedInbox(BackgroundWork):
+    """Mixed into MailApp before the other mixins (so it routes tagged actions, undo and reloads by account); it
+    extends the background work, whose reloads it widens to every account."""
 
     if TYPE_CHECKING:  # provided by MailApp
         manager: Any
