@@ -57,6 +57,10 @@ class BackgroundWork(App[int]):
         push: bool
         views: dict[str, Any]
         unified_on: bool
+
+        @property
+        def view_name(self) -> str | None: ...
+
         sync_states: dict[str, SyncState]
         _stop: threading.Event
         _push_workers: set[str]
@@ -308,7 +312,8 @@ class BackgroundWork(App[int]):
             return
         state.indexing = "" if event.finished else f"indexing {event.done:,}/{event.total:,}"
         current = self.account is not None and self.account.name == event.account
-        if event.finished and event.done and current and self.views[event.account].query:
+        shown = self.view_name  # the unified inbox shows every account's mail
+        if event.finished and event.done and (current or self.unified_on) and shown and self.views[shown].query:
             self.message_list.reload()  # the search shown may find more now
         self.update_status()
 
