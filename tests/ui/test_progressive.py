@@ -8,8 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tui_mail.accounts import AccountManager
 from tui_mail.backends.base import SyncResult
+from tui_mail.backends.imap import ImapBackend
 from tui_mail.config import AccountConfig, Config, ServerConfig, UiConfig
 from tui_mail.mime import parse_envelope
 from tui_mail.models import Role, SyncProgress
@@ -84,4 +87,55 @@ async def test_a_never_synced_account_shows_loading_then_the_newest_rows_while_t
     finally:
         release.set()
         go_on.set()
+        manager.close()
+
+
+@pytest.mark.servers
+async def test_first_open_against_a_real_server_shows_the_newest_page_before_the_sync_ends(
+    tmp_path: Path, ui: Any, imap_server: Any, imap_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real engine reports "folders" twice in quick succession (listing, then stored): the UI must open the Inbox
+    from that report, so the newest page shows while older chunks are still downloading."""
+    client = imap_server.imap_client(imap_user)
+    try:
+        for i in range(12):
+            raw = (
+                f"From: Ann <ann@example.test>\r\nTo: {imap_user.email}\r\nSubject: Mail number {i:02d}\r\n"
+                f"Message-ID: <cold{i}@example.test>\r\nDate: Mon, 02 Nov 2026 10:{i:02d}:00 +0000\r\n\r\nHi.\r\n"
+            )
+            client.append("INBOX", raw.encode())
+    finally:
+        client.logout()
+    monkeypatch.setattr(ImapBackend, "first_page", 3)
+    monkeypatch.setattr(ImapBackend, "chunk_size", 4)
+    account = imap_server.imap_account(imap_user, idle=False)
+    config = Config(path=None, accounts=(account,), ui=UiConfig(threads=False))
+    manager = AccountManager(config, data_dir=tmp_path, password_source=lambda _a, _s: imap_user.password)
+    first_page, release = threading.Event(), threading.Event()
+    real_sync = manager.sync
+
+    def held_sync(name: str, progress: Callable[[SyncProgress], None] | None = None) -> SyncResult:
+        def hold(p: SyncProgress) -> None:
+            if progress is not None:
+                progress(p)
+            if p.stage == "headers" and p.new_messages and not first_page.is_set():
+                first_page.set()  # the newest page is stored; the next chunks wait for the test
+                release.wait(10)
+
+        return real_sync(name, hold)
+
+    manager.sync = held_sync  # type: ignore[method-assign]
+    app = MailApp(config, manager, sync_on_start=True, show_clock=False, preview_delay=0, cursor_blink=False, push=False)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            assert await _until(pilot, lambda: first_page.is_set() and "Mail number 11" in ui.screen_text(app))
+            text = ui.screen_text(app)
+            assert "Mail number 09" in text and "Mail number 08" not in text  # only the newest page so far
+            assert "syncing" in text
+            release.set()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert await _until(pilot, lambda: "Mail number 00" in ui.screen_text(app))
+    finally:
+        release.set()
         manager.close()

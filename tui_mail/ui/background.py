@@ -182,14 +182,16 @@ class BackgroundWork(App[int]):
         """Runs in a worker thread: never touches widgets."""
         self.post_message(SyncStarted(account))
         last_post = 0.0
-        last: tuple[str, int] = ("", 0)
+        last: tuple[str, int, int] = ("", 0, 0)
 
         def progress(p: SyncProgress) -> None:
             nonlocal last_post, last
             now = time.monotonic()
-            # Coalesced, except a new stage or newly stored rows: those the UI shows at once.
-            if now - last_post >= 0.1 or p.stage == "done" or (p.stage, p.new_messages) != last:
-                last_post, last = now, (p.stage, p.new_messages)
+            # Coalesced, except a new stage, a new total (the folder list is stored) or newly stored rows: those
+            # the UI shows at once.
+            key = (p.stage, p.new_messages, p.total)
+            if now - last_post >= 0.1 or p.stage == "done" or key != last:
+                last_post, last = now, key
                 self.post_message(SyncProgressed(replace(p)))
 
         try:
@@ -217,9 +219,9 @@ class BackgroundWork(App[int]):
         state.stage, state.done, state.total = p.stage, p.done, p.total
         now = time.monotonic()
         current = self.account is not None and p.account == self.account.name and not self.unified_on
-        if p.stage == "folders" and p.total:
+        view = self.views.get(p.account)
+        if (p.stage == "folders" and p.total) or (p.new_messages and view is not None and view.folder_id is None):
             # The folder list is stored: show it now, and a never-synced account's Inbox (loading) with it.
-            view = self.views.get(p.account)
             if current and view is not None and view.folder_id is None:
                 view.folder_id = self._default_folder(self.cache(p.account))
                 self._show_folder(p.account, view)
