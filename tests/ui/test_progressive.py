@@ -125,7 +125,9 @@ async def test_first_open_against_a_real_server_shows_the_newest_page_before_the
         return real_sync(name, hold)
 
     manager.sync = held_sync  # type: ignore[method-assign]
-    app = MailApp(config, manager, sync_on_start=True, show_clock=False, preview_delay=0, cursor_blink=False, push=False)
+    app = MailApp(
+        config, manager, sync_on_start=True, show_clock=False, preview_delay=0, cursor_blink=False, push=False
+    )
     try:
         async with app.run_test(size=SIZE) as pilot:
             assert await _until(pilot, lambda: first_page.is_set() and "Mail number 11" in ui.screen_text(app))
