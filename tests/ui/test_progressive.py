@@ -18,6 +18,7 @@ from tui_mail.mime import parse_envelope
 from tui_mail.models import Role, SyncProgress
 from tui_mail.store.cache import NewMessage
 from tui_mail.ui.app import MailApp
+from tui_mail.ui.widgets.message_list import MessageList
 
 SIZE = (120, 30)
 
@@ -140,4 +141,43 @@ async def test_first_open_against_a_real_server_shows_the_newest_page_before_the
             assert await _until(pilot, lambda: "Mail number 00" in ui.screen_text(app))
     finally:
         release.set()
+        manager.close()
+
+
+async def test_the_sync_goes_on_only_once_its_first_rows_are_painted(
+    tmp_path: Path, ui: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parsing the next chunk must not delay the first screen: the worker waits until the UI has shown the newest
+    page (bounded by a timeout) before it goes on."""
+    import tui_mail.ui.background as background
+
+    monkeypatch.setattr(background, "FIRST_PAINT_WAIT", 30.0)  # a loaded machine must not turn this into a race
+    fresh = AccountConfig(
+        name="fresh", email="me@fresh.example", protocol="imap", incoming=ServerConfig(host="mail.invalid", port=993)
+    )
+    config = Config(path=None, accounts=(fresh,), ui=UiConfig(threads=False))
+    manager = AccountManager(config, data_dir=tmp_path, offline=True)
+    seen_after: list[int] = []
+
+    def sync(name: str, progress: Callable[[SyncProgress], None] | None = None) -> SyncResult:
+        assert progress is not None
+        cache = manager.cache(name)
+        inbox = cache.ensure_folder("INBOX", "/", Role.INBOX)
+        progress(SyncProgress(name, stage="folders"))
+        progress(SyncProgress(name, stage="folders", done=1, total=1))
+        msg = NewMessage(parse_envelope(ui.make_raw("First row")), uid=1)
+        cache.store_messages(inbox, [msg], uidvalidity=1, last_uid=1, complete=(1, 1))
+        progress(SyncProgress(name, stage="headers", folder="INBOX", done=1, total=1, new_messages=1))
+        shown = app.screen_stack[0].query_one("#messages", MessageList)
+        seen_after.append(shown.row_count)  # what the list held when the sync went on
+        return SyncResult(new_messages=1)
+
+    manager.sync = sync  # type: ignore[method-assign]
+    app = MailApp(config, manager, sync_on_start=True, show_clock=False, preview_delay=0, cursor_blink=False)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            assert await _until(pilot, lambda: bool(seen_after))
+            assert seen_after == [1]
+            assert "First row" in ui.screen_text(app)
+    finally:
         manager.close()

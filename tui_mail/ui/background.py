@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+FIRST_PAINT_WAIT = 0.3  # at most this long a sync waits for the UI to paint the first rows it stored (seconds)
+
 INDEX_PROGRESS_FROM = 1_000  # a backlog this large shows its progress in the status line (a sync's few do not)
 INDEX_PROGRESS_EVERY = 0.5  # seconds between progress messages
 
@@ -183,15 +185,23 @@ class BackgroundWork(App[int]):
         self.post_message(SyncStarted(account))
         last_post = 0.0
         last: tuple[str, int, int] = ("", 0, 0)
+        painted: threading.Event | None = threading.Event()
 
         def progress(p: SyncProgress) -> None:
-            nonlocal last_post, last
+            nonlocal last_post, last, painted
             now = time.monotonic()
             # Coalesced, except a new stage, a new total (the folder list is stored) or newly stored rows: those
             # the UI shows at once.
             key = (p.stage, p.new_messages, p.total)
             if now - last_post >= 0.1 or p.stage == "done" or key != last:
                 last_post, last = now, key
+                if p.new_messages and painted is not None:
+                    # The first rows this sync stored: let the UI paint them before the next chunk's parsing
+                    # competes with it for the interpreter (a person is waiting for exactly this screen).
+                    first, painted = painted, None
+                    self.post_message(SyncProgressed(replace(p), first))
+                    first.wait(FIRST_PAINT_WAIT)
+                    return
                 self.post_message(SyncProgressed(replace(p)))
 
         try:
@@ -215,6 +225,8 @@ class BackgroundWork(App[int]):
         p = event.progress
         state = self.sync_states.get(p.account)
         if state is None:
+            if event.painted is not None:
+                event.painted.set()
             return
         state.stage, state.done, state.total = p.stage, p.done, p.total
         now = time.monotonic()
@@ -234,6 +246,8 @@ class BackgroundWork(App[int]):
             else:
                 self.message_list.reload()
         self.update_status()
+        if event.painted is not None:
+            self.message_list.call_after_refresh(event.painted.set)
 
     @on(SyncFinished)
     def _sync_finished(self, event: SyncFinished) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from textual.message import Message
 
 from ..backends.base import SyncResult
@@ -25,11 +27,13 @@ class PushNotified(Message):
 
 
 class SyncProgressed(Message):
-    """Progress of a running sync (coalesced by the status line)."""
+    """Progress of a running sync (coalesced by the status line). painted, when given, is set once the screen
+    shows it (the sync worker waits for that after the first rows it stores)."""
 
-    def __init__(self, progress: SyncProgress) -> None:
+    def __init__(self, progress: SyncProgress, painted: threading.Event | None = None) -> None:
         super().__init__()
         self.progress = progress
+        self.painted = painted
 
 
 class SyncFinished(Message):
