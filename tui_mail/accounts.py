@@ -19,7 +19,7 @@ from . import paths
 from .backends.base import Backend, Capabilities, ProgressCallback, SyncResult
 from .config import AccountConfig, Config, ServerConfig
 from .credentials import get_password
-from .errors import AuthError, ConfigError, ConnectError, MailError
+from .errors import AuthError, ConfigError, ConnectError, CredentialError, MailError
 from .models import SEEN, Role
 from .sending import Sending
 from .store.cache import Cache
@@ -74,6 +74,9 @@ class _Account:
     preferred: str | None = None  # the folder on screen: a sync brings it up to date first
     sending_guard: threading.Lock = field(default_factory=threading.Lock)
     sending: set[int] = field(default_factory=set)  # outbox items this process is sending right now
+    password: str | None = None  # looked up once per account (keyring, password_command), forgotten on a refusal
+    password_lock: threading.Lock = field(default_factory=threading.Lock)
+    warm_error: MailError | None = None  # why connecting while the UI loaded failed: the first sync reports it
 
 
 class AccountManager(Sending):
@@ -142,7 +145,10 @@ class AccountManager(Sending):
             raise ConfigError(broken)  # its settings are wrong: it shows its cache but never connects
         if self.offline:
             raise ConnectError(f"Account {acc.config.name} is offline (no network in this mode).")
-        password = self._password_source(acc.config, acc.config.incoming)
+        with acc.password_lock:  # the sync, interactive and IDLE connections start together: ask once
+            if acc.password is None:
+                acc.password = self._password_source(acc.config, acc.config.incoming)
+            password = acc.password
         if acc.config.protocol == "imap":
             from .backends.imap import ImapBackend
 
@@ -150,6 +156,45 @@ class AccountManager(Sending):
         from .backends.pop3 import Pop3Backend
 
         return Pop3Backend(acc.config, password, acc.cache)
+
+    def warm_up(self) -> list[threading.Thread]:
+        """Start connecting each IMAP account's sync connection in the background (password lookup, TCP, TLS,
+        login), so the first sync finds it ready; the UI calls this before it loads its own modules. A failure is
+        kept for that first sync to report: a refused login is never tried twice in a row. Returns the threads."""
+        if self.offline:
+            return []
+        threads = []
+        for cfg in self.config.accounts:
+            if cfg.protocol == "imap" and cfg.name not in self.config.broken:
+                t = threading.Thread(target=self._warm_up, args=(cfg.name,), name=f"connect {cfg.name}", daemon=True)
+                t.start()
+                threads.append(t)
+        return threads
+
+    def _warm_up(self, name: str) -> None:
+        acc = self._get(name)
+        with acc.sync_lock:
+            if acc.sync_backend is not None:
+                return
+            try:
+                backend = self._new_backend(acc)
+                connect = getattr(backend, "connect", None)
+                if connect is not None:
+                    connect()
+            except MailError as e:
+                self._forget_refused(acc, e)
+                acc.warm_error = e
+                return
+            except Exception:
+                log.exception("connecting %s in the background failed", name)
+                return
+            acc.sync_backend = backend
+
+    @staticmethod
+    def _forget_refused(acc: _Account, error: BaseException) -> None:
+        """A refused login (or no password at all) means the stored password is wrong or missing: ask again."""
+        if isinstance(error, (AuthError, CredentialError)):
+            acc.password = None
 
     @staticmethod
     def _drop(backend: Backend | None) -> None:
@@ -173,6 +218,9 @@ class AccountManager(Sending):
             acc.preferred = first_folder
         with acc.lock.hold(self.lock_timeout):
             with acc.sync_lock:
+                if acc.warm_error is not None:  # connecting while the UI loaded failed: that is this sync's answer
+                    error, acc.warm_error = acc.warm_error, None
+                    raise error
                 while True:
                     kept = acc.sync_backend is not None  # a connection kept from an earlier sync may have died since
                     if acc.sync_backend is None:
@@ -184,6 +232,7 @@ class AccountManager(Sending):
                     except (ConnectError, AuthError, OSError) as e:
                         self._drop(acc.sync_backend)
                         acc.sync_backend = None
+                        self._forget_refused(acc, e)
                         if not (kept and isinstance(e, ConnectError)):
                             raise
                         log.info("the kept connection of %s was gone (%s); reconnecting", name, e)
@@ -257,9 +306,10 @@ class AccountManager(Sending):
                 acc.io_backend = self._new_backend(acc)
             try:
                 return acc.io_backend.fetch_body(message_id)
-            except (ConnectError, AuthError, OSError):
+            except (ConnectError, AuthError, OSError) as e:
                 self._drop(acc.io_backend)
                 acc.io_backend = None
+                self._forget_refused(acc, e)
                 raise
 
     def wait_for_new_mail(self, name: str, timeout: float, stop: threading.Event) -> bool:
@@ -281,9 +331,10 @@ class AccountManager(Sending):
                 return False
             try:
                 return bool(idle_wait(timeout, stop))
-            except (ConnectError, AuthError, OSError):
+            except (ConnectError, AuthError, OSError) as e:
                 self._drop(acc.idle_backend)
                 acc.idle_backend = None
+                self._forget_refused(acc, e)
                 raise
 
     # -- local changes ---------------------------------------------------------------------------------------------
@@ -349,9 +400,10 @@ class AccountManager(Sending):
                 acc.io_backend = self._new_backend(acc)
             try:
                 return fn(acc.io_backend)
-            except (ConnectError, AuthError, OSError):
+            except (ConnectError, AuthError, OSError) as e:
                 self._drop(acc.io_backend)
                 acc.io_backend = None
+                self._forget_refused(acc, e)
                 raise
 
     def with_server(self, name: str, fn: Callable[[Backend], T]) -> T:

@@ -346,6 +346,7 @@ def cmd_password_set(config: Config, name: str) -> int:
 
 
 def _run_ui(config: Config, manager: AccountManager, config_error: str | None, config_path: Path | None) -> int:
+    manager.warm_up()  # log in while Textual and the UI load (their imports take longer than a login)
     from .ui.app import run_app
 
     return run_app(config, manager, config_error=config_error, config_path=config_path)

@@ -1,0 +1,87 @@
+"""Connecting while the UI loads: AccountManager.warm_up logs in in the background, the first sync uses that
+connection, a refused login is reported once (never tried twice), and the password is looked up once per account."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tui_mail.accounts import AccountManager
+from tui_mail.backends.imap import ImapBackend
+from tui_mail.config import AccountConfig, Config, ServerConfig
+from tui_mail.errors import AuthError
+
+pytestmark = pytest.mark.servers
+
+RAW = b"From: a@example.test\r\nSubject: warm hello\r\nMessage-ID: <warm@x>\r\n\r\nhello\r\n"
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every login the IMAP backend makes (one entry per connection opened)."""
+    opened: list[str] = []
+    real = ImapBackend._open
+
+    def counted(self: ImapBackend) -> Any:
+        opened.append(self.account.name)
+        return real(self)
+
+    monkeypatch.setattr(ImapBackend, "_open", counted)
+    return opened
+
+
+def _manager(account: AccountConfig, tmp_path: Path, password: str, asked: list[str]) -> AccountManager:
+    def source(acc: AccountConfig, _server: ServerConfig) -> str:
+        asked.append(acc.name)
+        return password
+
+    return AccountManager(Config(path=None, accounts=(account,)), data_dir=tmp_path, password_source=source)
+
+
+def test_the_first_sync_uses_the_connection_made_while_the_ui_loaded(
+    tmp_path: Path, imap_server: Any, imap_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    imap_server.deliver(imap_user, RAW)
+    opened, asked = _counting(monkeypatch), []
+    manager = _manager(imap_server.imap_account(imap_user), tmp_path, imap_user.password, asked)
+    try:
+        for thread in manager.warm_up():
+            thread.join(30)
+        assert opened == [imap_user.name]
+        result = manager.sync(imap_user.name)
+        assert result.new_messages == 1
+        assert opened == [imap_user.name]  # no second login
+        [row] = manager.cache(imap_user.name).window(manager.cache(imap_user.name).folder_by_name("INBOX").id, 0, 5)  # type: ignore[union-attr]
+        assert row.subject == "warm hello"
+        manager.fetch_body(imap_user.name, row.id)  # the interactive connection: a second login, same password
+        assert asked == [imap_user.name]  # the keyring (or password_command) was asked once
+    finally:
+        manager.close()
+
+
+def test_a_refused_login_while_the_ui_loaded_is_reported_by_the_first_sync_without_a_second_try(
+    tmp_path: Path, imap_server: Any, imap_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened, asked = _counting(monkeypatch), []
+    manager = _manager(imap_server.imap_account(imap_user), tmp_path, "not-the-password", asked)
+    try:
+        for thread in manager.warm_up():
+            thread.join(30)
+        with pytest.raises(AuthError, match="rejected the username or password"):
+            manager.sync(imap_user.name)
+        assert len(opened) == 1  # the server saw one failed login, not two
+        with pytest.raises(AuthError):  # the user presses $ again: a new attempt (they may have fixed it)
+            manager.sync(imap_user.name)
+        assert len(opened) == 2 and len(asked) == 2  # and the password is looked up again after a refusal
+    finally:
+        manager.close()
+
+
+def test_warm_up_does_nothing_offline(tmp_path: Path, imap_server: Any, imap_user: Any) -> None:
+    account = imap_server.imap_account(imap_user)
+    manager = AccountManager(Config(path=None, accounts=(account,)), data_dir=tmp_path, offline=True)
+    try:
+        assert manager.warm_up() == []
+    finally:
+        manager.close()
