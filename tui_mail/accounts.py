@@ -24,7 +24,7 @@ from .models import SEEN, Role
 from .sending import Sending
 from .store.cache import Cache
 from .store.local_changes import PendingItem
-from .store.lock import AccountLock
+from .store.lock import AccountBusy, AccountLock
 
 if TYPE_CHECKING:
     from .backends.imap_search import ServerHits
@@ -189,6 +189,18 @@ class AccountManager(Sending):
                 log.exception("connecting %s in the background failed", name)
                 return
             acc.sync_backend = backend
+            first_page = getattr(backend, "fetch_first_page", None)
+            if first_page is None or acc.preferred not in (None, "INBOX"):
+                return
+            try:
+                with acc.lock.hold(0):  # one writer per account: when another tui-mail syncs it, its rows will do
+                    first_page()  # a never-synced INBOX's newest page: the UI's first screen, read from the cache
+            except AccountBusy:
+                pass
+            except Exception as e:  # the sync that follows reconnects and reports what is wrong
+                log.info("the first page of %s was not fetched early: %s", name, e)
+                self._drop(backend)
+                acc.sync_backend = None
 
     @staticmethod
     def _forget_refused(acc: _Account, error: BaseException) -> None:

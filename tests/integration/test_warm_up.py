@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
+from tui_mail import paths
 from tui_mail.accounts import AccountManager
 from tui_mail.backends.imap import ImapBackend
 from tui_mail.config import AccountConfig, Config, ServerConfig
 from tui_mail.errors import AuthError
+from tui_mail.store.lock import AccountLock
 
 pytestmark = pytest.mark.servers
 
@@ -29,6 +31,11 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(ImapBackend, "_open", counted)
     return opened
+
+
+def _inbox_subjects(manager: AccountManager, name: str) -> list[str]:
+    inbox = manager.cache(name).folder_by_name("INBOX")
+    return [] if inbox is None else [r.subject for r in manager.cache(name).window(inbox.id, 0, 50)]
 
 
 def _manager(account: AccountConfig, tmp_path: Path, password: str, asked: list[str]) -> AccountManager:
@@ -49,11 +56,12 @@ def test_the_first_sync_uses_the_connection_made_while_the_ui_loaded(
         for thread in manager.warm_up():
             thread.join(30)
         assert opened == [imap_user.name]
-        result = manager.sync(imap_user.name)
-        assert result.new_messages == 1
+        # The newest page of the never-synced Inbox is already in the cache: the UI's first screen reads it there.
+        assert _inbox_subjects(manager, imap_user.name) == ["warm hello"]
+        manager.sync(imap_user.name)
         assert opened == [imap_user.name]  # no second login
+        assert _inbox_subjects(manager, imap_user.name) == ["warm hello"]  # and no duplicate
         [row] = manager.cache(imap_user.name).window(manager.cache(imap_user.name).folder_by_name("INBOX").id, 0, 5)  # type: ignore[union-attr]
-        assert row.subject == "warm hello"
         manager.fetch_body(imap_user.name, row.id)  # the interactive connection: a second login, same password
         assert asked == [imap_user.name]  # the keyring (or password_command) was asked once
     finally:
@@ -83,5 +91,26 @@ def test_warm_up_does_nothing_offline(tmp_path: Path, imap_server: Any, imap_use
     manager = AccountManager(Config(path=None, accounts=(account,)), data_dir=tmp_path, offline=True)
     try:
         assert manager.warm_up() == []
+    finally:
+        manager.close()
+
+
+def test_while_another_tui_mail_syncs_the_account_warm_up_only_connects(
+    tmp_path: Path, imap_server: Any, imap_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    imap_server.deliver(imap_user, RAW)
+    manager = _manager(imap_server.imap_account(imap_user), tmp_path, imap_user.password, [])
+    lock_path = tmp_path / (paths.cache_path(imap_user.name).name + ".lock")
+    other = AccountLock(lock_path, imap_user.name)  # another process's hold on the account (its own open file)
+    other.acquire(0)
+    try:
+        for thread in manager.warm_up():
+            thread.join(30)
+        assert _inbox_subjects(manager, imap_user.name) == []  # one writer per account: nothing written
+    finally:
+        other.release()
+    try:
+        manager.sync(imap_user.name)
+        assert _inbox_subjects(manager, imap_user.name) == ["warm hello"]
     finally:
         manager.close()

@@ -279,12 +279,31 @@ class ImapBackend(ImapFolders):
         if progress is not None:
             progress(SyncProgress(account=self.account.name, **kw))
 
+    def fetch_first_page(self) -> int:
+        """Store the newest page of a never-synced INBOX before anything else (no LIST, no SEARCH of the whole
+        folder): the first screen of a new account. Returns the rows stored (0 when INBOX was synced before)."""
+        from .imap_first_page import fetch_first_page
+
+        try:
+            return self._guard(lambda: fetch_first_page(self))  # type: ignore[no-any-return]
+        except IMAPClientAbortError:
+            raise
+        except (_FolderGone, IMAPClientError) as e:  # the folder sync that follows says what is wrong
+            log.info("no early first page of INBOX: %s", e)
+            return 0
+
     def _sync(self, progress: ProgressCallback | None) -> SyncResult:
         result = SyncResult()
         self.mailbox_unchanged = False
         self._unchanged_folders = 0
         known = self.cache.synced_folder_names()
         self.connect()
+        if self.priority in (None, "INBOX"):
+            stored = self.fetch_first_page()
+            if stored:
+                result.new_messages += stored
+                self._report(progress, stage="headers", folder="INBOX", done=stored, total=stored,
+                             new_messages=result.new_messages)  # fmt: skip
         self._report(progress, stage="send")
         self._create_local_role_folders(result)
         self._replay(result)

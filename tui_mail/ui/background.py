@@ -232,12 +232,16 @@ class BackgroundWork(App[int]):
         now = time.monotonic()
         current = self.account is not None and p.account == self.account.name and not self.unified_on
         view = self.views.get(p.account)
-        if (p.stage == "folders" and p.total) or (p.new_messages and view is not None and view.folder_id is None):
-            # The folder list is stored: show it now, and a never-synced account's Inbox (loading) with it.
-            if current and view is not None and view.folder_id is None:
-                view.folder_id = self._default_folder(self.cache(p.account))
+        opened = False
+        if current and view is not None and view.folder_id is None:
+            # A never-synced account: its Inbox opens as soon as the cache has one (the newest page may be stored
+            # before the folder list, even before this sync started), loading or with its first rows.
+            view.folder_id = self._default_folder(self.cache(p.account))
+            if view.folder_id is not None:
                 self._show_folder(p.account, view)
-            self.refresh_folders()
+                opened = True
+        if (p.stage == "folders" and p.total) or opened:
+            self.refresh_folders()  # the folder list is stored: show it now
         shown = current or self.unified_on  # the unified inbox shows every account's new mail
         if p.new_messages and shown and (now - self._last_progress_reload > 0.5 or self.message_list.row_count == 0):
             self._last_progress_reload = now
