@@ -9,7 +9,6 @@ import logging
 import mimetypes
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -355,6 +354,8 @@ def _run_ui(config: Config, manager: AccountManager, config_error: str | None, c
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.demo:
+        import tempfile
+
         from .demo import build_demo
 
         data_dir = Path(tempfile.mkdtemp(prefix="tui-mail-demo-"))

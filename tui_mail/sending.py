@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from email import message_from_bytes
-from email.message import EmailMessage
-from email.policy import SMTP, default
-from email.utils import getaddresses
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
+
+# The email package is imported where a message is built or read (not at start-up: the UI's first screen needs none).
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 from .errors import AuthError, ConfigError, ConnectError, MailError, ProtocolError, SendError
 from .faults import fault_point
@@ -76,6 +76,9 @@ def parse_send_at(text: str, now: float | None = None) -> int:
 
 def message_subject(raw: bytes) -> str:
     """The Subject of a raw message as one plain line ("(no subject)" when empty)."""
+    from email import message_from_bytes
+    from email.policy import default
+
     from .mime import sanitize_line
 
     msg = message_from_bytes(raw, policy=default)
@@ -118,6 +121,9 @@ class Sending:
         queueing); answered: the row being replied to (gets \\Answered). A permanent refusal moves the message
         to Drafts and raises KeptAsDraft; nothing is lost.
         """
+        from email.policy import SMTP
+        from email.utils import getaddresses
+
         acc = self._get(name)
         bcc = [*bcc, *(a for _, a in getaddresses(msg.get_all("Bcc", [])) if a)]
         if "Bcc" in msg:
@@ -206,6 +212,10 @@ class Sending:
             nonlocal data_started
             cache.set_outbox_state(item.id, SENDING)
             data_started = True
+
+        from email import message_from_bytes
+        from email.message import EmailMessage
+        from email.policy import default
 
         msg = message_from_bytes(item.raw, policy=default)
         assert isinstance(msg, EmailMessage)
@@ -334,6 +344,8 @@ class Sending:
     def store_draft(self, name: str, msg: EmailMessage, replaces: Sequence[int] = ()) -> tuple[str, int | None]:
         """Keep a draft, replacing the rows in replaces: on the server's Drafts folder when reachable (cached at
         once), else in the local cache (uploaded at the next sync). Returns (where, the new draft's row id)."""
+        from email.policy import SMTP
+
         acc = self._get(name)
         raw = msg.as_bytes(policy=SMTP)
         where, new_id = "local", None

@@ -14,13 +14,15 @@ from rich.text import Text
 from textual import on
 from textual.app import App
 
-from .. import mime
 from ..errors import MailError
 from .messages import Notice
 from .openers import find_opener, run_opener
 from .screens.folder_picker import DirectoryScreen, PickerScreen
-from .widgets.reader import AttachmentInfo, ReaderView
+from .widgets.reader import ReaderView
 from .widgets.safe_text import clean_line
+
+if TYPE_CHECKING:
+    from .widgets.reader_lines import AttachmentInfo
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ def save_target(typed: Path, filename: str) -> Path:
 
 def unique_path(directory: Path, name: str) -> Path:
     """directory/name, or name with " (2)", " (3)"... when taken; never outside directory."""
+    from .. import mime  # the MIME package loads on first use, not with the first screen
+
     safe = mime.safe_filename(name) or "attachment"
     stem, dot, ext = safe.rpartition(".")
     if not stem:
@@ -94,6 +98,8 @@ class AttachmentActions(App[int]):
             )
 
     def _ask_directory(self, account: str, message_id: int, att: AttachmentInfo) -> None:
+        from .. import mime
+
         downloads = Path.home() / "Downloads"
         folder = downloads if downloads.is_dir() else Path.home()
         default = str(folder / (mime.safe_filename(att.filename) or "attachment"))
@@ -109,6 +115,8 @@ class AttachmentActions(App[int]):
         """Save (directory given) or open (a private temp dir, then the platform opener) in a thread worker."""
 
         def work() -> None:
+            from .. import mime
+
             try:
                 raw = self.manager.fetch_body(account, message_id)
                 data = mime.attachment_bytes(raw, att.index)

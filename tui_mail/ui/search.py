@@ -16,7 +16,6 @@ from textual.widgets import Input
 
 from ..config import AccountConfig
 from ..errors import MailError
-from ..search.query import TEXT_FIELDS, QueryError, parse
 from ..store.cache import Cache
 from .widgets.safe_text import clean_line
 
@@ -38,6 +37,8 @@ def live_query(text: str) -> str:
     if not text or not text[-1].isalnum() or text.count('"') % 2:
         return text
     last = text.split()[-1].lstrip("-(")
+    from ..search.query import TEXT_FIELDS  # the query language loads with the first search, not at start-up
+
     if ":" in last and last.split(":", 1)[0].lower() not in TEXT_FIELDS:
         return text
     return text + "*"
@@ -117,6 +118,8 @@ class SearchActions(App[int]):
 
     def _count_work(self, generation: int, account: str, folder_id: int | None, query: str) -> None:
         """In a worker: parse and count (an FTS query over a large folder is not for the UI thread)."""
+        from ..search.query import QueryError
+
         try:
             count = self.list_cache(account).count(folder_id, query)
         except QueryError as e:
@@ -148,6 +151,8 @@ class SearchActions(App[int]):
         if not text:
             self._apply_filter("")
             return True
+        from ..search.query import QueryError, parse
+
         try:
             parse(text)
         except QueryError as e:

@@ -14,7 +14,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ...drafts import reopen
 from ...errors import MailError
 from ...models import DRAFT, MessageRow, OutboxItem, Role
 from ...sending import message_subject
@@ -167,6 +166,7 @@ class OutboxScreen(Screen[None]):
         if not edit:
             self.notify("Cancelled; the message is kept in Drafts.", markup=False)
             return
+        from ...drafts import reopen  # the composer's helpers load when a draft is first reopened
         from .compose import ComposeScreen
 
         reopened = reopen(raw)

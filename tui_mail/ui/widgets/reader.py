@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from itertools import count
+from typing import TYPE_CHECKING
 
 from rich.segment import Segment
 from rich.style import Style
@@ -23,7 +24,6 @@ from ...store.cache import Cache
 from ..bindings import READER_BINDINGS
 from .reader_lines import (
     MAX_HEADER,
-    AttachmentInfo,
     Line,
     Prepared,
     ReaderContent,
@@ -36,7 +36,10 @@ from .reader_lines import (
 )
 from .safe_text import clean_line
 
-__all__ = ["AttachmentInfo", "ReaderContent", "ReaderView", "human_size", "render_content"]
+if TYPE_CHECKING:
+    from .reader_lines import AttachmentInfo
+
+__all__ = ["ReaderContent", "ReaderView", "human_size", "render_content"]
 
 SYNC_BYTES = 16 * 1024  # messages up to this size are prepared at once (no flash of "Rendering…")
 SYNC_WRAP_CHARS = 64 * 1024  # text up to this size is wrapped at once on a resize

@@ -7,9 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email.parser import BytesHeaderParser
-from email.policy import compat32
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from rich.cells import cell_len, get_character_cell_size
 
@@ -20,7 +18,8 @@ MAX_LINE = 4000  # characters kept of one logical line; the rest is replaced by 
 MAX_HEADER = 2000  # characters kept of one header value
 RAW_CAP = 8 * 1024 * 1024  # bytes of the raw source shown by the source view
 
-AttachmentInfo = mime.Attachment
+if TYPE_CHECKING:  # the MIME reader (and the email package) load when a message is first shown
+    from ...mime import Attachment as AttachmentInfo
 
 
 class Line(NamedTuple):
@@ -134,6 +133,9 @@ def all_header_lines(raw: bytes) -> list[Line]:
     end2 = raw.find(b"\n\n")
     cuts = [e for e in (end, end2) if e >= 0]
     head = raw[: min(cuts)] if cuts else raw[:65536]
+    from email.parser import BytesHeaderParser
+    from email.policy import compat32
+
     try:
         msg = BytesHeaderParser(policy=compat32).parsebytes(head[: 1024 * 1024])
         items = [(str(k), str(v)) for k, v in msg.items()]
