@@ -158,9 +158,11 @@ class AccountManager(Sending):
         return Pop3Backend(acc.config, password, acc.cache)
 
     def warm_up(self) -> list[threading.Thread]:
-        """Start connecting each IMAP account's sync connection in the background (password lookup, TCP, TLS,
-        login), so the first sync finds it ready; the UI calls this before it loads its own modules. A failure is
-        kept for that first sync to report: a refused login is never tried twice in a row. Returns the threads."""
+        """For each never-synced IMAP account, log in and store the newest page of its INBOX in the background
+        (password lookup, TCP, TLS, login, EXAMINE, FETCH), so that the UI's first screen finds it in the cache and
+        the first sync finds the connection ready; the UI calls this before it loads its own modules (an account
+        synced before shows its cache at once and connects after the first paint). A failure is kept for that
+        first sync to report: a refused login is never tried twice in a row. Returns the threads."""
         if self.offline:
             return []
         threads = []
@@ -173,6 +175,9 @@ class AccountManager(Sending):
 
     def _warm_up(self, name: str) -> None:
         acc = self._get(name)
+        inbox = acc.cache.folder_by_role(Role.INBOX)
+        if inbox is not None and inbox.uidvalidity is not None:
+            return  # synced before: the first screen comes from the cache
         with acc.sync_lock:
             if acc.sync_backend is not None:
                 return

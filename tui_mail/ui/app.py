@@ -95,6 +95,13 @@ class AccountView:
     counted: int | None = None  # the list's length as a search worker just counted it (used once)
 
 
+class MainScreen(Screen[Any]):
+    """The three panes. The message list has the focus from the start (focusing the folder pane first, then moving
+    the focus, restyles the whole screen once more before the first paint)."""
+
+    AUTO_FOCUS = "#messages"
+
+
 class MailApp(
     UnifiedInbox, AttachmentActions, SearchActions, Tagging, ThreadsView, OutboxActions, LocalActions, ComposeActions
 ):
@@ -173,6 +180,9 @@ class MailApp(
     def cache(self, account: str) -> Cache:
         return self.manager.cache(account)  # type: ignore[no-any-return]
 
+    def get_default_screen(self) -> Screen[Any]:
+        return MainScreen(id="_default")
+
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):
             yield FolderPane(id="folders")
@@ -228,6 +238,10 @@ class MailApp(
             return
         self.switch_account(0)
         self.message_list.focus()
+        # The cache is on screen first: the syncs' threads would compete with the first paint for the interpreter.
+        self.call_after_refresh(self._start_background_work)
+
+    def _start_background_work(self) -> None:
         for acc in self.accounts:
             self._poll_timers[acc.name] = self.set_interval(
                 max(10, acc.poll_interval), partial(self.start_sync, acc.name, True)
