@@ -114,3 +114,22 @@ def test_while_another_tui_mail_syncs_the_account_warm_up_only_connects(
         assert _inbox_subjects(manager, imap_user.name) == ["warm hello"]
     finally:
         manager.close()
+
+
+def test_an_account_synced_before_shows_its_cache_and_connects_only_with_the_sync(
+    tmp_path: Path, imap_server: Any, imap_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    imap_server.deliver(imap_user, RAW)
+    first = _manager(imap_server.imap_account(imap_user), tmp_path, imap_user.password, [])
+    first.sync(imap_user.name)
+    first.close()
+    opened = _counting(monkeypatch)
+    again = _manager(imap_server.imap_account(imap_user), tmp_path, imap_user.password, [])
+    try:
+        for thread in again.warm_up():
+            thread.join(30)
+        assert opened == []  # nothing competes with painting the cached Inbox
+        again.sync(imap_user.name)
+        assert opened == [imap_user.name]
+    finally:
+        again.close()
