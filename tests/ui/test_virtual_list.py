@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from tests.ui.conftest import settle
 from tui_mail.ui.app import MailApp
-from tui_mail.ui.widgets.message_list import MAX_PAGES, PAGE_SIZE
+from tui_mail.ui.widgets.message_list import ESTIMATE_ROWS, MAX_PAGES, PAGE_SIZE
 
 if TYPE_CHECKING:
     from conftest import Helpers
@@ -75,3 +75,24 @@ async def test_switching_away_and_back_keeps_the_position_in_a_big_folder(tmp_pa
         await pilot.press(*["pagedown"] * 10)
         assert app.message_list.cursor == cursor
         assert app.message_list.current_id == selected
+
+
+async def test_a_big_folder_opens_with_a_bounded_count_and_gets_its_exact_length_from_a_worker(
+    tmp_path: Path, ui: Helpers
+) -> None:
+    """Nothing proportional to the folder's size runs before the first screen: the list starts from a count capped
+    at ESTIMATE_ROWS, and the scrollbar gets the exact length as soon as the worker counted it."""
+    box = ui.build_mailbox(tmp_path, [ui.make_raw("Small inbox message")])
+    folder_id = ui.fill_folder_fast(box, "test", "Bulk", 5_000)
+    app = box.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.open_folder(0, folder_id)
+        ml = app.message_list
+        assert ml.row_count == ESTIMATE_ROWS  # on screen before any count of the whole folder
+        await pilot.pause()
+        assert "Bulk message number 0" in screen_text(app)
+        await settle(app, pilot)
+        assert ml.row_count == 5_000 and ml.virtual_size.height == 5_000
+        await pilot.press("G")
+        assert ml.cursor == 4_999

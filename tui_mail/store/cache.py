@@ -500,6 +500,13 @@ class Cache(SyncState, OutboxTable, LocalChanges):
                 return f"({where}){fold}", (*params, *values)
         return where, params
 
+    def count_upto(self, folder_id: int | None, limit: int) -> int:
+        """The folder's row count, or limit when it has at least that many: a cost bounded by limit, whatever the
+        folder's size (the exact count of a big folder is for a worker)."""
+        where, params = self._filter(folder_id, "")
+        sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE {where} LIMIT ?)"
+        return int(self.conn.execute(sql, (*params, limit)).fetchone()[0])
+
     def _filter(self, folder_id: int | None, query: str, include: Sequence[int] = ()) -> tuple[str, tuple[object, ...]]:
         """WHERE clause of a list: the folder (None = every folder), narrowed by a search query (see
         tui_mail/search/query.py; raises QueryError for a malformed one). A query that names its own folders or

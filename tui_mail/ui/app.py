@@ -40,7 +40,7 @@ from .threads_view import ThreadsView
 from .unified import UnifiedInbox
 from .widgets.folder_pane import AccountFolders, FolderPane, folder_title
 from .widgets.key_footer import KeyFooter
-from .widgets.message_list import ListSource, MessageList
+from .widgets.message_list import ESTIMATE_ROWS, ListSource, MessageList
 from .widgets.reader import ReaderView
 from .widgets.safe_text import clean_line
 from .widgets.status_bar import StatusBar, SyncState
@@ -395,6 +395,12 @@ class MailApp(
             if pos is not None:
                 cursor = pos
         counted, view.counted = view.counted, None
+        if counted is None and not (view.query or view.include or view.selected is not None or cursor):
+            # At the top of a plain folder: a bounded count paints the first screen at once whatever the folder's
+            # size; a worker counts the rest (the scrollbar's length) right after.
+            counted = cache.count_upto(folder_id, ESTIMATE_ROWS)
+            if counted == ESTIMATE_ROWS:
+                self.count_rows(account, folder_id)
         ml.set_source(source, cursor=cursor, scroll_y=view.scroll_y, row_count=counted)
         self.label_rows(source)
         self._schedule_preview()

@@ -25,8 +25,18 @@ from ..models import SyncProgress
 from ..store.cache import Cache
 from ..store.lock import AccountBusy
 from .connection import RECONNECT_DELAYS, ConnectionLost, reconnect_delay, record_failure, record_success
-from .messages import ActionDone, BodyFetched, Notice, PushNotified, SyncFinished, SyncProgressed, SyncStarted
+from .messages import (
+    ActionDone,
+    BodyFetched,
+    Notice,
+    PushNotified,
+    RowsCounted,
+    SyncFinished,
+    SyncProgressed,
+    SyncStarted,
+)
 from .screens.reader_screen import ReaderScreen
+from .widgets.message_list import ESTIMATE_ROWS
 from .widgets.safe_text import clean_line
 
 if TYPE_CHECKING:
@@ -291,6 +301,26 @@ class BackgroundWork(App[int]):
         refresh_outbox = getattr(self, "refresh_outbox_screens", None)
         if refresh_outbox is not None:
             refresh_outbox(event.account)
+
+    def count_rows(self, account: str, folder_id: int | None) -> None:
+        """Count a big folder's rows in a worker (the list was shown with a bounded estimate)."""
+
+        def work() -> None:
+            try:
+                self.post_message(RowsCounted(account, folder_id, self.cache(account).count(folder_id)))
+            except Exception:
+                log.exception("counting the rows of folder %s of %s", folder_id, account)
+
+        self.run_worker(work, name="count", group=f"count-{account}", exclusive=True, thread=True, exit_on_error=False)
+
+    @on(RowsCounted)
+    def _rows_counted(self, event: RowsCounted) -> None:
+        ml = self.message_list
+        source = ml.source
+        if source is None or (source.account, source.folder_id) != (event.account, event.folder_id):
+            return  # another folder by now
+        if not source.query and not source.include and ml.row_count == ESTIMATE_ROWS:  # a reload counted already
+            ml.set_row_count(event.count)
 
     def start_index(self, account: str) -> None:
         """Fill the search index with what the sync brought (or, after an upgrade, the whole cache) in a worker;

@@ -36,6 +36,16 @@ class SyncProgressed(Message):
         self.painted = painted
 
 
+class RowsCounted(Message):
+    """A worker counted the rows of a folder shown with a bounded estimate."""
+
+    def __init__(self, account: str, folder_id: int | None, count: int) -> None:
+        super().__init__()
+        self.account = account
+        self.folder_id = folder_id
+        self.count = count
+
+
 class SyncFinished(Message):
     """A sync ended: result on success, error (one sentence) otherwise; offline when the server was unreachable."""
 

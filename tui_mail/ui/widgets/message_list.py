@@ -33,6 +33,9 @@ NARROW_DATE = "%y-%m-%d"
 log = logging.getLogger(__name__)
 
 
+ESTIMATE_ROWS = 1000  # a folder shown at its top counts this many rows at once, the rest in a worker
+
+
 @dataclass(frozen=True, slots=True)
 class ListSource:
     """What the list shows: one folder (None: every folder) of one account's cache, optionally threaded and narrowed
@@ -216,6 +219,15 @@ class MessageList(ScrollView, can_focus=True):
         self.virtual_size = Size(self.size.width, self.row_count)
         self.scroll_to(y=scroll_y, animate=False, force=True)
         self.cursor = max(0, min(cursor, self.row_count - 1))
+        self.refresh()
+
+    def set_row_count(self, row_count: int) -> None:
+        """The exact length, counted by a worker after the list was shown with a bounded estimate."""
+        if row_count == self.row_count:
+            return
+        self.row_count = row_count
+        self.virtual_size = Size(self.size.width, self.row_count)
+        self.cursor = max(0, min(self.cursor, self.row_count - 1))
         self.refresh()
 
     def set_loading(self, loading: bool) -> None:
