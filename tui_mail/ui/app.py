@@ -253,6 +253,7 @@ class MailApp(
             for acc in self.accounts:
                 self.start_index(acc.name)  # a cache from before search (or an interrupted indexing) catches up
         self._start_push_workers()
+        self.preload_reader()
 
     def _apply_keymap(self) -> None:
         """The `[ui] keys` preset and the user's [keymap]; an id that names no binding is one clear sentence."""

@@ -302,6 +302,17 @@ class BackgroundWork(App[int]):
         if refresh_outbox is not None:
             refresh_outbox(event.account)
 
+    def preload_reader(self) -> None:
+        """After the first paint, load what opening a message needs (the MIME reader and the email package) in a
+        thread, so that the first Enter does not pay for those imports."""
+
+        def work() -> None:
+            from .. import mime
+
+            mime.render_message  # noqa: B018 - the lazy package imports the reader on first access
+
+        self.run_worker(work, name="preload", group="preload", thread=True, exit_on_error=False)
+
     def count_rows(self, account: str, folder_id: int | None) -> None:
         """Count a big folder's rows in a worker (the list was shown with a bounded estimate)."""
 
