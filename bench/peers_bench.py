@@ -48,7 +48,8 @@ PEER_BINARIES = {
     "neomutt-hcache": "neomutt",
     "aerc": "aerc",
 }
-ALL_TOOLS = ["tui-mail", "imapclient", "poplib", *PEER_BINARIES]
+FLOORS = {"imapclient", "poplib", "textual"}  # plain Python, no peer to install (textual: a bare App, one Label)
+ALL_TOOLS = ["tui-mail", "imapclient", "poplib", "textual", *PEER_BINARIES]
 BASE = "tui-mail@base"  # --compare: the same syncs by another checkout (before/after figures in one run)
 # `python -c` code running another checkout's tui_mail with this venv (whose editable install would win otherwise).
 RUN_OTHER_CHECKOUT = (
@@ -197,6 +198,11 @@ class Setup:
         return ui_run(cmd, self.tui_env(data), MARKER_SUBJECT, open_keys=keys, open_expect=MARKER_BODY)
 
     # -- floors (plain Python loops, a child process each) --
+    def textual_floor(self) -> tuple[Run, Run | None]:
+        """The Python + Textual start-up floor of any Textual UI: a bare App whose one Label shows the subject."""
+        cmd = [sys.executable, str(BENCH / "peers_floor.py"), "textual", MARKER_SUBJECT]
+        return ui_run(cmd, self.tui_env(self.root / "textual-floor"), MARKER_SUBJECT)
+
     def floor(self, kind: str) -> Run:
         script = BENCH / "peers_floor.py"
         port = self.pop3_port if kind == "poplib" else self.imap_port
@@ -485,6 +491,8 @@ def run_scenarios(
             ui_step("cold_open", "aerc", lambda: s.aerc(s.fresh("aerc")))
         if want("neomutt"):
             ui_step("cold_open", "neomutt", lambda: s.neomutt(s.fresh("neomutt"), hcache=False))
+        if want("textual"):
+            ui_step("cold_open", "textual", s.textual_floor)
         # 2. full IMAP sync into empty state
         if want("tui-mail"):
             step("full_sync", "tui-mail", lambda: s.tui_sync(s.fresh("tui-full")), lambda: tui_count(st / "tui-full"))
@@ -547,6 +555,8 @@ def run_scenarios(
                 lambda: s.neomutt(st / "neomutt-hcache", hcache=True, open_msg=True),
                 "open_msg",
             )
+        if want("textual"):
+            ui_step("warm_open", "textual", s.textual_floor)
         # 7. no-op resync
         if want("tui-mail"):
             step("noop", "tui-mail", lambda: s.tui_sync(st / "tui-full"))
@@ -683,9 +693,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"peers_bench: {e}", file=sys.stderr)
         return 2
     reasons: dict[str, str] = {}
-    if tools - {"tui-mail", BASE, "imapclient", "poplib"}:
+    if tools - {"tui-mail", BASE, *FLOORS}:
         reasons = ensure_peers(log) if not args.no_install else {}
-    needs_tmux = tools & {"tui-mail", "aerc", "neomutt", "neomutt-hcache"}
+    needs_tmux = tools & {"tui-mail", "textual", "aerc", "neomutt", "neomutt-hcache"}
     if needs_tmux and shutil.which("tmux") is None and os.geteuid() == 0 and not args.no_install:
         log("installing tmux with apt (the UI timings read a tmux screen)")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}

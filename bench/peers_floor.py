@@ -1,6 +1,7 @@
 """The floors of bench/peers_bench.py: plain imapclient and poplib loops that download everything and keep nothing.
 
 Run: python bench/peers_floor.py imapclient|imapclient-headers|poplib PORT USER PASSWORD
+     python bench/peers_floor.py textual TEXT   (the start-up floor of a Textual UI: a bare App with one Label)
 """
 
 from __future__ import annotations
@@ -43,7 +44,22 @@ def pop(port: int, user: str, password: str) -> int:
     return nbytes
 
 
+def textual(text: str) -> None:
+    """A bare Textual App that shows text in one Label: what any Textual UI pays before its own first screen."""
+    from textual.app import App, ComposeResult
+    from textual.widgets import Label
+
+    class Floor(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Label(text)
+
+    Floor().run()
+
+
 def main(argv: list[str]) -> int:
+    if argv[0] == "textual":
+        textual(argv[1])
+        return 0
     kind, port, user, password = argv[0], int(argv[1]), argv[2], argv[3]
     if kind == "imapclient":
         imap(port, user, password, ["BODY.PEEK[]", "FLAGS"])
