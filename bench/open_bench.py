@@ -81,7 +81,9 @@ def main(argv: list[str]) -> int:
     try:
         for r in range(args.repeat):
             floor_text = "Newest subject #100000"
-            run, _ = ui_run([sys.executable, str(BENCH / "peers_floor.py"), "textual", floor_text], env(work), floor_text)
+            run, _ = ui_run(
+                [sys.executable, str(BENCH / "peers_floor.py"), "textual", floor_text], env(work), floor_text
+            )
             runs.setdefault("Textual floor (bare App, one Label)", []).append(run)
             for n in sizes:
                 run, _ = ui_run(tui, env(work / f"data-{n}"), f"#{n}")  # the newest row's subject ends in #N

@@ -32,6 +32,7 @@ from .outbox_actions import OutboxActions
 from .palette import AccountProvider
 from .screens.folder_picker import CREATE, FolderPickerScreen
 from .screens.help import HelpScreen
+from .screens.main_screen import MainScreen
 from .screens.outbox import OutboxScreen, is_draft, outbox_count
 from .screens.reader_screen import ReaderScreen
 from .search import SEARCH_PLACEHOLDER, SearchActions, SearchInput
@@ -93,13 +94,6 @@ class AccountView:
     search_all: bool = False  # the search covers every folder of the account, not only folder_id
     include: tuple[int, ...] = ()  # rows the same search found on the IMAP server
     counted: int | None = None  # the list's length as a search worker just counted it (used once)
-
-
-class MainScreen(Screen[Any]):
-    """The three panes. The message list has the focus from the start (focusing the folder pane first, then moving
-    the focus, restyles the whole screen once more before the first paint)."""
-
-    AUTO_FOCUS = "#messages"
 
 
 class MailApp(
@@ -396,7 +390,8 @@ class MailApp(
             if pos is not None:
                 cursor = pos
         counted, view.counted = view.counted, None
-        if counted is None and not (view.query or view.include or view.selected is not None or cursor):
+        plain = not (view.query or view.include or view.selected is not None or cursor or source.list_order.folding)
+        if counted is None and plain:
             # At the top of a plain folder: a bounded count paints the first screen at once whatever the folder's
             # size; a worker counts the rest (the scrollbar's length) right after.
             counted = cache.count_upto(folder_id, ESTIMATE_ROWS)

@@ -330,7 +330,8 @@ class BackgroundWork(App[int]):
         source = ml.source
         if source is None or (source.account, source.folder_id) != (event.account, event.folder_id):
             return  # another folder by now
-        if not source.query and not source.include and ml.row_count == ESTIMATE_ROWS:  # a reload counted already
+        plain = not source.query and not source.include and not source.list_order.folding
+        if plain and ml.row_count == ESTIMATE_ROWS:  # else a reload counted already
             ml.set_row_count(event.count)
 
     def start_index(self, account: str) -> None:
