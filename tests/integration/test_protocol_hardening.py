@@ -224,6 +224,8 @@ def test_a_huge_literal_is_refused_with_one_sentence(tmp_path: Path, scripted: A
                 conv.send(b"* CAPABILITY IMAP4rev1\r\n" + tag + b" OK done\r\n")
             elif verb == b"LOGIN":
                 conv.send(tag + b" OK logged in\r\n")
+            elif verb == b"EXAMINE":  # a never-synced INBOX's first page comes before LIST: none here
+                conv.send(tag + b" NO no INBOX here\r\n")
             elif verb == b"LIST":
                 conv.send(b'* LIST () "/" {6000000000}\r\n' + b"x" * 1000)
                 return
