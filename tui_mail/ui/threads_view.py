@@ -14,7 +14,6 @@ from rich.text import Text
 from textual.app import App, SystemCommand
 
 from ..models import MessageRow
-from ..search.query import QueryError
 from ..store.list_order import SORTS, ListOrder, order_by, thread_members
 from .screens.folder_picker import CREATE, FolderPickerScreen, PickerScreen
 from .screens.reader_screen import ReaderScreen
@@ -275,6 +274,8 @@ class ThreadsView(App[int]):
         self, generation: int, source: Any, order: ListOrder, query: str, start: int | None, step: int
     ) -> None:
         """In a worker: the folder's order and the hits (both can take a while at 100k), then the next hit."""
+        from ..search.query import QueryError  # the query language loads with the first search
+
         cache = self.manager.cache(source.account)
         try:
             hits = set(cache.ids(source.folder_id, query))
