@@ -41,7 +41,7 @@ from .threads_view import ThreadsView
 from .unified import UnifiedInbox
 from .widgets.folder_pane import AccountFolders, FolderPane, folder_title
 from .widgets.key_footer import KeyFooter
-from .widgets.message_list import ESTIMATE_ROWS, ListSource, MessageList
+from .widgets.message_list import ListSource, MessageList
 from .widgets.reader import ReaderView
 from .widgets.safe_text import clean_line
 from .widgets.status_bar import StatusBar, SyncState
@@ -233,21 +233,7 @@ class MailApp(
         self.switch_account(0)
         self.message_list.focus()
         # The cache is on screen first: the syncs' threads would compete with the first paint for the interpreter.
-        self.call_after_refresh(self._start_background_work)
-
-    def _start_background_work(self) -> None:
-        for acc in self.accounts:
-            self._poll_timers[acc.name] = self.set_interval(
-                max(10, acc.poll_interval), partial(self.start_sync, acc.name, True)
-            )
-        if self.sync_on_start:
-            for acc in self.accounts:
-                self.start_sync(acc.name, quiet=True)
-        else:
-            for acc in self.accounts:
-                self.start_index(acc.name)  # a cache from before search (or an interrupted indexing) catches up
-        self._start_push_workers()
-        self.preload_reader()
+        self.call_after_refresh(self.start_background_work)
 
     def _apply_keymap(self) -> None:
         """The `[ui] keys` preset and the user's [keymap]; an id that names no binding is one clear sentence."""
@@ -390,13 +376,8 @@ class MailApp(
             if pos is not None:
                 cursor = pos
         counted, view.counted = view.counted, None
-        plain = not (view.query or view.include or view.selected is not None or cursor or source.list_order.folding)
-        if counted is None and plain:
-            # At the top of a plain folder: a bounded count paints the first screen at once whatever the folder's
-            # size; a worker counts the rest (the scrollbar's length) right after.
-            counted = cache.count_upto(folder_id, ESTIMATE_ROWS)
-            if counted == ESTIMATE_ROWS:
-                self.count_rows(account, folder_id)
+        if counted is None and not (view.selected is not None or cursor):
+            counted = self.estimate_rows(source)
         ml.set_source(source, cursor=cursor, scroll_y=view.scroll_y, row_count=counted)
         self.label_rows(source)
         self._schedule_preview()

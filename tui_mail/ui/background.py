@@ -40,7 +40,7 @@ from .widgets.message_list import ESTIMATE_ROWS
 from .widgets.safe_text import clean_line
 
 if TYPE_CHECKING:
-    from .widgets.message_list import MessageList
+    from .widgets.message_list import ListSource, MessageList
     from .widgets.reader import ReaderView
     from .widgets.status_bar import SyncState
 
@@ -79,6 +79,8 @@ class BackgroundWork(App[int]):
         _push_timers: dict[str, Timer]
         _body_waiters: dict[tuple[str, int], list[Callable[[bytes], None]]]
         _last_progress_reload: float
+        _poll_timers: dict[str, Timer]
+        sync_on_start: bool
 
         @property
         def accounts(self) -> tuple[AccountConfig, ...]: ...
@@ -301,6 +303,32 @@ class BackgroundWork(App[int]):
         refresh_outbox = getattr(self, "refresh_outbox_screens", None)
         if refresh_outbox is not None:
             refresh_outbox(event.account)
+
+    def start_background_work(self) -> None:
+        """After the first paint: polling timers, the start-up syncs (or indexing), IDLE, the reader's modules."""
+        for acc in self.accounts:
+            self._poll_timers[acc.name] = self.set_interval(
+                max(10, acc.poll_interval), partial(self.start_sync, acc.name, True)
+            )
+        if self.sync_on_start:
+            for acc in self.accounts:
+                self.start_sync(acc.name, quiet=True)
+        else:
+            for acc in self.accounts:
+                self.start_index(acc.name)  # a cache from before search (or an interrupted indexing) catches up
+        self._start_push_workers()
+        self.preload_reader()
+
+    def estimate_rows(self, source: ListSource) -> int | None:
+        """At the top of a plain folder: a count capped at ESTIMATE_ROWS, so the first screen paints at once whatever
+        the folder's size, and a worker counts the rest (the scrollbar's length). None: count it all now."""
+        cache = source.cache
+        if source.query or source.include or source.list_order.folding or not isinstance(cache, Cache):
+            return None
+        counted = cache.count_upto(source.folder_id, ESTIMATE_ROWS)
+        if counted == ESTIMATE_ROWS:
+            self.count_rows(source.account, source.folder_id)
+        return counted
 
     def preload_reader(self) -> None:
         """After the first paint, load what opening a message needs (the MIME reader and the email package) in a
