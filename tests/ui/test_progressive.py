@@ -181,3 +181,36 @@ async def test_the_sync_goes_on_only_once_its_first_rows_are_painted(
             assert "First row" in ui.screen_text(app)
     finally:
         manager.close()
+
+
+async def test_before_the_folder_list_arrives_the_screen_says_it_is_coming_not_press_sync(
+    tmp_path: Path, ui: Any
+) -> None:
+    screen_text = ui.screen_text
+    fresh = AccountConfig(
+        name="fresh",
+        email="me@fresh.example",
+        protocol="imap",
+        incoming=ServerConfig(host="mail.fresh.invalid", port=993),
+    )
+    config = Config(path=None, accounts=(fresh,), ui=UiConfig(threads=False))
+    manager = AccountManager(config, data_dir=tmp_path, offline=True)
+    started, release = threading.Event(), threading.Event()
+
+    def failing_sync(name: str, progress: Callable[[SyncProgress], None] | None = None) -> SyncResult:
+        started.set()
+        release.wait(10)
+        raise OSError("the network is unreachable")
+
+    manager.sync = failing_sync  # type: ignore[method-assign]
+    app = MailApp(config, manager, sync_on_start=True, show_clock=False, preview_delay=0, cursor_blink=False)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            assert await _until(pilot, lambda: started.is_set() and "Fetching the folder list" in screen_text(app))
+            assert "press $" not in screen_text(app)
+            release.set()
+            await app.workers.wait_for_complete()
+            assert await _until(pilot, lambda: "No folders yet: press $ to sync" in screen_text(app))
+    finally:
+        release.set()
+        manager.close()

@@ -362,7 +362,7 @@ class MailApp(
         ml = self.message_list
         if view.folder_id is None:
             ml.set_source(None)
-            self.reader.clear("No folders yet: press $ to sync.")
+            self.reader.clear(self.no_folders_text(account))
             return
         cache = self.list_cache(account)
         folder_id = None if view.search_all and view.query else view.folder_id
@@ -498,7 +498,7 @@ class MailApp(
             return
         row = ml.current_row
         if row is None or ml.source is None:
-            self.reader.clear("No message selected.")
+            self.reader.clear(self.empty_reader_text(no_folder=ml.source is None))
             return
         account, row = self.resolve_row(ml.source.account, row)
         self.reader.show_message(account, row, self.cache(account), partial(self.fetch_body, account, row.id))

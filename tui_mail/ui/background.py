@@ -171,6 +171,7 @@ class BackgroundWork(App[int]):
             return
         state.syncing, state.stage, state.done, state.total = True, "", 0, 0
         self.update_status()
+        self._reshow_if_no_folders(account)
         self._prefer_open_folder(account)
         self.run_worker(
             partial(self._sync_work, account),
@@ -180,6 +181,29 @@ class BackgroundWork(App[int]):
             thread=True,
             exit_on_error=False,
         )
+
+    def no_folders_text(self, account: str) -> str:
+        """What the reader says while an account has no folders: they are coming, or how to get them."""
+        state = self.sync_states.get(account)
+        if state is not None and state.syncing:
+            return "Fetching the folder list…"
+        return "No folders yet: press $ to sync."
+
+    def empty_reader_text(self, no_folder: bool) -> str:
+        """What the reader says with no message under the cursor (no folder on screen: whether folders are coming)."""
+        acc = self.account
+        if no_folder and acc is not None and not self.unified_on:
+            return self.no_folders_text(acc.name)
+        return "No message selected."
+
+    def _reshow_if_no_folders(self, account: str) -> None:
+        """The account on screen has no folders yet: say whether a sync is bringing them (it started or ended)."""
+        acc = self.account
+        if acc is None or acc.name != account or self.unified_on:
+            return
+        view = self.views.get(account)
+        if view is not None and view.folder_id is None:
+            self._show_folder(account, view)
 
     def _prefer_open_folder(self, account: str) -> None:
         """The folder on screen jumps the queue of a running (or the next) sync; this never blocks."""
@@ -297,6 +321,7 @@ class BackgroundWork(App[int]):
                 else:
                     self.message_list.reload()
             self.unified_changed(event.account)
+        self._reshow_if_no_folders(event.account)
         self.refresh_folders()
         self.update_status()
         self.start_index(event.account)
