@@ -358,3 +358,53 @@ async def test_move_a_thread_from_the_reader_then_undo_it(tmp_path: Path, ui: He
         await settle(app, pilot)
         assert {by_msgid(box, m).folder_id for m in ("plan", "plan1", "plan2")} == {inbox.id}
         assert any("Cancelled 3 changes" in m for m in said(app))
+
+
+async def test_sort_by_sender_pages_from_an_order_made_off_the_ui_thread(tmp_path: Path, ui: Helpers) -> None:
+    """Sorting by sender/subject/size orders the folder once in a worker: scrolling, new mail and moving the cursor
+    never re-sort the folder on the UI thread, and the cursor stays on its message through a sort and new mail."""
+    import threading
+
+    box = threaded_mailbox(tmp_path, ui, threads=False)
+    app = box.app()
+    cache = box.manager.cache("test")
+    on_ui: list[str] = []
+    real_window, real_position = cache.window, cache.position
+
+    def window(*args, **kwargs):  # type: ignore[no-untyped-def]
+        order = kwargs.get("order")
+        if order is not None and order.sort != "date" and threading.current_thread() is threading.main_thread():
+            on_ui.append("window")
+        return real_window(*args, **kwargs)
+
+    def position(*args, **kwargs):  # type: ignore[no-untyped-def]
+        order = kwargs.get("order")
+        if order is not None and order.sort != "date" and threading.current_thread() is threading.main_thread():
+            on_ui.append("position")
+        return real_position(*args, **kwargs)
+
+    cache.window, cache.position = window, position  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        ml = app.message_list
+        await pilot.press("j")  # on Lunch (Zed)
+        assert ml.current_row.subject == "Lunch"  # type: ignore[union-attr]
+        await pilot.press("o", "j", "enter")  # by sender
+        await settle(app, pilot)
+        senders = [ml.row(i).from_name for i in range(ml.row_count)]  # type: ignore[union-attr]
+        assert senders == ["Alice", "Alice", "Bob", "Bob", "Carol", "Zed"]
+        assert ml.current_row.subject == "Lunch" and ml.cursor == 5  # type: ignore[union-attr]
+        await pilot.press("k")  # on Carol's
+        new = raw("Hello", "Aaron <aaron@example.com>", 0, "hello")
+        inbox = cache.folder_by_role(Role.INBOX)
+        assert inbox is not None
+        cache.store_messages(inbox.id, [NewMessage(parse_envelope(new), uid=99, raw=new)], uidvalidity=1, last_uid=99)
+        ml.reload()  # what a sync's progress message does
+        await settle(app, pilot)
+        assert ml.row(0).from_name == "Aaron" and ml.row_count == 7  # type: ignore[union-attr]
+        assert ml.current_row.from_name == "Carol" and ml.cursor == 5  # type: ignore[union-attr]
+        await pilot.press("G", "g", "g", "O")  # scroll and reverse
+        await settle(app, pilot)
+        assert [ml.row(i).from_name for i in range(2)] == ["Zed", "Carol"]  # type: ignore[union-attr]
+        assert "Sorting" not in screen_text(app)
+    assert on_ui == []

@@ -581,6 +581,28 @@ class Cache(SyncState, OutboxTable, LocalChanges):
             return [r if r.thread_depth == 0 else _without_depth(r) for r in rows]
         return rows
 
+    def ordered_ids(
+        self, folder_id: int | None, query: str = "", include: Sequence[int] = (), *, order: ListOrder | None = None
+    ) -> list[int]:
+        """Every row id of the list in its order (a folder-size sort, made once in a worker; pages then slice it)."""
+        order = order or FLAT
+        where, params = self._list_filter(folder_id, query, include, order)
+        return [
+            r[0] for r in self.conn.execute(f"SELECT id FROM messages WHERE {where} ORDER BY {order_by(order)}", params)
+        ]
+
+    def rows(self, ids: Sequence[int], *, threaded: bool = False) -> list[MessageRow | None]:
+        """The rows of these ids, in that order (None where a row is gone)."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        by_id = {
+            r[0]: _row(r)
+            for r in self.conn.execute(f"SELECT {_ROW_COLUMNS} FROM messages WHERE id IN ({marks})", tuple(ids))
+        }
+        rows = [by_id.get(i) for i in ids]
+        return rows if threaded else [r if r is None or r.thread_depth == 0 else _without_depth(r) for r in rows]
+
     def ids(self, folder_id: int | None, query: str = "", include: Sequence[int] = ()) -> list[int]:
         """Ids of every message of the list that matches the filter (to tag them all at once)."""
         where, params = self._filter(folder_id, query, include)

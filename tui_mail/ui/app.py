@@ -372,7 +372,7 @@ class MailApp(
         )
         cursor = view.cursor
         if view.selected is not None:
-            pos = source.position(view.selected)
+            pos = ml.position_in(source, view.selected)
             if pos is not None:
                 cursor = pos
         counted, view.counted = view.counted, None

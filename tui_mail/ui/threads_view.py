@@ -318,7 +318,7 @@ class ThreadsView(App[int]):
             self._flipped[key] = self._flipped.get(key, frozenset()) ^ {row.thread_id}  # show the hit in its thread
             self._reshow(found)
         else:
-            pos = ml.source.position(found)
+            pos = ml.position_in(ml.source, found)
             if pos is not None:
                 ml.cursor = pos
         if wrapped:

@@ -102,7 +102,7 @@ class ReaderScreen(Screen[None]):
             return None
         if ml.current_id == key:
             return ml.cursor
-        return ml.source.position(key)
+        return ml.position_in(ml.source, key)
 
     def action_step(self, delta: int) -> None:
         index = self._list_index()
