@@ -408,3 +408,24 @@ async def test_sort_by_sender_pages_from_an_order_made_off_the_ui_thread(tmp_pat
         assert [ml.row(i).from_name for i in range(2)] == ["Zed", "Carol"]  # type: ignore[union-attr]
         assert "Sorting" not in screen_text(app)
     assert on_ui == []
+
+
+async def test_status_line_shows_the_sort_and_thread_mode_when_not_the_default(tmp_path: Path, ui: Helpers) -> None:
+    box = threaded_mailbox(tmp_path, ui)  # the default: threads, by date, newest first
+    app = box.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        status = lambda: str(app.status.render())  # noqa: E731
+        assert "↓" not in status() and "threads" not in status()
+        await pilot.press("o", "j", "enter")  # by sender
+        await settle(app, pilot)
+        assert "Inbox · sender↓ · threads ·" in status()
+        await pilot.press("O", "t")
+        await settle(app, pilot)
+        assert "Inbox · sender↑ · flat ·" in status()
+        await pilot.press("O", "o", "enter")  # back to by date, newest first: flat is still said
+        await settle(app, pilot)
+        assert "Inbox · date↓ · flat ·" in status()
+        await pilot.press("t")
+        await settle(app, pilot)
+        assert "↓" not in status() and "flat" not in status()

@@ -443,6 +443,7 @@ class MailApp(
             self.views[acc.name].query,
             others,
             storage=self._storage(acc.name),
+            order=self.order_label(),
         )
 
     def _storage(self, account: str) -> tuple[str, bool]:

@@ -50,6 +50,7 @@ class ThreadsView(App[int]):
         def _save_view(self) -> None: ...
         def _show_folder(self, account: str, view: Any) -> None: ...
         def _move_to_new_folder(self, account: str, ids: list[int], name: str, untag: bool) -> None: ...
+        def update_status(self) -> None: ...
 
     sort_key = "date"
     sort_reverse = False
@@ -62,6 +63,14 @@ class ThreadsView(App[int]):
         """How the list of this folder is ordered and folded now."""
         flipped = getattr(self, "_flipped", {}).get((account, folder_id), frozenset()) if self.threaded else frozenset()
         return ListOrder(self.threaded, self.sort_key, self.sort_reverse, self.threaded and self.fold_all, flipped)
+
+    def order_label(self) -> str:
+        """The list's sort and thread mode for the status line ("sender↓ · threads", "date↑ · flat"), "" for the
+        default (by date, newest first, threaded). ↓ is the key's natural direction (newest, A to Z, largest)."""
+        if self.sort_key == "date" and not self.sort_reverse and self.threaded:
+            return ""
+        arrow = "↑" if self.sort_reverse else "↓"
+        return f"{SORT_NAMES[self.sort_key]}{arrow} · {'threads' if self.threaded else 'flat'}"
 
     def _reshow(self, keep: int | None) -> None:
         """Show the list again in its new order or folding, the cursor on message `keep`."""
@@ -87,6 +96,7 @@ class ThreadsView(App[int]):
         """t: group the list by conversation, or list every message on its own."""
         self.threaded = not self.threaded
         self._reshow(self.message_list.current_id)
+        self.update_status()
         self.notify("Threads on." if self.threaded else "Threads off.", markup=False, timeout=2)
 
     def _needs_threads(self) -> bool:
@@ -239,6 +249,7 @@ class ThreadsView(App[int]):
         if reverse is not None:
             self.sort_reverse = reverse
         self._reshow(self.message_list.current_id)
+        self.update_status()
         self.notify(f"Sorted by {SORT_NAMES[key]}{', reversed' if self.sort_reverse else ''}.", markup=False, timeout=2)
 
     def action_sort_reverse(self) -> None:

@@ -49,11 +49,14 @@ class StatusBar(Static):
         query: str = "",
         others_syncing: int = 0,
         storage: tuple[str, bool] = ("", False),
+        order: str = "",
     ) -> None:
         text = Text(end="")
         text.append(clean_line(account), style="bold")
         if folder:
             text.append(" · " + clean_line(folder))
+        if order:  # the list's sort and thread mode when not the default (e.g. "sender↓ · threads")
+            text.append(" · " + order, style="cyan")
         text.append(" · ")
         if state.syncing:
             progress = "syncing"
