@@ -28,6 +28,7 @@ SEARCH_PLACEHOLDER = (
     'Search: words "phrases" from: to: subject: is:unread has:attachment in:FOLDER newer_than:7d … '
     "· Enter: also on the server · ctrl+a: all folders · Escape: close"
 )
+OFFLINE_NOTE = "Offline: searched the downloaded mail only."
 DEBOUNCE = 0.2  # seconds after the last keystroke before the query runs
 
 
@@ -160,7 +161,9 @@ class SearchActions(App[int]):
             return False
         self._apply_filter(text)
         caps = self.manager.capabilities(acc.name) if name == acc.name else None  # not for the unified inbox
-        if getattr(caps, "server_search", False) and not getattr(self.manager, "offline", False):
+        if getattr(caps, "server_search", False) and self._offline(acc.name):
+            self.notify(OFFLINE_NOTE, title="Search", markup=False)
+        elif getattr(caps, "server_search", False):
             view = self.views[acc.name]
             folder_id = None if view.search_all else view.folder_id
             self.run_worker(
@@ -172,6 +175,11 @@ class SearchActions(App[int]):
                 exit_on_error=False,
             )
         return True
+
+    def _offline(self, account: str) -> bool:
+        """No server to ask: started offline, or the last sync found the network unreachable."""
+        state = getattr(self, "sync_states", {}).get(account)
+        return bool(getattr(self.manager, "offline", False) or (state is not None and state.offline))
 
     def _server_work(self, generation: int, account: str, folder_id: int | None, query: str) -> None:
         try:

@@ -10,6 +10,11 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+LEGEND = (
+    "The list's marks: * tagged, N unread, ! flagged, A attachment, r answered; in search results, S: found on the "
+    "server, its body not downloaded yet (it downloads when opened)."
+)
+
 
 class HelpScreen(ModalScreen[None]):
     """Lists (key, what it does, binding id) rows; j/k scroll; any of q, Escape or ? closes it."""
@@ -42,6 +47,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll():
             yield Static(Text("Keys  (j/k scroll, q closes; remap by id in the config's [keymap])", style="bold"))
             yield Static(table)
+            yield Static(Text(LEGEND, style="dim"))
 
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).focus()

@@ -29,6 +29,7 @@ PAGE_SIZE = 100  # rows fetched per window query (about two screens)
 MAX_PAGES = 4  # pages kept in the LRU: at most 400 rows in memory, whatever the folder size
 NARROW = 90  # below this width the list shows a short date and a narrower sender column
 NARROW_DATE = "%y-%m-%d"
+SERVER_MARK = "S"  # in search results: found on the server, its body not downloaded yet
 
 log = logging.getLogger(__name__)
 
@@ -625,7 +626,7 @@ class MessageList(ScrollView, can_focus=True):
             style += self._style("message-list--flagged")
         if is_cursor:
             style += self._style("message-list--cursor" if self.has_focus else "message-list--cursor-blurred")
-        flags = ("*" if row.id in self.tagged else " ") + flag_marks(row) + " "
+        flags = ("*" if row.id in self.tagged else " ") + flag_marks(row) + self._search_mark(row) + " "
         narrow = width < NARROW
         date = self._format_date(row.date, NARROW_DATE if narrow else None)
         date_w = max(cell_len(date), 8 if narrow else 10)
@@ -650,6 +651,12 @@ class MessageList(ScrollView, can_focus=True):
         ]
         return Strip(segments).adjust_cell_length(width, style)
 
+    def _search_mark(self, row: MessageRow) -> str:
+        """While a search is shown, one more column: S for a hit whose body is not downloaded (a server result)."""
+        if self.source is None or not self.source.query:
+            return ""
+        return SERVER_MARK if not row.has_body else " "
+
     def _label_segments(self, row: MessageRow, width: int, style: Style) -> list[Segment]:
         """The row's account/folder (inert text, cut with an ellipsis) when the list spans several."""
         if not width or self.row_label is None:
@@ -660,4 +667,4 @@ class MessageList(ScrollView, can_focus=True):
         return [Segment(set_cell_size(label, width) + " ", style + self._style("message-list--date"))]
 
 
-__all__ = ["MAX_PAGES", "PAGE_SIZE", "ListSource", "MessageList", "flag_marks", "thread_label"]
+__all__ = ["MAX_PAGES", "PAGE_SIZE", "SERVER_MARK", "ListSource", "MessageList", "flag_marks", "thread_label"]

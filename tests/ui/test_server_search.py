@@ -1,0 +1,73 @@
+"""Enter in the search box against the real Dovecot with download = "headers": hits whose bodies are not downloaded
+are marked as server results in the list; offline, the search says it looked at the downloaded mail only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.ui.conftest import screen_text, settle
+from tui_mail.accounts import AccountManager
+from tui_mail.config import Config
+from tui_mail.ui.app import MailApp
+from tui_mail.ui.search import OFFLINE_NOTE
+
+pytestmark = pytest.mark.servers
+
+SIZE = (120, 30)
+
+
+def message(n: int, subject: str, body: str) -> bytes:
+    return (
+        f"From: Carol <carol@example.test>\r\nTo: me@example.test\r\nSubject: {subject}\r\n"
+        f"Date: Mon, {n + 1:02d} Nov 2026 09:00:00 +0000\r\nMessage-ID: <ui-search-{n}@example.test>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"{body}\r\n"
+    ).encode()
+
+
+def marked(app: MailApp, subject: str) -> bool:
+    """Whether the list's line of this subject carries the server-result mark (the column before the date)."""
+    (line,) = [line for line in screen_text(app).splitlines() if subject in line]
+    return line.split("2026-11-")[0].rstrip().endswith("S")
+
+
+def said(app: MailApp) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def test_server_hits_are_marked_and_offline_search_says_so(tmp_path: Path, imap_server: Any) -> None:
+    user = imap_server.add_user()
+    imap_server.deliver_many(
+        user, [message(1, "Budget 2027", "The marmalade budget is approved."), message(2, "Lunch", "Pizza?")]
+    )
+    account = imap_server.imap_account(user, download="headers")
+    config = Config(path=None, accounts=(account,))
+    manager = AccountManager(config, data_dir=tmp_path, password_source=lambda _a, _s: user.password)
+    app = MailApp(config, manager, show_clock=False, preview_delay=3600, push=False)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)  # the sync at start: headers only
+            imap_server.deliver(user, message(9, "Late news", "the marmalade shipment"))  # after the sync
+            await pilot.press("slash", *"marmalade", "enter")
+            await settle(app, pilot)
+            text = screen_text(app)
+            assert "Budget 2027" in text and "Late news" in text and "Lunch" not in text
+            assert marked(app, "Budget 2027") and marked(app, "Late news")
+    finally:
+        manager.close()
+
+    offline = AccountManager(config, data_dir=tmp_path, password_source=lambda _a, _s: user.password, offline=True)
+    app = MailApp(config, offline, show_clock=False, preview_delay=3600, push=False)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            assert not marked(app, "Lunch")  # no search shown: no mark column
+            await pilot.press("slash", *"news", "enter")
+            await settle(app, pilot)
+            assert OFFLINE_NOTE in said(app)
+            assert marked(app, "Late news")  # stored by the server search, its body still on the server
+    finally:
+        offline.close()
