@@ -88,6 +88,12 @@ async def test_palette_moves_a_pop3_account_then_removes_it_from_the_config(tmp_
                 str(app.folder_pane.get_option_at_index(i).prompt) for i in range(app.folder_pane.option_count)
             )
             assert "home" not in pane and "All inboxes" not in pane  # one account left: no unified entry
+            # The manager of the old config closed its server connections (the new one opens its own).
+            assert app.manager is not manager
+            assert all(
+                a.sync_backend is None and a.io_backend is None and a.idle_backend is None
+                for a in manager._accounts.values()
+            )
     finally:
         manager.close()
         app.manager.close()

@@ -241,13 +241,17 @@ def open_migrate(app: MailApp) -> None:
 
 
 def forget_account(app: Any, name: str, config: Config) -> None:
-    """The config lost an account: stop its timer, reopen the accounts from the new config, drop its views."""
+    """The config lost an account: stop its timer, reopen the accounts from the new config, drop its views, and
+    close the old manager's server connections (in a worker: a LOGOUT may wait on the network)."""
     timer = app._poll_timers.pop(name, None)
     if timer is not None:
         timer.stop()
     app.leave_unified()
     app._unified = None
+    old = app.manager
     app._setup_done(config)
+    if app.manager is not old and hasattr(old, "close"):
+        app.run_worker(old.close, name="close old accounts", thread=True, exit_on_error=False)
     app.views.pop(name, None)
     app.sync_states.pop(name, None)
     app.refresh_folders()
