@@ -3,6 +3,7 @@ action on its rows lands in the account the row belongs to; searches spanning fo
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -356,3 +357,38 @@ async def test_threads_and_sorting_leave_the_unified_list_flat_and_say_why(demo:
         await pilot.press("1")  # work's Inbox is threaded now
         await settle(app, pilot)
         assert ml.source is not None and ml.source.list_order.threaded
+
+
+async def test_pending_in_the_unified_view_lists_every_account_and_x_cancels_in_the_rows_account(
+    demo: Mailbox,
+) -> None:
+    from tui_mail.ui.screens.pending import PendingScreen
+
+    work, home = demo.manager.cache("work"), demo.manager.cache("home")
+    inbox = home.folder_by_role(Role.INBOX)
+    assert inbox is not None
+    with home.transaction() as c:  # an action the server refused in home (POP3 queues none itself)
+        c.execute(
+            "INSERT INTO pending_actions(kind, folder_id, uid, message_id, args, created, state, last_error) "
+            "VALUES ('flags', ?, 7, NULL, ?, 0, 'failed', 'The server refused it.')",
+            (inbox.id, json.dumps({"add": ["\\Flagged"], "subject": "Club fees"})),
+        )
+    app = demo.app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot)
+        await pilot.press("0")
+        await settle(app, pilot)
+        await go_to(app, pilot, "Retro notes")
+        await pilot.press("d")  # queued in work
+        await settle(app, pilot)
+        await pilot.press("P")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PendingScreen)
+        text = screen_text(app)
+        assert "All inboxes: 2 actions, 1 refused by the server" in text
+        assert "waiting  work: Move “Retro notes”" in text and "refused  home: Flag “Club fees”" in text
+        lines = [line for line in text.splitlines() if "work: " in line or "home: " in line]
+        await pilot.press(*(["down"] if "work: " in lines[0] else []), "x")  # the home one
+        await settle(app, pilot)
+        assert home.pending_count() == 0 and work.pending_count() == 1
+        assert "All inboxes: 1 action" in screen_text(app)

@@ -372,6 +372,22 @@ class UnifiedInbox(BackgroundWork):
         )
         return True
 
+    # -- pending actions across accounts ---------------------------------------------------------------------------
+
+    def action_pending(self) -> None:
+        """P in the unified view: every account's pending and refused actions, each row naming its account."""
+        if not self.unified_on or self.screen is not self.screen_stack[0]:
+            super().action_pending()  # type: ignore[misc]
+            return
+        from .screens.pending import PendingScreen
+
+        def closed(_result: None = None) -> None:
+            self.refresh_folders()
+            self.update_status()
+            self.message_list.reload()
+
+        self.push_screen(PendingScreen(self.manager, [a.name for a in self.accounts], UNIFIED_TITLE), closed)
+
     # -- undo across accounts -------------------------------------------------------------------------------------
 
     def note_acted(self, account: str, what: str) -> None:
