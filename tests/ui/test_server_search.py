@@ -71,3 +71,38 @@ async def test_server_hits_are_marked_and_offline_search_says_so(tmp_path: Path,
             assert marked(app, "Late news")  # stored by the server search, its body still on the server
     finally:
         offline.close()
+
+
+async def test_enter_in_the_unified_inbox_searches_each_imap_server_and_merges_the_hits(
+    tmp_path: Path, imap_server: Any
+) -> None:
+    ann, bob = imap_server.add_user(), imap_server.add_user()
+    imap_server.deliver_many(ann, [message(1, "Ann's budget", "marmalade for Ann"), message(2, "Lunch", "Pizza?")])
+    imap_server.deliver_many(bob, [message(3, "Bob's budget", "marmalade for Bob"), message(4, "Tea", "Earl Grey")])
+    config = Config(
+        path=None,
+        accounts=(imap_server.imap_account(ann, download="headers"), imap_server.imap_account(bob, download="headers")),
+    )
+    passwords = {ann.name: ann.password, bob.name: bob.password}
+    manager = AccountManager(config, data_dir=tmp_path, password_source=lambda a, _s: passwords[a.name])
+    app = MailApp(config, manager, show_clock=False, preview_delay=3600, push=False)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)  # both synced: headers only
+            imap_server.deliver(bob, message(5, "Late news", "the marmalade shipment"))  # after the sync
+            await pilot.press("0")
+            await settle(app, pilot)
+            await pilot.press("slash", *"marmalade", "enter")
+            await settle(app, pilot)
+            text = screen_text(app)
+            for subject in ("Ann's budget", "Bob's budget", "Late news"):
+                assert subject in text and marked(app, subject)
+            assert "Lunch" not in text and "Tea" not in text
+            assert app.message_list.row_count == 3  # each hit once
+            # Another search: the first one's answers do not come back into it.
+            await pilot.press("slash", "ctrl+u", *"earl", "enter")
+            await settle(app, pilot)
+            text = screen_text(app)
+            assert "Tea" in text and "budget" not in text and app.message_list.row_count == 1
+    finally:
+        manager.close()

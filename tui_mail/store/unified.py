@@ -63,8 +63,10 @@ class UnifiedCache:
         self.members = tuple(members)
         self.account = ""  # not one account's cache
         self._lock = threading.Lock()
-        self._marks: dict[tuple[int | None, str], dict[int, tuple[_Cursor, ...]]] = {}
-        self._totals: dict[tuple[int | None, str], list[int]] = {}  # rows per member, as the last count() saw
+        self._marks: dict[tuple[int | None, str, tuple[int, ...]], dict[int, tuple[_Cursor, ...]]] = {}
+        self._totals: dict[
+            tuple[int | None, str, tuple[int, ...]], list[int]
+        ] = {}  # rows per member, as the last count() saw
         self.queries = 0  # SQL statements run (the bench prints it)
 
     # -- ids --------------------------------------------------------------------------------------------------
@@ -95,8 +97,16 @@ class UnifiedCache:
     def _folder(self, member: Member, folder_id: int | None) -> int | None:
         return None if folder_id is None else member.folder_id
 
-    def _where(self, member: Member, folder_id: int | None, query: str) -> tuple[str, tuple[object, ...]]:
-        return member.cache._filter(self._folder(member, folder_id), query)
+    def _where(
+        self, member: Member, folder_id: int | None, query: str, include: Sequence[int] = ()
+    ) -> tuple[str, tuple[object, ...]]:
+        return member.cache._filter(self._folder(member, folder_id), query, self._local(member, include))
+
+    def _local(self, member: Member, include: Sequence[int]) -> tuple[int, ...]:
+        """The member's own ids among encoded ids (rows a server search found in that account)."""
+        return tuple(
+            g // STRIDE for g in include if g % STRIDE < len(self.members) and self.members[g % STRIDE] is member
+        )
 
     def _each(self) -> Iterator[tuple[int, Member]]:
         yield from enumerate(self.members)
@@ -107,22 +117,26 @@ class UnifiedCache:
         """Rows in the list (a malformed query raises QueryError, as Cache.count does). A new count forgets the
         marks: the caches may have changed."""
         totals: list[int] = []
+        include = tuple(include)
         for _, m in self._each():
             try:
-                totals.append(m.cache.count(self._folder(m, folder_id), query))
+                totals.append(m.cache.count(self._folder(m, folder_id), query, self._local(m, include)))
             except sqlite3.Error:
                 log.warning("unified inbox: counting %s failed", m.account, exc_info=True)
                 totals.append(0)
         with self._lock:
-            self._marks.pop((folder_id, query), None)
-            self._totals[(folder_id, query)] = totals
+            self._marks.pop((folder_id, query, include), None)
+            self._totals[(folder_id, query, include)] = totals
         return sum(totals)
 
     def ids(self, folder_id: int | None, query: str = "", include: Sequence[int] = ()) -> list[int]:
         out: list[int] = []
         for i, m in self._each():
             try:
-                out.extend(local * STRIDE + i for local in m.cache.ids(self._folder(m, folder_id), query))
+                out.extend(
+                    local * STRIDE + i
+                    for local in m.cache.ids(self._folder(m, folder_id), query, self._local(m, include))
+                )
             except sqlite3.Error:
                 log.warning("unified inbox: reading %s failed", m.account, exc_info=True)
         return out
@@ -150,13 +164,14 @@ class UnifiedCache:
         unified list is flat, whatever `threaded` and `order` say)."""
         if limit <= 0 or not self.members:
             return []
-        start, cursors = self._seek(folder_id, query, offset)
-        keys = self._merge(folder_id, query, cursors, offset - start + limit)
+        include = tuple(include)
+        start, cursors = self._seek(folder_id, query, offset, include)
+        keys = self._merge(folder_id, query, cursors, offset - start + limit, include)
         # Remember where the page after this one starts (scrolling on needs no seek).
         skip = offset - start
         page = keys[skip : skip + limit]
         if len(keys) >= skip + limit:
-            self._advance_mark(folder_id, query, start, cursors, keys[: skip + limit], offset + limit)
+            self._advance_mark(folder_id, query, start, cursors, keys[: skip + limit], offset + limit, include)
         return self._rows(page)
 
     def position(
@@ -176,14 +191,14 @@ class UnifiedCache:
             return None
         my_index = message_id % STRIDE
         local = message_id // STRIDE
-        where, params = self._where(me, folder_id, query)
+        where, params = self._where(me, folder_id, query, include)
         found = me.cache.conn.execute(f"SELECT date FROM messages WHERE {where} AND id=?", (*params, local)).fetchone()
         if found is None:
             return None
         date = int(found[0])
         total = 0
         for i, m in self._each():
-            w, p = self._where(m, folder_id, query)
+            w, p = self._where(m, folder_id, query, include)
             values: tuple[int, ...] = (date,)
             if i < my_index:
                 cond = "date >= ?"
@@ -204,9 +219,11 @@ class UnifiedCache:
             log.warning("unified inbox: reading %s failed", m.account, exc_info=True)
             return 0
 
-    def _keys(self, i: int, m: Member, folder_id: int | None, query: str, cursor: _Cursor, n: int) -> list[tuple]:
+    def _keys(
+        self, i: int, m: Member, folder_id: int | None, query: str, cursor: _Cursor, n: int, include: tuple[int, ...]
+    ) -> list[tuple]:
         """Up to n (-date, member, -id) keys of member i after its cursor, in list order."""
-        where, params = self._where(m, folder_id, query)
+        where, params = self._where(m, folder_id, query, include)
         _, date, last_id = cursor
         if date is not None:
             where += " AND date <= ? AND (date < ? OR id < ?)"
@@ -221,8 +238,10 @@ class UnifiedCache:
             return []
         return [(-d, i, -mid) for d, mid in rows]
 
-    def _merge(self, folder_id: int | None, query: str, cursors: tuple[_Cursor, ...], n: int) -> list[tuple]:
-        streams = [self._keys(i, m, folder_id, query, cursors[i], n) for i, m in self._each()]
+    def _merge(
+        self, folder_id: int | None, query: str, cursors: tuple[_Cursor, ...], n: int, include: tuple[int, ...]
+    ) -> list[tuple]:
+        streams = [self._keys(i, m, folder_id, query, cursors[i], n, include) for i, m in self._each()]
         out: list[tuple] = []
         for key in heapq.merge(*streams):
             out.append(key)
@@ -238,39 +257,44 @@ class UnifiedCache:
         cursors: tuple[_Cursor, ...],
         consumed: list[tuple],
         at: int,
+        include: tuple[int, ...] = (),
     ) -> None:
         new = list(cursors)
         for neg_date, i, neg_id in consumed:
             count = new[i][0]
             new[i] = (count + 1, -neg_date, -neg_id)
         with self._lock:
-            marks = self._marks.setdefault((folder_id, query), {})
+            marks = self._marks.setdefault((folder_id, query, include), {})
             marks[at] = tuple(new)
 
-    def _seek(self, folder_id: int | None, query: str, offset: int) -> tuple[int, tuple[_Cursor, ...]]:
+    def _seek(
+        self, folder_id: int | None, query: str, offset: int, include: tuple[int, ...] = ()
+    ) -> tuple[int, tuple[_Cursor, ...]]:
         """The nearest remembered place at or before offset; narrowed by date first when it is far."""
         start_cursors: tuple[_Cursor, ...] = tuple((0, None, 0) for _ in self.members)
         with self._lock:
-            marks = self._marks.setdefault((folder_id, query), {0: start_cursors})
+            marks = self._marks.setdefault((folder_id, query, include), {0: start_cursors})
             places = sorted(marks)
             start = places[bisect.bisect_right(places, offset) - 1]
             cursors = marks[start]
         if offset - start <= MERGE_GAP:
             return start, cursors
-        narrowed = self._narrow(folder_id, query, offset)
+        narrowed = self._narrow(folder_id, query, offset, include)
         if narrowed is not None and narrowed[0] > start:
             with self._lock:
-                self._marks[(folder_id, query)][narrowed[0]] = narrowed[1]
+                self._marks[(folder_id, query, include)][narrowed[0]] = narrowed[1]
             return narrowed
         return start, cursors
 
-    def _narrow(self, folder_id: int | None, query: str, offset: int) -> tuple[int, tuple[_Cursor, ...]] | None:
+    def _narrow(
+        self, folder_id: int | None, query: str, offset: int, include: tuple[int, ...] = ()
+    ) -> tuple[int, tuple[_Cursor, ...]] | None:
         """A place at most MERGE_GAP rows before offset that starts at a date boundary (every row dated after
         some moment before it), found by interpolating on dates with per-cache index range counts."""
-        totals = self._totals.get((folder_id, query))
+        totals = self._totals.get((folder_id, query, include))
         bounds: list[tuple[int, int, int]] = []  # per member: oldest date, newest date, rows
         for i, m in self._each():
-            w, p = self._where(m, folder_id, query)
+            w, p = self._where(m, folder_id, query, include)
             try:
                 # Two ordered LIMIT 1 reads (one index probe each; MIN and MAX together would scan).
                 oldest = m.cache.conn.execute(f"SELECT date FROM messages WHERE {w} ORDER BY date LIMIT 1", p)
@@ -281,7 +305,11 @@ class UnifiedCache:
                     bounds.append((0, 0, 0))
                     continue
                 found = (first[0], last[0])
-                rows = totals[i] if totals is not None else m.cache.count(self._folder(m, folder_id), query)
+                rows = (
+                    totals[i]
+                    if totals is not None
+                    else m.cache.count(self._folder(m, folder_id), query, self._local(m, include))
+                )
             except sqlite3.Error:
                 bounds.append((0, 0, 0))
                 continue
@@ -301,7 +329,7 @@ class UnifiedCache:
             else:
                 share = (target - after_hi) / (after_lo - after_hi)  # later rows are dated higher
                 mid = min(hi - 1, max(lo + 1, round(hi - (hi - lo) * share)))
-            counts = [self._after(m, folder_id, query, mid, bounds[i]) for i, m in self._each()]
+            counts = [self._after(m, folder_id, query, mid, bounds[i], include) for i, m in self._each()]
             before = sum(counts)
             if before > offset:
                 lo, after_lo = mid, before
@@ -312,14 +340,22 @@ class UnifiedCache:
                     break
         return best
 
-    def _after(self, m: Member, folder_id: int | None, query: str, date: int, bounds: tuple[int, int, int]) -> int:
+    def _after(
+        self,
+        m: Member,
+        folder_id: int | None,
+        query: str,
+        date: int,
+        bounds: tuple[int, int, int],
+        include: tuple[int, ...] = (),
+    ) -> int:
         """Rows dated after date, counting whichever side of it is likely the smaller (an index range count)."""
         oldest, newest, rows = bounds
         if not rows or date >= newest:
             return 0
         if date < oldest:
             return rows
-        w, p = self._where(m, folder_id, query)
+        w, p = self._where(m, folder_id, query, include)
         if date - oldest < newest - date:
             return rows - self._scalar(m, f"SELECT COUNT(*) FROM messages WHERE {w} AND date <= ?", (*p, date))
         return self._scalar(m, f"SELECT COUNT(*) FROM messages WHERE {w} AND date > ?", (*p, date))

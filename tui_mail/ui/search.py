@@ -16,6 +16,7 @@ from textual.widgets import Input
 
 from ..config import AccountConfig
 from ..errors import MailError
+from ..models import Role
 from ..store.cache import Cache
 from .widgets.safe_text import clean_line
 
@@ -54,11 +55,15 @@ class SearchCounted(Message):
 
 
 class ServerSearched(Message):
-    """The IMAP server answered a search: rows found there (now cached) and notes for the user."""
+    """The IMAP server answered a search: rows found there (now cached) and notes for the user. view: the view the
+    search was made in (the account's, or the unified inbox: its answers come one account at a time)."""
 
-    def __init__(self, generation: int, account: str, query: str, ids: list[int], notes: list[str]) -> None:
+    def __init__(
+        self, generation: int, account: str, query: str, ids: list[int], notes: list[str], view: str = ""
+    ) -> None:
         super().__init__()
         self.generation, self.account, self.query, self.ids, self.notes = generation, account, query, ids, notes
+        self.view = view or account
 
 
 class SearchActions(App[int]):
@@ -70,6 +75,8 @@ class SearchActions(App[int]):
 
         @property
         def account(self) -> AccountConfig | None: ...
+        @property
+        def accounts(self) -> tuple[AccountConfig, ...]: ...
         @property
         def view_name(self) -> str | None: ...
         def list_cache(self, name: str) -> Any: ...
@@ -160,7 +167,10 @@ class SearchActions(App[int]):
             self.notify(clean_line(str(e)), title="Search", severity="warning", markup=False)
             return False
         self._apply_filter(text)
-        caps = self.manager.capabilities(acc.name) if name == acc.name else None  # not for the unified inbox
+        if name != acc.name:  # the unified inbox: each IMAP account's server, in its own worker
+            self._unified_server_search(generation, name, text)
+            return True
+        caps = self.manager.capabilities(acc.name)
         if getattr(caps, "server_search", False) and self._offline(acc.name):
             self.notify(OFFLINE_NOTE, title="Search", markup=False)
         elif getattr(caps, "server_search", False):
@@ -176,28 +186,59 @@ class SearchActions(App[int]):
             )
         return True
 
+    def _unified_server_search(self, generation: int, view_name: str, text: str) -> None:
+        """Enter in the unified inbox: the search also runs on each IMAP account's server (its Inbox, or every
+        folder with ctrl+a), one worker per account; each answer is merged into the list as it comes."""
+        view = self.views[view_name]
+        offline = False
+        for acc in self.accounts:
+            if not getattr(self.manager.capabilities(acc.name), "server_search", False):
+                continue
+            if self._offline(acc.name):
+                offline = True
+                continue
+            folder_id = None
+            if not view.search_all:
+                inbox = self.cache(acc.name).folder_by_role(Role.INBOX)
+                if inbox is None:
+                    continue
+                folder_id = inbox.id
+            self.run_worker(
+                partial(self._server_work, generation, acc.name, folder_id, text, view_name),
+                name="server search",
+                group=f"server-search-{view_name}-{acc.name}",
+                exclusive=True,
+                thread=True,
+                exit_on_error=False,
+            )
+        if offline:
+            self.notify(OFFLINE_NOTE, title="Search", markup=False)
+
     def _offline(self, account: str) -> bool:
         """No server to ask: started offline, or the last sync found the network unreachable."""
         state = getattr(self, "sync_states", {}).get(account)
         return bool(getattr(self.manager, "offline", False) or (state is not None and state.offline))
 
-    def _server_work(self, generation: int, account: str, folder_id: int | None, query: str) -> None:
+    def _server_work(self, generation: int, account: str, folder_id: int | None, query: str, view: str = "") -> None:
         try:
             hits = self.manager.server_search(account, query, folder_id)
         except MailError as e:
             self.post_message(
-                ServerSearched(generation, account, query, [], [f"Searched the downloaded mail only: {e}"])
+                ServerSearched(generation, account, query, [], [f"Searched the downloaded mail only: {e}"], view)
             )
         except Exception:
             log.exception("server search %r", query)
             self.post_message(
-                ServerSearched(generation, account, query, [], ["The server search failed; see the log."])
+                ServerSearched(generation, account, query, [], ["The server search failed; see the log."], view)
             )
         else:
-            self.post_message(ServerSearched(generation, account, query, hits.message_ids, hits.notes))
+            self.post_message(ServerSearched(generation, account, query, hits.message_ids, hits.notes, view))
 
     @on(ServerSearched)
     def _server_searched(self, event: ServerSearched) -> None:
+        if event.view != event.account:
+            self._unified_server_searched(event)
+            return
         view = self.views.get(event.account)
         if view is None or view.query != event.query:
             return  # the user searched for something else meanwhile
@@ -211,6 +252,27 @@ class SearchActions(App[int]):
         more = self.message_list.row_count - before
         if more > 0:
             self.notify(f"{more} more found on the server.", title="Search", markup=False)
+
+    def _unified_server_searched(self, event: ServerSearched) -> None:
+        """One account answered a search of the unified inbox: its hits join the list (no duplicates); an answer
+        for an older search, scope or view is dropped."""
+        view = self.views.get(event.view)
+        if view is None or view.query != event.query or event.generation != self._search_generation:
+            return
+        for note in event.notes:
+            self.notify(f"{clean_line(event.account)}: {clean_line(note)}", title="Search", markup=False)
+        unified = getattr(self, "_unified", None)
+        if not event.ids or unified is None or self.view_name != event.view:
+            return
+        found = [g for g in (unified.encode(event.account, i) for i in event.ids) if g is not None]
+        include = tuple(dict.fromkeys((*view.include, *found)))
+        if include == view.include:
+            return
+        before = self.message_list.row_count
+        self._apply_filter(event.query, include=include, keep_cursor=True)
+        more = self.message_list.row_count - before
+        if more > 0:
+            self.notify(f"{clean_line(event.account)}: {more} more found on the server.", title="Search", markup=False)
 
     def action_search_scope(self) -> None:
         """ctrl+a in the search box: the folder on screen <-> every folder of the account (of every account in
