@@ -243,7 +243,7 @@ class MessageList(ScrollView, can_focus=True):
         self.source = source
         self._recount_generation += 1  # an answer for what was shown before is stale now
         self.recounting = False
-        if source is not None and source.id_ordered and source.order_key != self._order_key:
+        if source is not None and source.id_ordered and (source.order_key != self._order_key or self.sorting):
             self._show_while_sorting(source, previous, cursor)
             return
         self._pages.clear()
