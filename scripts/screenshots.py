@@ -1,5 +1,5 @@
 """Regenerate the README screenshots (SVG) from the demo mailbox: main view, reader, compose, account switch, help,
-80x24 with tags, the go-to-folder picker.
+80x24 with tags, the go-to-folder picker, collapsed threads, All inboxes.
 
 Usage: .venv/bin/python scripts/screenshots.py [OUTPUT_DIR]   (default: screenshots/)
 """
@@ -76,6 +76,12 @@ async def take(out_dir: Path) -> list[Path]:
                 await pilot.press("2")
                 await settle()
                 shot("account-switch.svg")
+
+                await pilot.press("1", "_")  # every thread collapsed: one row each, with its message and unread counts
+                await settle()
+                shot("threads-collapsed.svg")
+                await pilot.press("_")
+                await settle()
 
                 await pilot.press("0", "j")  # All inboxes: both accounts' Inboxes, the account on each row
                 await settle()
