@@ -312,9 +312,23 @@ class Cache(SyncState, OutboxTable, LocalChanges):
         """
         ids: list[int] = []
         with self.transaction() as c:
+            fresh: list[tuple[int, int, Envelope]] = []
+            # Rows get explicit ids (the next rowids, as SQLite would pick them), each its own conversation until
+            # the threading pass below moves the few that join one: most mail is never updated after its INSERT.
+            next_id = int(c.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM messages").fetchone()[0])
+            have = self._rows_by_uid(c, folder_id, uidvalidity, [m.uid for m in messages if m.uid is not None])
             for m in sorted(messages, key=lambda m: m.envelope.date):
-                ids.append(self._insert(c, folder_id, m, uidvalidity))
+                row = have.get(m.uid) if m.uid is not None else None
+                if row is None:
+                    row = self._insert(c, folder_id, m, uidvalidity, next_id)
+                    if row == next_id:
+                        next_id += 1
+                        fresh.append((row, folder_id, m.envelope))
+                        if m.uid is not None:
+                            have[m.uid] = row
+                ids.append(row)
                 fault_point("cache.mid_transaction")
+            threads.link_batch(c, fresh)  # the chunk's conversations in one pass
             if uidvalidity is not None:
                 c.execute("UPDATE folders SET uidvalidity=? WHERE id=?", (uidvalidity, folder_id))
             if last_uid is not None:
@@ -325,25 +339,38 @@ class Cache(SyncState, OutboxTable, LocalChanges):
                 self._add_range(c, folder_id, *complete)
         return ids
 
-    def _insert(self, c: sqlite3.Connection, folder_id: int, m: NewMessage, uidvalidity: int | None) -> int:
+    @staticmethod
+    def _rows_by_uid(
+        c: sqlite3.Connection, folder_id: int, uidvalidity: int | None, uids: Sequence[int]
+    ) -> dict[int, int]:
+        """The cached rows (uid -> id) among these UIDs of the folder."""
+        out: dict[int, int] = {}
+        for i in range(0, len(uids), 500):
+            part = uids[i : i + 500]
+            out.update(
+                c.execute(
+                    f"SELECT uid, id FROM messages WHERE folder_id=? AND uidvalidity IS ? "
+                    f"AND uid IN ({','.join('?' * len(part))})",
+                    (folder_id, uidvalidity, *part),
+                ).fetchall()
+            )
+        return out
+
+    def _insert(self, c: sqlite3.Connection, folder_id: int, m: NewMessage, uidvalidity: int | None, row: int) -> int:
+        """Insert the message as row `row`, in a conversation of its own; a POP3 message already cached keeps its
+        row (whose id is returned instead)."""
         env = m.envelope
-        if m.uid is not None:
-            row = c.execute(
-                "SELECT id FROM messages WHERE folder_id=? AND uidvalidity IS ? AND uid=?",
-                (folder_id, uidvalidity, m.uid),
-            ).fetchone()
-            if row:
-                return int(row[0])
         if m.pop_uidl is not None:
-            row = c.execute("SELECT id FROM messages WHERE pop_uidl=?", (m.pop_uidl,)).fetchone()
-            if row:
-                return int(row[0])
+            found = c.execute("SELECT id FROM messages WHERE pop_uidl=?", (m.pop_uidl,)).fetchone()
+            if found:
+                return int(found[0])
         body_hash = self._put_body(c, m.raw) if m.raw is not None else None
-        cur = c.execute(
-            "INSERT INTO messages(folder_id, uid, uidvalidity, pop_uidl, message_id, in_reply_to, refs, date, "
+        c.execute(
+            "INSERT INTO messages(id, folder_id, uid, uidvalidity, pop_uidl, message_id, in_reply_to, refs, date, "
             "from_name, from_addr, to_addrs, cc_addrs, subject, flags, seen, size, has_attachments, snippet, "
-            "body_hash, thread_depth, thread_date) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "body_hash, thread_depth, thread_date, thread_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
+                row,
                 folder_id,
                 m.uid,
                 uidvalidity if m.uid is not None else None,
@@ -365,16 +392,15 @@ class Cache(SyncState, OutboxTable, LocalChanges):
                 body_hash,
                 0,
                 env.date,
+                row,
             ),
         )
-        new_id = int(cur.lastrowid or 0)
-        threads.link(c, new_id, env)
         if m.pop_uidl is not None:
             c.execute(
                 "INSERT OR IGNORE INTO pop_uidls(uidl, downloaded) VALUES (?, ?)",
                 (m.pop_uidl, int(time.time())),
             )
-        return new_id
+        return row
 
     @staticmethod
     def _put_body(c: sqlite3.Connection, raw: bytes) -> str:

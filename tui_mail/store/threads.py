@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import TypeVar
 
 from ..models import Envelope
 
 MAX_TREE = 500  # a conversation larger than this is appended to, not re-laid out (mailing-list storms)
 _PREFIX = re.compile(r"^\s*(?:(?:re|fwd?|aw|sv|wg|vs|antw|odp|r|tr)\s*(?:\[\d+\])?\s*:\s*|\[[^\]]{1,40}\]\s*)+", re.I)
 _SPACE = re.compile(r"\s+")
+T = TypeVar("T")
 
 
 def subject_key(subject: str) -> str:
@@ -43,62 +45,127 @@ def references(env: Envelope) -> list[str]:
     return out
 
 
-def link(c: sqlite3.Connection, message_row: int, env: Envelope) -> None:
-    """Put a just-inserted message into its conversation (merging conversations it joins) and lay that out again."""
-    refs = references(env)
-    ids = ([env.message_id] if env.message_id else []) + refs
-    convs: set[int] = set()
-    if ids:
-        marks = ",".join("?" * len(ids))
-        convs = {r[0] for r in c.execute(f"SELECT DISTINCT conv FROM thread_ids WHERE msgid IN ({marks})", ids)}
-    key = subject_key(env.subject)
-    if not convs and not refs and key and is_reply_subject(env.subject):
-        row = c.execute("SELECT conv FROM thread_ids WHERE msgid=?", ("s:" + key,)).fetchone()
-        if row:
-            convs = {row[0]}
-    target = min(convs) if convs else message_row
-    others = sorted(convs - {target})
-    if others:
-        marks = ",".join("?" * len(others))
-        c.execute(f"UPDATE thread_ids SET conv=? WHERE conv IN ({marks})", (target, *others))
-        c.execute(f"UPDATE messages SET thread_id=? WHERE thread_id IN ({marks})", (target, *others))
-    c.executemany("INSERT OR REPLACE INTO thread_ids(msgid, conv) VALUES (?, ?)", [(i, target) for i in ids])
-    if key:
-        c.execute("INSERT OR REPLACE INTO thread_ids(msgid, conv) VALUES (?, ?)", ("s:" + key, target))
-    c.execute("UPDATE messages SET thread_id=? WHERE id=?", (target, message_row))
-    layout(c, target, message_row)
+_CHUNK = 500  # bound parameters per IN (...) query
 
 
-def layout(c: sqlite3.Connection, conv: int, newest_row: int | None = None) -> None:
-    """Store depth, pre-order position and the conversation's latest date on each of its messages."""
-    rows = c.execute(
-        "SELECT id, message_id, in_reply_to, refs, date, thread_pos, thread_depth, thread_date, subject, folder_id "
-        "FROM messages "
-        "WHERE thread_id=?",
-        (conv,),
-    ).fetchall()
-    if not rows:
+def _chunks(values: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def link_batch(c: sqlite3.Connection, items: Sequence[tuple[int, int, Envelope]]) -> None:
+    """Put just-inserted messages (row, folder, envelope; oldest first), each inserted as a conversation of its own
+    (thread_id = its row, position and depth 0, thread_date its date), into their conversations, merging the
+    conversations they join, and lay out each touched conversation once.
+
+    The same result as threading them one at a time, at a few set-based queries per batch: the Message-IDs the batch
+    names are looked up at once, the merges are a union-find in memory, and a new row is updated only when it joins
+    a conversation (conversation, position, depth and date in one UPDATE).
+    """
+    if not items:
         return
+    plans: list[tuple[int, int, Envelope, list[str], list[str], str]] = []
+    wanted: set[str] = set()
+    for row, folder, env in items:
+        refs = references(env)
+        ids = ([env.message_id] if env.message_id else []) + refs
+        key = subject_key(env.subject)
+        skey = "s:" + key if key else ""
+        plans.append((row, folder, env, ids, refs, skey))
+        wanted.update(ids)
+        if skey:
+            wanted.add(skey)
+    known: dict[str, int] = {}
+    for part in _chunks(sorted(wanted)):
+        marks = ",".join("?" * len(part))
+        known.update(c.execute(f"SELECT msgid, conv FROM thread_ids WHERE msgid IN ({marks})", part).fetchall())
+    stored = set(known.values())  # conversations the cache already has rows for
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        root = x
+        while root in parent:
+            root = parent[root]
+        while x != root:  # path compression
+            parent[x], x = root, parent[x]
+        return root
+
+    touched: set[str] = set()
+    conv_of: dict[int, int] = {}
+    for row, _folder, env, ids, refs, skey in plans:
+        convs = {find(known[i]) for i in ids if i in known}
+        if not convs and not refs and skey and skey in known and is_reply_subject(env.subject):
+            convs = {find(known[skey])}
+        target = min(convs) if convs else row
+        for other in convs - {target}:
+            parent[other] = target
+        for i in ids:
+            known[i] = target
+        touched.update(ids)
+        if skey:
+            known[skey] = target
+            touched.add(skey)
+        conv_of[row] = target
+    merged = sorted(conv for conv in parent if conv in stored)
+    for conv in merged:  # conversations this batch joined into one
+        root = find(conv)
+        c.execute("UPDATE thread_ids SET conv=? WHERE conv=?", (root, conv))
+        c.execute("UPDATE messages SET thread_id=? WHERE thread_id=?", (root, conv))
+    c.executemany(
+        "INSERT OR REPLACE INTO thread_ids(msgid, conv) VALUES (?, ?)", [(k, find(known[k])) for k in sorted(touched)]
+    )
+    new_by_conv: dict[int, list[Member]] = {}
+    for row, folder, env, _ids, _refs, _skey in plans:
+        member = Member(row, env.message_id, env.in_reply_to, env.references, env.date, env.subject, folder)
+        new_by_conv.setdefault(find(conv_of[row]), []).append(member)
+    new_rows = set(conv_of)
+    old_by_conv: dict[int, list[tuple[Member, int, int, int]]] = {}
+    roots = sorted(new_by_conv)
+    for some in _chunks(roots):
+        marks = ",".join("?" * len(some))
+        for r in c.execute(
+            "SELECT id, message_id, in_reply_to, refs, date, subject, folder_id, thread_pos, thread_depth, "
+            f"thread_date, thread_id FROM messages WHERE thread_id IN ({marks})",
+            some,
+        ):
+            if r[0] not in new_rows:
+                old_by_conv.setdefault(r[10], []).append((Member(*r[:7]), r[7], r[8], r[9]))
+    updates: list[tuple[int, int, int, int]] = []
+    for root in roots:
+        _layout(old_by_conv.get(root, []), new_by_conv[root], updates)
+    # Joining first (the triggers keep the heads), then the layout (a trigger resets a conversation's thread_date).
+    moves = [(conv, m.row) for conv, members in new_by_conv.items() for m in members if m.row != conv]
+    c.executemany("UPDATE messages SET thread_id=? WHERE id=?", moves)
+    c.executemany("UPDATE messages SET thread_pos=?, thread_depth=?, thread_date=? WHERE id=?", updates)
+
+
+def _layout(
+    old: list[tuple[Member, int, int, int]], new: list[Member], updates: list[tuple[int, int, int, int]]
+) -> None:
+    """One conversation's depth, pre-order position and latest date per folder, as updates (pos, depth, date, row)
+    of the rows where they change (a new row was inserted with 0, 0 and its own date)."""
     # A folder lists the conversation by its latest message in that folder (an old Inbox thread does not jump to the
     # top because of a reply sitting in Sent); the conversation itself spans every folder.
+    members = [*(o[0] for o in old), *new]
     latest: dict[int, int] = {}
-    for r in rows:
-        latest[r[9]] = max(latest.get(r[9], 0), r[4])
-    if len(rows) > MAX_TREE and newest_row is not None:
-        last = max((r[5] or 0) for r in rows)
-        c.execute("UPDATE messages SET thread_pos=?, thread_depth=1 WHERE id=?", (last + 1, newest_row))
-        c.executemany(
-            "UPDATE messages SET thread_date=? WHERE thread_id=? AND folder_id=? AND thread_date<>?",
-            [(d, conv, f, d) for f, d in latest.items()],
-        )
-        return
-    placed = build([Member(r[0], r[1], r[2], r[3], r[4], r[8], r[9]) for r in rows])
-    updates = []
-    for r in rows:
-        pos, depth = placed[r[0]]
-        if (r[5], r[6], r[7]) != (pos, depth, latest[r[9]]):
-            updates.append((pos, depth, latest[r[9]], r[0]))
-    c.executemany("UPDATE messages SET thread_pos=?, thread_depth=?, thread_date=? WHERE id=?", updates)
+    for m in members:
+        latest[m.folder] = max(latest.get(m.folder, 0), m.date)
+    current = [*((m, pos, depth, date) for m, pos, depth, date in old), *((m, 0, 0, m.date) for m in new)]
+    if len(members) > MAX_TREE:
+        # A storm: new messages are appended (depth 1) instead of the whole tree being laid out again.
+        last = max((o[1] for o in old), default=0)
+        placed = {m.row: (pos, depth) for m, pos, depth, _date in old}
+        for m in new:
+            last += 1
+            placed[m.row] = (last, 1)
+    elif len(members) == 1:
+        placed = {members[0].row: (0, 0)}  # most mail starts a conversation of its own
+    else:
+        placed = build(members)
+    for m, pos, depth, date in current:
+        where = (*placed[m.row], latest[m.folder])
+        if where != (pos, depth, date):
+            updates.append((*where, m.row))
 
 
 @dataclass(slots=True)
@@ -210,6 +277,14 @@ def rebuild_all(c: sqlite3.Connection) -> None:
     """Thread every message again (an upgrade from before conversations, or a repair)."""
     c.execute("DELETE FROM thread_ids")
     c.execute("UPDATE messages SET thread_id=id, thread_pos=0, thread_depth=0, thread_date=date")
-    rows = c.execute("SELECT id, message_id, in_reply_to, refs, subject FROM messages ORDER BY date, id").fetchall()
-    for row_id, msgid, irt, refs, subject in rows:
-        link(c, row_id, Envelope(message_id=msgid, in_reply_to=irt, references=refs, subject=subject))
+    rows = c.execute(
+        "SELECT id, folder_id, message_id, in_reply_to, refs, subject, date FROM messages ORDER BY date, id"
+    ).fetchall()
+    for part in _chunks(rows):
+        link_batch(
+            c,
+            [
+                (row_id, folder, Envelope(message_id=msgid, in_reply_to=irt, references=refs, subject=subject, date=d))
+                for row_id, folder, msgid, irt, refs, subject, d in part
+            ],
+        )
