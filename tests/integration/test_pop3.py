@@ -186,24 +186,26 @@ def test_dele_only_after_commit(
     events: list[tuple[str, str]] = []
     committed_at_dele: list[bool] = []
     real_store = Cache.store_messages
-    real_dele = poplib.POP3.dele
+    real_dele_many = pop3_mod._dele_many
 
     def store(self: Cache, folder_id: int, messages: Any, **kw: Any) -> list[int]:
         ids = real_store(self, folder_id, messages, **kw)
         events.extend(("commit", m.pop_uidl) for m in messages)
         return ids
 
-    def dele(self: poplib.POP3, which: Any) -> Any:
-        uidl = uidls[int(which)]
-        events.append(("dele", uidl))
-        # A separate connection sees only committed data.
-        other = Cache(tmp_path / "pop.db")
-        committed_at_dele.append(uidl in other.known_uidls())
-        other.close()
-        return real_dele(self, which)
+    def dele_many(conn: poplib.POP3, numbers: list[int], window: int) -> Any:
+        # Runs as the DELE commands are about to go out (pipelined: a commit's DELEs together).
+        for n in numbers:
+            uidl = uidls[n]
+            events.append(("dele", uidl))
+            # A separate connection sees only committed data.
+            other = Cache(tmp_path / "pop.db")
+            committed_at_dele.append(uidl in other.known_uidls())
+            other.close()
+        yield from real_dele_many(conn, numbers, window)
 
     monkeypatch.setattr(Cache, "store_messages", store)
-    monkeypatch.setattr(poplib.POP3, "dele", dele)
+    monkeypatch.setattr(pop3_mod, "_dele_many", dele_many)
     acc = dovecot.pop3_account(mail_user, leave_on_server=False)
     Pop3Backend(acc, mail_user.password, cache).sync()
 
@@ -356,3 +358,34 @@ def test_pipelined_download_asks_for_many_messages_per_round_trip(
     result = Pop3Backend(dovecot.pop3_account(mail_user), mail_user.password, cache).sync()
     assert result.new_messages == 120 and len(inbox_rows(cache)) == 120
     assert sum(batches) == 120 and len(batches) <= 2, batches
+
+
+def test_delete_mode_sends_a_batch_of_dele_in_one_round_trip(
+    dovecot: Any, mail_user: Any, cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Dovecot offers PIPELINING: after each commit, that batch's DELE commands go out together (not one round trip
+    # per message), and every message is gone from the server after QUIT, each stored once.
+    dovecot.deliver_many(mail_user, [make_raw(i) for i in range(60)])
+    monkeypatch.setattr(pop3_mod, "BATCH_MESSAGES", 25)
+    writes: list[int] = []
+    real_connect = Pop3Backend._connect
+
+    def connect(self: Pop3Backend) -> Any:
+        conn = real_connect(self)
+        real_sendall = conn.sock.sendall
+
+        def sendall(data: bytes, *args: Any) -> Any:
+            if b"DELE " in data:
+                writes.append(data.count(b"DELE "))
+            return real_sendall(data, *args)
+
+        conn.sock.sendall = sendall
+        return conn
+
+    monkeypatch.setattr(Pop3Backend, "_connect", connect)
+    acc = dovecot.pop3_account(mail_user, leave_on_server=False)
+    result = Pop3Backend(acc, mail_user.password, cache).sync()
+    assert result.new_messages == 60 and result.removed == 60
+    assert len({r.message_id for r in inbox_rows(cache)}) == 60
+    assert server_count(dovecot, mail_user) == 0
+    assert writes == [25, 25, 10]

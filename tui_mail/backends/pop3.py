@@ -1,7 +1,8 @@
 """POP3 download into the local cache: UIDL diff, RETR, commit before DELE, keep/delete modes.
 
 RETR responses are read in blocks (not line by line, as poplib's retr does) and, when the server offers PIPELINING
-(RFC 2449), several RETR commands are kept in flight; DELE is only ever sent with no RETR outstanding.
+(RFC 2449), several RETR commands are kept in flight, and a commit's DELE commands go out together; DELE is only
+ever sent with no RETR outstanding.
 """
 
 from __future__ import annotations
@@ -170,6 +171,21 @@ def _retrieve(
         yield n, raw
     if reader.buf:
         raise poplib.error_proto("-ERR unexpected data after the last RETR response")
+
+
+def _dele_many(conn: poplib.POP3, numbers: list[int], window: int) -> Iterator[int]:
+    """DELE each message number, with up to window commands in flight (one write, then the replies); yields each
+    number once the server has accepted its DELE. A -ERR raises (the session is then abandoned without QUIT)."""
+    for i in range(0, len(numbers), window):
+        part = numbers[i : i + window]
+        if len(part) == 1:
+            conn.dele(part[0])
+            yield part[0]
+            continue
+        conn.sock.sendall(b"".join(b"DELE %d\r\n" % n for n in part))
+        for n in part:
+            conn._getresp()  # type: ignore[attr-defined]  # raises poplib.error_proto on -ERR
+            yield n
 
 
 def _groups(todo: list[tuple[int, str]], sizes: dict[int, int]) -> list[list[tuple[int, str]]]:
@@ -343,16 +359,16 @@ class Pop3Backend:
         delete_mode = not opts.leave_on_server
         by_uidl = {uidl: n for n, uidl in ids.items()}
         deleted: list[str] = []
+        window = PIPELINE_WINDOW if self._pipelining(conn) else 1
 
-        def dele(uidl: str) -> None:
-            conn.dele(by_uidl[uidl])
-            fault_point("pop3.after_dele")
-            deleted.append(uidl)
+        def dele(uidls: list[str]) -> None:
+            for n in _dele_many(conn, [by_uidl[u] for u in uidls], window):
+                fault_point("pop3.after_dele")
+                deleted.append(ids[n])
 
         # Mail committed by an earlier, interrupted run is still on the server: delete mode removes it now.
         if delete_mode:
-            for uidl in sorted(known & on_server, key=lambda u: by_uidl[u]):
-                dele(uidl)
+            dele(sorted(known & on_server, key=lambda u: by_uidl[u]))
 
         batch: list[NewMessage] = []
         batch_bytes = 0
@@ -366,11 +382,8 @@ class Pop3Backend:
             committed, batch, batch_bytes = batch, [], 0
             result.new_messages += len(committed)
             if delete_mode:
-                for m in committed:
-                    assert m.pop_uidl is not None
-                    dele(m.pop_uidl)
+                dele([m.pop_uidl for m in committed if m.pop_uidl is not None])
 
-        window = PIPELINE_WINDOW if self._pipelining(conn) else 1
         # Delete mode commits (and DELEs) between groups, when no RETR is in flight; keep mode streams everything.
         groups = _groups(todo, sizes) if delete_mode else [todo]
         total = len(todo)
@@ -410,8 +423,7 @@ class Pop3Backend:
 
         if not delete_mode and opts.delete_after_days is not None:
             older_than = int(time.time()) - opts.delete_after_days * 86400
-            for uidl in sorted(self.cache.uidls_to_delete(older_than) & on_server, key=lambda u: by_uidl[u]):
-                dele(uidl)
+            dele(sorted(self.cache.uidls_to_delete(older_than) & on_server, key=lambda u: by_uidl[u]))
         self.cache.forget_uidls_not_on_server(on_server)
         return deleted
 
