@@ -8,6 +8,7 @@ shares a socket with a sync worker. Every socket has a timeout (``incoming.timeo
 from __future__ import annotations
 
 import dataclasses
+import imaplib
 import logging
 import ssl
 import threading
@@ -17,6 +18,8 @@ from datetime import datetime
 from typing import Any
 
 import imapclient
+import imapclient.imap4
+import imapclient.tls
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 from imapclient.imapclient import seq_to_parenstr_upper
 from imapclient.response_parser import parse_fetch_response
@@ -104,6 +107,42 @@ def _text(value: object) -> str:
     return str(value)
 
 
+class _GreetingCapabilities:
+    """Mixin for imaplib connections: the capabilities come from the greeting's CAPABILITY response code when it has
+    one (RFC 3501 7.1), not from a CAPABILITY command: one round trip less per connection. Only the greeting's:
+    after STARTTLS imaplib asks again (nothing said before the handshake counts)."""
+
+    untagged_responses: dict[str, list[Any]]
+    _encoding: str
+    _greeted = False
+
+    def _get_capabilities(self) -> None:
+        code = self.untagged_responses.pop("CAPABILITY", None) if not self._greeted else None
+        self._greeted = True
+        if code and code[-1]:
+            self.capabilities = tuple(str(code[-1], self._encoding).upper().split())
+            return
+        super()._get_capabilities()  # type: ignore[misc]
+
+
+class _IMAP4_TLS(_GreetingCapabilities, imapclient.tls.IMAP4_TLS):
+    pass
+
+
+class _IMAP4(_GreetingCapabilities, imapclient.imap4.IMAP4WithTimeout):
+    pass
+
+
+class _Client(imapclient.IMAPClient):
+    """IMAPClient over the connections above."""
+
+    def _create_IMAP4(self) -> imaplib.IMAP4:
+        timeout = getattr(self._timeout, "connect", None)
+        if self.ssl:
+            return _IMAP4_TLS(self.host, self.port, self.ssl_context, timeout)
+        return _IMAP4(self.host, self.port, timeout)
+
+
 def _flags(raw: Iterable[object]) -> frozenset[str]:
     return frozenset(f for f in (_text(x) for x in raw) if f.lower() not in _IGNORED_FLAGS)
 
@@ -128,7 +167,8 @@ class ImapBackend(ImapFolders):
         self.mailbox_unchanged = False
         self._idle_client: imapclient.IMAPClient | None = None
         self._caps: set[str] = set()
-        self._enabled: set[str] = set()
+        self._enabled_now: set[str] = set()
+        self._enable_tag: Any = None  # an ENABLE sent and not yet answered
         self._namespace: tuple[str, str] | None = None  # personal (prefix, separator), asked once per connection
         # Tests switch these off to exercise the fallbacks on a server that offers the extensions.
         self.use_condstore = True
@@ -151,9 +191,7 @@ class ImapBackend(ImapFolders):
         ctx = make_context(srv.ca_file) if srv.security != "none" else None
         client: imapclient.IMAPClient | None = None
         try:
-            client = imapclient.IMAPClient(
-                srv.host, port=srv.port, ssl=srv.security == "tls", ssl_context=ctx, timeout=srv.timeout
-            )
+            client = _Client(srv.host, port=srv.port, ssl=srv.security == "tls", ssl_context=ctx, timeout=srv.timeout)
             limit_imap(client._imap)
             quiet_imaplib(client._imap)
             preauth = client._imap.state == "AUTH"  # greeted with PREAUTH: the server says we are logged in
@@ -198,14 +236,14 @@ class ImapBackend(ImapFolders):
             return
         client = self._open()
         caps: set[str] = set()
-        enabled: set[str] = set()
+        self._enable_tag = None
         try:
             caps = {_text(c).upper() for c in client.capabilities()}
             wanted = [c for c in ("QRESYNC", "CONDSTORE") if c in caps]
             if wanted and "ENABLE" in caps:
-                enabled = {_text(c).upper() for c in client.enable(*wanted)}
-                if "QRESYNC" in enabled:
-                    enabled.add("CONDSTORE")
+                # Sent now, answered whenever: the reply is read with the next command's (the folder listing), and
+                # looked at only when CONDSTORE/QRESYNC matter (_enabled). One round trip less.
+                self._enable_tag = client._imap._command("ENABLE", *wanted)
         except (OSError, IMAPClientAbortError) as e:
             _quietly_close(client)
             raise ConnectError(f"lost the connection to {self._where} ({describe(e)}).") from None
@@ -213,7 +251,7 @@ class ImapBackend(ImapFolders):
             pass  # no ENABLE: plain sync without CONDSTORE/QRESYNC
         self._client = client
         self._caps = caps
-        self._enabled = enabled
+        self._enabled_now = set()
         self._namespace = None
         self.capabilities = Capabilities(
             server_folders=True,
@@ -231,6 +269,26 @@ class ImapBackend(ImapFolders):
 
     def _has(self, cap: str) -> bool:
         return cap in self._caps
+
+    @property
+    def _enabled(self) -> set[str]:
+        """What ENABLE turned on for this connection (its reply is read here if no later command read it yet)."""
+        tag, self._enable_tag = self._enable_tag, None
+        if tag is not None and self._client is not None:
+            imap = self._client._imap
+            try:
+                typ, _ = imap._command_complete("ENABLE", tag)
+                data = imap.untagged_responses.pop("ENABLED", None) if typ == "OK" else None
+            except (OSError, IMAPClientAbortError) as e:
+                self._drop()
+                raise ConnectError(f"lost the connection to {self._where} ({describe(e)}).") from None
+            except IMAPClientError:
+                data = None  # no ENABLE: plain sync without CONDSTORE/QRESYNC
+            enabled = {w.upper() for d in data or [] for w in _text(d).split()}
+            if "QRESYNC" in enabled:
+                enabled.add("CONDSTORE")
+            self._enabled_now = enabled
+        return self._enabled_now
 
     @property
     def _condstore(self) -> bool:
@@ -254,6 +312,7 @@ class ImapBackend(ImapFolders):
         _quietly_close(self._client)
         self._client = None
         self._selected = None
+        self._enable_tag = None
 
     def close(self) -> None:
         """Log out both connections; errors ignored; safe to call twice."""
@@ -388,6 +447,7 @@ class ImapBackend(ImapFolders):
         return out
 
     def _select(self, name: str, readonly: bool) -> dict[bytes, Any]:
+        self._enabled  # noqa: B018  # ENABLE's answer is read before SELECT, which drops untagged answers
         try:
             info = self._c.select_folder(name, readonly=readonly)
         except IMAPClientAbortError:
