@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 # What the message list needs of a new message. INTERNALDATE: the date of one whose Date header is missing or
 # impossible.
 ENVELOPE_ITEMS = ["BODY.PEEK[HEADER]", "FLAGS", "RFC822.SIZE", "INTERNALDATE"]
+BODY_WINDOW = 5000  # rows whose bodies are planned at a time (the pipeline drains between windows)
 
 
 def chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
@@ -398,33 +399,38 @@ class FolderSync:
     def fetch_bodies(self) -> None:
         """Download the bodies the folder's rows still lack, newest first, in chunks of bounded bytes."""
         b, folder, result = self.b, self.folder, self.result
-        todo = self.cache.bodies_missing(folder.id)
-        if not todo:
+        total = self.cache.count_bodies_missing(folder.id)
+        if not total:
             return
         # Still selected since its envelopes were synced: no second SELECT (UIDVALIDITY cannot change meanwhile).
         info = b._selected_info if b._selected == folder.name else b._select(folder.name, readonly=True)
         if info.get(b"UIDVALIDITY") != folder.uidvalidity:
             return  # replaced meanwhile: the next sync rebuilds the folder
         c = b._c
-        ids = {uid: mid for mid, uid, _size in todo}
-        sizes = {uid: size for _mid, uid, size in todo}
-        uids = [uid for _mid, uid, _size in todo]
         done = 0
-        parts = [p for chunk in chunks(uids, b.chunk_size) for p in split_by_size(chunk, sizes, b.full_chunk_bytes)]
-        with closing(pipelined_fetch(c, parts, ["BODY.PEEK[]"])) as fetched:
-            for part, data in fetched:
-                fault_point("imap.after_fetch")
-                bodies = []
-                for uid in part:
-                    raw = (data.get(uid) or {}).get(b"BODY[]")
-                    if raw is not None:  # else expunged meanwhile: the next sync drops the row
-                        raw = bytes(raw)
-                        bodies.append((ids[uid], raw, safe_envelope(raw, len(raw))))
-                del data
-                self.cache.store_bodies(bodies)
-                fault_point("imap.after_commit")
-                done += len(part)
-                self._report(stage="bodies", done=done, total=len(uids), new_messages=result.new_messages)
+        before: tuple[int, int] | None = None
+        # A window of rows at a time, so memory stays bounded however big the folder is.
+        while todo := self.cache.bodies_missing(folder.id, BODY_WINDOW, before):
+            before = (todo[-1][3], todo[-1][0])
+            ids = {uid: mid for mid, uid, _size, _date in todo}
+            sizes = {uid: size for _mid, uid, size, _date in todo}
+            uids = [uid for _mid, uid, _size, _date in todo]
+            del todo
+            parts = [p for chunk in chunks(uids, b.chunk_size) for p in split_by_size(chunk, sizes, b.full_chunk_bytes)]
+            with closing(pipelined_fetch(c, parts, ["BODY.PEEK[]"])) as fetched:
+                for part, data in fetched:
+                    fault_point("imap.after_fetch")
+                    bodies = []
+                    for uid in part:
+                        raw = (data.get(uid) or {}).get(b"BODY[]")
+                        if raw is not None:  # else expunged meanwhile: the next sync drops the row
+                            raw = bytes(raw)
+                            bodies.append((ids[uid], raw, safe_envelope(raw, len(raw))))
+                    del data
+                    self.cache.store_bodies(bodies)
+                    fault_point("imap.after_commit")
+                    done += len(part)
+                    self._report(stage="bodies", done=done, total=total, new_messages=result.new_messages)
 
 
 def _inside(uid: int, ranges: list[tuple[int, int]]) -> bool:

@@ -69,17 +69,32 @@ class SyncState:
         with self.transaction() as c:
             self._add_range(c, folder_id, lo, hi)
 
-    def bodies_missing(self, folder_id: int) -> list[tuple[int, int, int]]:
-        """(row id, uid, size) of the folder's server messages (current UIDVALIDITY) without a body, newest first."""
+    def bodies_missing(
+        self, folder_id: int, limit: int = -1, before: tuple[int, int] | None = None
+    ) -> list[tuple[int, int, int, int]]:
+        """(row id, uid, size, date) of the folder's server messages (current UIDVALIDITY) without a body, newest
+        first (date, then row id, descending); at most limit of them, older than before = (date, row id)."""
+        date, row = before if before is not None else (1 << 62, 0)
         return [
-            (int(r[0]), int(r[1]), int(r[2]))
+            (int(r[0]), int(r[1]), int(r[2]), int(r[3]))
             for r in self.conn.execute(
-                "SELECT m.id, m.uid, m.size FROM messages m JOIN folders f ON f.id = m.folder_id "
+                "SELECT m.id, m.uid, m.size, m.date FROM messages m JOIN folders f ON f.id = m.folder_id "
                 "WHERE m.folder_id=? AND m.body_hash IS NULL AND m.uid IS NOT NULL AND m.uidvalidity IS f.uidvalidity "
-                "ORDER BY m.date DESC",
-                (folder_id,),
+                "AND (m.date < ? OR (m.date = ? AND m.id < ?)) "
+                "ORDER BY m.date DESC, m.id DESC LIMIT ?",
+                (folder_id, date, date, row if before is not None else 1 << 62, limit),
             )
         ]
+
+    def count_bodies_missing(self, folder_id: int) -> int:
+        """How many bodies bodies_missing would list."""
+        return int(
+            self.conn.execute(
+                "SELECT COUNT(*) FROM messages m JOIN folders f ON f.id = m.folder_id "
+                "WHERE m.folder_id=? AND m.body_hash IS NULL AND m.uid IS NOT NULL AND m.uidvalidity IS f.uidvalidity",
+                (folder_id,),
+            ).fetchone()[0]
+        )
 
     def apply_server_flags(
         self, folder_id: int, flags: dict[int, frozenset[str]], highestmodseq: int | None = None
