@@ -1,5 +1,5 @@
 """Conversations: JWZ-style threading of one account's messages (all folders) from Message-ID, In-Reply-To and
-References, kept in the cache as each message is stored.
+References, kept in the cache as messages are stored (a stored chunk at a time, as if one message at a time).
 
 Every Message-ID a message names (its own and the ones it refers to) maps to a conversation in `thread_ids`, so a
 parent that arrives after its replies finds the conversation they started, and two conversations that turn out to
