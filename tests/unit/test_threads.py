@@ -145,3 +145,13 @@ def test_threaded_position_matches_the_window_order(cache: Cache) -> None:
     order = cache.window(inbox, 0, 100, threaded=True)
     for i, row in enumerate(order):
         assert cache.position(inbox, row.id, threaded=True) == i
+
+
+def test_a_late_reply_to_a_deleted_thread_does_not_join_unrelated_new_mail(cache: Cache) -> None:
+    inbox = cache.ensure_folder("INBOX", role=Role.INBOX)
+    cache.store_messages(inbox, [NewMessage(env("a", 1), uid=1)])
+    cache.store_messages(inbox, [NewMessage(env("t", 2), uid=2)])
+    cache.remove_uids(inbox, [2])  # the newest message, and its whole conversation, leaves the server
+    cache.store_messages(inbox, [NewMessage(env("n", 3, subject="unrelated"), uid=3)])
+    cache.store_messages(inbox, [NewMessage(env("late", 4, parent="t"), uid=4)])
+    assert listing(cache, inbox) == [("late", 0), ("n", 0), ("a", 0)]

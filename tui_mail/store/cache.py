@@ -313,9 +313,15 @@ class Cache(SyncState, OutboxTable, LocalChanges):
         ids: list[int] = []
         with self.transaction() as c:
             fresh: list[tuple[int, int, Envelope]] = []
-            # Rows get explicit ids (the next rowids, as SQLite would pick them), each its own conversation until
-            # the threading pass below moves the few that join one: most mail is never updated after its INSERT.
-            next_id = int(c.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM messages").fetchone()[0])
+            # Rows get explicit ids, each its own conversation until the threading pass below moves the few that
+            # join one: most mail is never updated after its INSERT. The ids are the next rowids, and never a
+            # conversation's id still in use (a conversation keeps the id of a first message that was deleted).
+            next_id = 1 + int(
+                c.execute(
+                    "SELECT MAX(COALESCE((SELECT MAX(id) FROM messages), 0), "
+                    "COALESCE((SELECT MAX(conv) FROM thread_ids), 0))"
+                ).fetchone()[0]
+            )
             have = self._rows_by_uid(c, folder_id, uidvalidity, [m.uid for m in messages if m.uid is not None])
             for m in sorted(messages, key=lambda m: m.envelope.date):
                 row = have.get(m.uid) if m.uid is not None else None
