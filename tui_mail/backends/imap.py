@@ -447,14 +447,19 @@ class ImapBackend(ImapFolders):
         return out
 
     def _select(self, name: str, readonly: bool) -> dict[bytes, Any]:
-        self._enabled  # noqa: B018  # ENABLE's answer is read before SELECT, which drops untagged answers
+        # imaplib's SELECT drops the untagged answers read so far: ENABLE's, when already read, is taken first; if
+        # not, it arrives with SELECT's answer (it was sent before) and is taken right after. No wait either way.
+        if self._enable_tag is not None and self._c._imap.tagged_commands.get(self._enable_tag) is not None:
+            self._enabled  # noqa: B018
         try:
             info = self._c.select_folder(name, readonly=readonly)
         except IMAPClientAbortError:
             raise
         except IMAPClientError as e:
             self._selected = None
+            self._enabled  # noqa: B018
             raise _FolderGone(str(e)) from None
+        self._enabled  # noqa: B018
         self._selected = name
         self._selected_info = info
         return info  # type: ignore[no-any-return]
