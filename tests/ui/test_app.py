@@ -585,3 +585,15 @@ async def test_escape_never_quits_from_the_main_view(demo: Mailbox) -> None:
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_a_worker_report_arriving_while_the_app_closes_is_dropped_not_raised(demo: Mailbox) -> None:
+    from tui_mail.ui.background import IndexProgressed
+    from tui_mail.ui.messages import SyncFinished
+
+    app = demo.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+    # The app is gone (as when q is pressed while an index pass or a sync reports): nothing to show, no error.
+    app._index_progressed(IndexProgressed("work", 3, 3, finished=True))
+    app._sync_finished(SyncFinished("work", result=None, error="The network is unreachable.", offline=True))

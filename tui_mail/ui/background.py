@@ -11,11 +11,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from functools import partial, wraps
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import on
 from textual.app import App
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.timer import Timer
 
@@ -50,6 +51,24 @@ FIRST_PAINT_WAIT = 0.3  # at most this long a sync waits for the UI to paint the
 
 INDEX_PROGRESS_FROM = 1_000  # a backlog this large shows its progress in the status line (a sync's few do not)
 INDEX_PROGRESS_EVERY = 0.5  # seconds between progress messages
+
+
+_Handler = TypeVar("_Handler", bound=Callable[..., None])
+
+
+def while_open(handler: _Handler) -> _Handler:
+    """A worker's report that arrives while the app closes finds no widgets to update: it is dropped, never raised
+    (a closing app has nothing left to show; on an open app the error is real and goes on up)."""
+
+    @wraps(handler)
+    def report(self: App[Any], event: Message) -> None:
+        try:
+            handler(self, event)
+        except NoMatches:
+            if self.is_running and not self._exit:
+                raise
+
+    return report  # type: ignore[return-value]
 
 
 class IndexProgressed(Message):
@@ -142,6 +161,7 @@ class BackgroundWork(App[int]):
                 self.post_message(PushNotified(account))
 
     @on(ConnectionLost)
+    @while_open
     def _connection_lost(self, event: ConnectionLost) -> None:
         state = self.sync_states.get(event.account)
         if state is None or state.syncing:
@@ -253,10 +273,12 @@ class BackgroundWork(App[int]):
             self.post_message(SyncFinished(account, result=result))
 
     @on(SyncStarted)
+    @while_open
     def _sync_started(self, event: SyncStarted) -> None:
         self.update_status()
 
     @on(SyncProgressed)
+    @while_open
     def _sync_progressed(self, event: SyncProgressed) -> None:
         p = event.progress
         state = self.sync_states.get(p.account)
@@ -290,6 +312,7 @@ class BackgroundWork(App[int]):
             self.message_list.call_after_refresh(event.painted.set)
 
     @on(SyncFinished)
+    @while_open
     def _sync_finished(self, event: SyncFinished) -> None:
         state = self.sync_states.get(event.account)
         if state is None:
@@ -378,6 +401,7 @@ class BackgroundWork(App[int]):
         self.run_worker(work, name="count", group=f"count-{account}", exclusive=True, thread=True, exit_on_error=False)
 
     @on(RowsCounted)
+    @while_open
     def _rows_counted(self, event: RowsCounted) -> None:
         ml = self.message_list
         source = ml.source
@@ -421,6 +445,7 @@ class BackgroundWork(App[int]):
             self.post_message(IndexProgressed(account, indexed, indexed, finished=True))
 
     @on(IndexProgressed)
+    @while_open
     def _index_progressed(self, event: IndexProgressed) -> None:
         state = self.sync_states.get(event.account)
         if state is None:
@@ -458,6 +483,7 @@ class BackgroundWork(App[int]):
             self.post_message(BodyFetched(account, message_id, raw))
 
     @on(BodyFetched)
+    @while_open
     def _body_fetched(self, event: BodyFetched) -> None:
         for screen in self.screen_stack:
             if isinstance(screen, ReaderScreen) and screen.row.id == event.message_id:
@@ -500,6 +526,7 @@ class BackgroundWork(App[int]):
         self.run_worker(work, name=f"{what} {account}", group=f"action-{account}", thread=True, exit_on_error=False)
 
     @on(ActionDone)
+    @while_open
     def _action_done(self, event: ActionDone) -> None:
         state = self.sync_states.get(event.account)
         if event.error and not (state is not None and state.error == event.error):  # e.g. a full disk: said already
@@ -522,6 +549,7 @@ class BackgroundWork(App[int]):
         self._push_timers[account] = self.set_timer(3.0, partial(self.start_sync, account, True))
 
     @on(Notice)
+    @while_open
     def _notice(self, event: Notice) -> None:
         severity = event.severity if event.severity in ("information", "warning", "error") else "information"
         self.notify(clean_line(event.text), severity=severity, markup=False)  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from ..config import AccountConfig
 from ..errors import MailError
 from ..models import Role
 from ..store.cache import Cache
+from .background import while_open
 from .widgets.safe_text import clean_line
 
 if TYPE_CHECKING:
@@ -139,6 +140,7 @@ class SearchActions(App[int]):
             self.post_message(SearchCounted(generation, account, query, None, count))
 
     @on(SearchCounted)
+    @while_open
     def _search_counted(self, event: SearchCounted) -> None:
         if event.generation != self._search_generation or self.view_name != event.account:
             return  # a newer keystroke or another account: this answer is stale
@@ -235,6 +237,7 @@ class SearchActions(App[int]):
             self.post_message(ServerSearched(generation, account, query, hits.message_ids, hits.notes, view))
 
     @on(ServerSearched)
+    @while_open
     def _server_searched(self, event: ServerSearched) -> None:
         if event.view != event.account:
             self._unified_server_searched(event)
