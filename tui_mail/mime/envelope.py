@@ -28,7 +28,6 @@ from .headers import (
     split_offsets,
     unfolded,
 )
-from .parsed import MsgNode, parse_bytes, part_text
 from .rawtree import SNIPPET_PARSE_CAP, RawPart, Unsupported, raw_tree
 from .sanitize import plain_words, sanitize_line
 from .structure import Found, Node, StopWalk, Walk
@@ -167,6 +166,8 @@ _LATE_ATTACHMENT = re.compile(
 
 def body_summary(raw: bytes) -> tuple[bool, str]:
     """(has_attachments, snippet) through the email parser, parsing at most the first 256 KiB."""
+    from .parsed import MsgNode, parse_bytes, part_text  # the email package: only for what rawtree cannot read
+
     walk = Walk().run(MsgNode(parse_bytes(raw[:SNIPPET_PARSE_CAP])))
     snippet = ""
     for node in walk.bodies:
