@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import platformdirs
+from types import ModuleType
 
 APP = "tui-mail"
+
+
+def _platform_dirs() -> ModuleType:
+    """platformdirs, loaded only when no override names the directory (it pulls in tempfile, shutil...)."""
+    import platformdirs
+
+    return platformdirs
 
 
 def config_path(override: str | os.PathLike[str] | None = None) -> Path:
@@ -17,13 +23,13 @@ def config_path(override: str | os.PathLike[str] | None = None) -> Path:
     env = os.environ.get("TUI_MAIL_CONFIG")
     if env:
         return Path(env).expanduser()
-    return Path(platformdirs.user_config_dir(APP)) / "config.toml"
+    return Path(_platform_dirs().user_config_dir(APP)) / "config.toml"
 
 
 def data_dir() -> Path:
     """Directory of the per-account cache databases: $TUI_MAIL_DATA_DIR or the platform data dir."""
     env = os.environ.get("TUI_MAIL_DATA_DIR")
-    path = Path(env).expanduser() if env else Path(platformdirs.user_data_dir(APP))
+    path = Path(env).expanduser() if env else Path(_platform_dirs().user_data_dir(APP))
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
 
@@ -31,7 +37,7 @@ def data_dir() -> Path:
 def state_dir() -> Path:
     """Directory for the log file."""
     env = os.environ.get("TUI_MAIL_STATE_DIR")
-    path = Path(env).expanduser() if env else Path(platformdirs.user_state_dir(APP))
+    path = Path(env).expanduser() if env else Path(_platform_dirs().user_state_dir(APP))
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
 

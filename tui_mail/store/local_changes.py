@@ -15,7 +15,6 @@ import socket
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -81,7 +80,7 @@ def _action(r: tuple[object, ...]) -> PendingAction:
 
 def new_claim_owner() -> str:
     """A claim owner for one replay: host, process id and a random part (one process may run several replays)."""
-    return f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    return f"{_HOST}:{os.getpid()}:{os.urandom(6).hex()}"
 
 
 @contextmanager
@@ -194,7 +193,7 @@ class LocalChanges:
 
     def move(self, message_ids: Iterable[int], dest_folder_id: int) -> None:
         """Move messages locally (the row changes folder, uid unknown until the server says) and queue it."""
-        batch = uuid.uuid4().hex[:12]  # one user action (U undoes it as a whole, e.g. many tagged messages)
+        batch = os.urandom(6).hex()  # one user action (U undoes it as a whole, e.g. many tagged messages)
         with self.transaction() as c:
             dest = c.execute("SELECT name FROM folders WHERE id=?", (dest_folder_id,)).fetchone()
             if dest is None:
@@ -222,7 +221,7 @@ class LocalChanges:
 
     def delete(self, message_ids: Iterable[int]) -> None:
         """Delete for good (the caller moves to Trash instead when the message is not in Trash already)."""
-        batch = uuid.uuid4().hex[:12]
+        batch = os.urandom(6).hex()
         with self.transaction() as c:
             for mid in message_ids:
                 row = c.execute("SELECT folder_id, uid, body_hash, subject FROM messages WHERE id=?", (mid,)).fetchone()
