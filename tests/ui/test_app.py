@@ -594,6 +594,8 @@ async def test_a_worker_report_arriving_while_the_app_closes_is_dropped_not_rais
     app = demo.app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
+        messages = app.message_list
     # The app is gone (as when q is pressed while an index pass or a sync reports): nothing to show, no error.
     app._index_progressed(IndexProgressed("work", 3, 3, finished=True))
     app._sync_finished(SyncFinished("work", result=None, error="The network is unreachable.", offline=True))
+    app._highlighted(messages.Highlighted(messages, None))  # the list re-shown by that report moved its cursor

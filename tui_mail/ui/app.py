@@ -23,6 +23,7 @@ from ..config import AccountConfig, Config
 from ..models import Folder, MessageRow, Role
 from ..store.cache import Cache
 from .attachments import AttachmentActions
+from .background import while_open
 from .bindings import APP_BINDINGS
 from .compose_actions import HAS_COMPOSE, ComposeActions
 from .keymap import known_ids, resolve
@@ -467,6 +468,7 @@ class MailApp(
     # -- the list and the reader pane ------------------------------------------------------------------------------
 
     @on(MessageList.Highlighted)
+    @while_open
     def _highlighted(self, event: MessageList.Highlighted) -> None:
         name = self.view_name
         if name is not None:

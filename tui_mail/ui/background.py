@@ -15,7 +15,7 @@ from functools import partial, wraps
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import on
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.timer import Timer
@@ -64,7 +64,7 @@ def while_open(handler: _Handler) -> _Handler:
     def report(self: App[Any], event: Message) -> None:
         try:
             handler(self, event)
-        except NoMatches:
+        except (NoMatches, ScreenStackError):
             if self.is_running and not self._exit:
                 raise
 
