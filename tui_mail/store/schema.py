@@ -12,6 +12,26 @@ def _thread_everything(conn: sqlite3.Connection) -> None:
     rebuild_all(conn)
 
 
+def _fix_head(row: str) -> str:
+    """Trigger SQL: in the (thread, folder) of row ("old" or "new"), thread_head = 1 on its newest message only."""
+    return f"""        UPDATE messages SET thread_head = 1 - thread_head
+        WHERE thread_id = {row}.thread_id AND +folder_id = {row}.folder_id
+        AND thread_head <> (id = (SELECT MAX(h.id) FROM messages h WHERE h.thread_id = {row}.thread_id
+            AND +h.folder_id = {row}.folder_id AND h.date = (SELECT MAX(d.date) FROM messages d
+            WHERE d.thread_id = {row}.thread_id AND +d.folder_id = {row}.folder_id)));
+"""
+
+
+def _fix_thread_date(row: str) -> str:
+    """Trigger SQL: the (thread, folder) of row ("old" or "new") sorts by its newest message's date there."""
+    return f"""        UPDATE messages SET thread_date = (SELECT MAX(h.date) FROM messages h WHERE h.thread_id = {row}.thread_id
+            AND +h.folder_id = {row}.folder_id)
+        WHERE thread_id = {row}.thread_id AND +folder_id = {row}.folder_id
+        AND thread_date <> (SELECT MAX(h.date) FROM messages h WHERE h.thread_id = {row}.thread_id
+            AND +h.folder_id = {row}.folder_id);
+"""
+
+
 # Each entry upgrades from version i to i+1: SQL, or (SQL, a Python step run after it in the same transaction).
 # Append only; never edit a released step.
 MIGRATIONS: list[str | tuple[str, Callable[[sqlite3.Connection], None]]] = [
@@ -172,11 +192,11 @@ MIGRATIONS: list[str | tuple[str, Callable[[sqlite3.Connection], None]]] = [
     """,
     # 6 -> 7: collapsed threads (tui_mail/store/list_order.py). thread_head = 1 on the newest message of each
     # conversation in each folder (the row a collapsed thread shows), kept by triggers whatever changes a row's
-    # thread, folder or date (threading a new message, merges, moves, deletes, expunges; a row is inserted without
-    # a thread and threaded by an UPDATE, so there is no INSERT trigger: it doubled the cost of storing mail); a partial index makes a collapsed 100k folder count and page as
-    # fast as a flat one (without it, counting one took ~90 ms of correlated lookups). The same triggers keep a
-    # folder's thread_date (the thread's sort date there) right when a message leaves or joins it by a move or a
-    # delete, so a moved reply does not split its thread in the destination.
+    # thread, folder or date (threading new mail, merges, moves, deletes, expunges). There is no INSERT trigger (it
+    # doubled the cost of storing mail): a row that joins a conversation does so by an UPDATE. A partial index makes a
+    # collapsed 100k folder count and page as fast as a flat one (without it, counting one took ~90 ms of correlated
+    # lookups). The same triggers keep a folder's thread_date (the thread's sort date there) right when a message
+    # leaves or joins it by a move or a delete, so a moved reply does not split its thread in the destination.
     """
     ALTER TABLE messages ADD COLUMN thread_head INTEGER NOT NULL DEFAULT 1;
     UPDATE messages SET thread_head = 0 WHERE thread_id IS NOT NULL AND EXISTS (SELECT 1 FROM messages h
@@ -185,48 +205,28 @@ MIGRATIONS: list[str | tuple[str, Callable[[sqlite3.Connection], None]]] = [
     CREATE INDEX messages_thread_heads ON messages(folder_id, thread_date DESC, thread_id DESC, thread_pos, id)
         WHERE thread_head = 1;
     CREATE TRIGGER messages_head_delete AFTER DELETE ON messages WHEN old.thread_id IS NOT NULL BEGIN
-        UPDATE messages SET thread_head = 1 - thread_head
-        WHERE thread_id = old.thread_id AND +folder_id = old.folder_id
-        AND thread_head <> (id = (SELECT MAX(h.id) FROM messages h WHERE h.thread_id = old.thread_id
-            AND +h.folder_id = old.folder_id AND h.date = (SELECT MAX(d.date) FROM messages d
-            WHERE d.thread_id = old.thread_id AND +d.folder_id = old.folder_id)));
-        UPDATE messages SET thread_date = (SELECT MAX(h.date) FROM messages h WHERE h.thread_id = old.thread_id
-            AND +h.folder_id = old.folder_id)
-        WHERE thread_id = old.thread_id AND +folder_id = old.folder_id
-        AND thread_date <> (SELECT MAX(h.date) FROM messages h WHERE h.thread_id = old.thread_id
-            AND +h.folder_id = old.folder_id);
-    END;
+"""
+    + _fix_head("old")
+    + _fix_thread_date("old")
+    + """    END;
     -- A row leaving its thread or folder (threading, a merge, a move).
     CREATE TRIGGER messages_head_left AFTER UPDATE OF thread_id, folder_id, date ON messages
     WHEN old.thread_id IS NOT NULL BEGIN
-        UPDATE messages SET thread_head = 1 - thread_head
-        WHERE thread_id = old.thread_id AND +folder_id = old.folder_id
-        AND thread_head <> (id = (SELECT MAX(h.id) FROM messages h WHERE h.thread_id = old.thread_id
-            AND +h.folder_id = old.folder_id AND h.date = (SELECT MAX(d.date) FROM messages d
-            WHERE d.thread_id = old.thread_id AND +d.folder_id = old.folder_id)));
-        UPDATE messages SET thread_date = (SELECT MAX(h.date) FROM messages h WHERE h.thread_id = old.thread_id
-            AND +h.folder_id = old.folder_id)
-        WHERE thread_id = old.thread_id AND +folder_id = old.folder_id
-        AND thread_date <> (SELECT MAX(h.date) FROM messages h WHERE h.thread_id = old.thread_id
-            AND +h.folder_id = old.folder_id);
-    END;
+"""
+    + _fix_head("old")
+    + _fix_thread_date("old")
+    + """    END;
     -- A row joining a thread or folder; threading itself (link) lays out the thread's dates after this.
     CREATE TRIGGER messages_head_joined AFTER UPDATE OF thread_id, folder_id, date ON messages
     WHEN new.thread_id IS NOT NULL BEGIN
-        UPDATE messages SET thread_head = 1 - thread_head
-        WHERE thread_id = new.thread_id AND +folder_id = new.folder_id
-        AND thread_head <> (id = (SELECT MAX(h.id) FROM messages h WHERE h.thread_id = new.thread_id
-            AND +h.folder_id = new.folder_id AND h.date = (SELECT MAX(d.date) FROM messages d
-            WHERE d.thread_id = new.thread_id AND +d.folder_id = new.folder_id)));
-    END;
+"""
+    + _fix_head("new")
+    + """    END;
     CREATE TRIGGER messages_date_joined AFTER UPDATE OF folder_id, date ON messages
     WHEN new.thread_id IS NOT NULL BEGIN
-        UPDATE messages SET thread_date = (SELECT MAX(h.date) FROM messages h WHERE h.thread_id = new.thread_id
-            AND +h.folder_id = new.folder_id)
-        WHERE thread_id = new.thread_id AND +folder_id = new.folder_id
-        AND thread_date <> (SELECT MAX(h.date) FROM messages h WHERE h.thread_id = new.thread_id
-            AND +h.folder_id = new.folder_id);
-    END;
+"""
+    + _fix_thread_date("new")
+    + """    END;
     CREATE TRIGGER messages_head_unthreaded AFTER UPDATE OF thread_id ON messages WHEN new.thread_id IS NULL BEGIN
         UPDATE messages SET thread_head = 1 WHERE id = new.id;
     END;
